@@ -1,0 +1,139 @@
+// Auth: session credentials (basic, bearer), the origin rules that scope
+// them, and header validation.
+
+package reqivo
+
+import (
+	"encoding/base64"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+// origin is a URL's scheme, host and port, the unit credentials are scoped
+// to (RFC 6454): a change of any of the three is another origin.
+type origin struct {
+	scheme, host, port string
+}
+
+func originOf(u *url.URL) origin {
+	o := origin{scheme: strings.ToLower(u.Scheme), host: strings.ToLower(u.Hostname()), port: u.Port()}
+	if o.port == "" {
+		switch o.scheme {
+		case "http", "ws":
+			o.port = "80"
+		case "https", "wss":
+			o.port = "443"
+		}
+	}
+	// ws and wss share the origin of http and https.
+	switch o.scheme {
+	case "ws":
+		o.scheme = "http"
+	case "wss":
+		o.scheme = "https"
+	}
+	return o
+}
+
+func basicAuthHeader(user, pass string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
+}
+
+func validateBasicAuth(user, pass string) error {
+	if strings.Contains(user, ":") {
+		return errorf(ErrInvalidOption, "basic auth user name contains ':'")
+	}
+	if hasCTL(user) || hasCTL(pass) {
+		return errorf(ErrInvalidOption, "basic auth credentials contain a control character")
+	}
+	return nil
+}
+
+func validateBearer(tok string) error {
+	if tok == "" {
+		return errorf(ErrInvalidOption, "empty bearer token")
+	}
+	if strings.ContainsAny(tok, " \t") || hasCTL(tok) {
+		return errorf(ErrInvalidOption, "bearer token contains white space or a control character")
+	}
+	return nil
+}
+
+func hasCTL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+// validateHeaderField refuses a header name that is not an HTTP token and a
+// value holding CR, LF, NUL or another control byte but tab.
+func validateHeaderField(key, value string) error {
+	if !httpguts.ValidHeaderFieldName(key) {
+		return errorf(ErrInvalidHeader, "bad header name "+quote(key))
+	}
+	if !httpguts.ValidHeaderFieldValue(value) {
+		return errorf(ErrInvalidHeader, "bad value for header "+quote(key))
+	}
+	return nil
+}
+
+// validateHeader checks every field of h.
+func validateHeader(h http.Header) error {
+	for k, vs := range h {
+		if !httpguts.ValidHeaderFieldName(k) {
+			return errorf(ErrInvalidHeader, "bad header name "+quote(k))
+		}
+		for _, v := range vs {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				return errorf(ErrInvalidHeader, "bad value for header "+quote(k))
+			}
+		}
+	}
+	return nil
+}
+
+// SetBasicAuth sets session basic auth, replacing a bearer token. It is
+// sent only to the base URL's origin, or with no base URL to the host of
+// each request the caller makes, and never by a redirect to another
+// origin. A user name with ':' or credentials with control bytes are not
+// sent: requests fail with ErrInvalidOption until auth is set again or
+// cleared.
+func (s *Session) SetBasicAuth(user, password string) {
+	err := validateBasicAuth(user, password)
+	s.update(func(st *state) {
+		st.setInvalid("auth", err)
+		st.auth = ""
+		if err == nil {
+			st.auth = basicAuthHeader(user, password)
+		}
+	})
+}
+
+// SetBearerToken sets a session bearer token, replacing basic auth, scoped
+// as SetBasicAuth. An empty token, or one with white space or control
+// bytes, is not sent: requests fail with ErrInvalidOption until auth is set
+// again or cleared.
+func (s *Session) SetBearerToken(token string) {
+	err := validateBearer(token)
+	s.update(func(st *state) {
+		st.setInvalid("auth", err)
+		st.auth = ""
+		if err == nil {
+			st.auth = "Bearer " + token
+		}
+	})
+}
+
+// ClearAuth removes session auth.
+func (s *Session) ClearAuth() {
+	s.update(func(st *state) {
+		st.setInvalid("auth", nil)
+		st.auth = ""
+	})
+}

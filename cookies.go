@@ -1,0 +1,87 @@
+// Cookies: the session's jar (net/http/cookiejar with the public suffix
+// list) and the cookies set by hand, scoped like credentials.
+
+package reqivo
+
+import (
+	"net/http"
+	"net/http/cookiejar"
+	"slices"
+	"strings"
+
+	"golang.org/x/net/http/httpguts"
+	"golang.org/x/net/publicsuffix"
+)
+
+func newJar() http.CookieJar {
+	// cookiejar.New fails only on a bad option; these are fixed.
+	jar, _ := cookiejar.New(&cookiejar.Options{PublicSuffixList: publicsuffix.List})
+	return jar
+}
+
+// SetCookie sets a cookie by hand, as the seed's session.cookies[k] = v.
+// It is sent like session credentials: with a base URL, only to the base
+// URL's origin; without one, to the host of each request the caller makes,
+// never to a redirect that leaves it. It replaces a jar cookie of the same
+// name. An empty value deletes the cookie. A name that is not an HTTP token,
+// or a value with bytes a cookie cannot carry (control bytes, '"', ';',
+// '\\'), is not sent: requests fail with ErrInvalidHeader until the cookie
+// is set again.
+func (s *Session) SetCookie(name, value string) {
+	err := validateCookie(name, value)
+	s.update(func(st *state) {
+		st.setInvalid("cookie "+name, err)
+		st.cookies = slices.DeleteFunc(slices.Clone(st.cookies), func(c *http.Cookie) bool { return c.Name == name })
+		if err == nil && value != "" {
+			st.cookies = append(st.cookies, &http.Cookie{Name: name, Value: value})
+		}
+	})
+}
+
+// Cookies returns the cookies the session would send to rawURL: the jar's
+// and those set by hand; "" means the base URL. A URL that does not parse
+// has none.
+func (s *Session) Cookies(rawURL string) []*http.Cookie {
+	u, err := s.resolve(rawURL)
+	if err != nil {
+		return nil
+	}
+	st := s.state.Load()
+	var out []*http.Cookie
+	manual := st.cookies
+	if !s.credentialsAllowed(u) {
+		manual = nil
+	}
+	for _, c := range manual {
+		out = append(out, &http.Cookie{Name: c.Name, Value: c.Value})
+	}
+	if s.jar != nil {
+		for _, c := range s.jar.Cookies(u) {
+			if !hasCookie(manual, c.Name) {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+func validateCookie(name, value string) error {
+	if name == "" || !httpguts.ValidHeaderFieldName(name) {
+		return errorf(ErrInvalidHeader, "bad cookie name "+quote(name))
+	}
+	for i := 0; i < len(value); i++ {
+		b := value[i]
+		if b < 0x20 || b == 0x7f || b == '"' || b == ';' || b == '\\' {
+			return errorf(ErrInvalidHeader, "bad value for cookie "+quote(name))
+		}
+	}
+	return nil
+}
+
+// cookieValue quotes a value holding a space or a comma, as net/http does.
+func cookieValue(v string) string {
+	if strings.ContainsAny(v, " ,") {
+		return "\"" + v + "\""
+	}
+	return v
+}

@@ -1,0 +1,13 @@
+module github.com/reqivo/reqivo
+
+go 1.26.0
+
+require (
+	github.com/mccutchen/go-httpbin/v2 v2.26.0
+	github.com/stretchr/testify v1.12.1
+	go.uber.org/goleak v1.3.0
+	golang.org/x/net v0.58.0
+	golang.org/x/text v0.41.0
+)
+
+require go.yaml.in/yaml/v3 v3.0.5 // indirect

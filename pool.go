@@ -1,0 +1,138 @@
+// Pool: the tuned *http.Transport a session owns, its limits and its
+// counters.
+
+package reqivo
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+)
+
+// Limits bounds the connection pool and the size of responses. A zero field
+// keeps its default.
+type Limits struct {
+	// MaxConnsPerHost caps connections per host, dialing, active and idle
+	// together. If not set, no limit.
+	MaxConnsPerHost int
+	// MaxIdleConns caps idle connections across all hosts. If not set, 256.
+	MaxIdleConns int
+	// MaxIdleConnsPerHost caps idle connections kept per host. If not set,
+	// 64 (net/http's default of 2 makes concurrent clients churn
+	// connections).
+	MaxIdleConnsPerHost int
+	// IdleConnTimeout is how long an idle connection is kept. If not set,
+	// 90 s.
+	IdleConnTimeout time.Duration
+	// MaxResponseBytes caps a buffered response body, counted after
+	// decompression. If not set (0), 64 MiB; negative means no limit.
+	MaxResponseBytes int64
+	// MaxResponseHeaderBytes caps the response headers. If not set, 1 MiB.
+	MaxResponseHeaderBytes int64
+}
+
+// Default limits.
+const (
+	DefaultMaxIdleConns           = 256
+	DefaultMaxIdleConnsPerHost    = 64
+	DefaultIdleConnTimeout        = 90 * time.Second
+	DefaultMaxResponseBytes       = 64 << 20
+	DefaultMaxResponseHeaderBytes = 1 << 20
+)
+
+// DefaultLimits returns the limits a session has unless WithLimits is given.
+func DefaultLimits() Limits {
+	return Limits{
+		MaxIdleConns:           DefaultMaxIdleConns,
+		MaxIdleConnsPerHost:    DefaultMaxIdleConnsPerHost,
+		IdleConnTimeout:        DefaultIdleConnTimeout,
+		MaxResponseBytes:       DefaultMaxResponseBytes,
+		MaxResponseHeaderBytes: DefaultMaxResponseHeaderBytes,
+	}
+}
+
+func (l Limits) withDefaults() (Limits, error) {
+	if l.MaxConnsPerHost < 0 || l.MaxIdleConns < 0 || l.MaxIdleConnsPerHost < 0 || l.IdleConnTimeout < 0 || l.MaxResponseHeaderBytes < 0 {
+		return l, errorf(ErrInvalidOption, "negative pool limit")
+	}
+	d := DefaultLimits()
+	if l.MaxIdleConns == 0 {
+		l.MaxIdleConns = d.MaxIdleConns
+	}
+	if l.MaxIdleConnsPerHost == 0 {
+		l.MaxIdleConnsPerHost = d.MaxIdleConnsPerHost
+	}
+	if l.IdleConnTimeout == 0 {
+		l.IdleConnTimeout = d.IdleConnTimeout
+	}
+	if l.MaxResponseBytes == 0 {
+		l.MaxResponseBytes = d.MaxResponseBytes
+	}
+	if l.MaxResponseHeaderBytes == 0 {
+		l.MaxResponseHeaderBytes = d.MaxResponseHeaderBytes
+	}
+	return l, nil
+}
+
+// Stats are a session's counters since it was made.
+type Stats struct {
+	Requests    int64 // requests sent on the wire, retries and redirect hops included
+	ConnsOpened int64 // TCP connections dialed (0 with WithTransport: the session cannot see them)
+}
+
+// counters are the atomics behind Stats.
+type counters struct {
+	requests atomic.Int64
+	conns    atomic.Int64
+}
+
+// newTransport builds the session's pool from http.DefaultTransport's
+// settings (never modifying it) with c's limits, timeouts, TLS and proxy.
+func newTransport(c *config, n *counters) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	dialer := &net.Dialer{Timeout: c.timeouts.Connect, KeepAlive: 30 * time.Second}
+	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := dialer.DialContext(ctx, network, addr)
+		if err == nil {
+			n.conns.Add(1)
+		}
+		return conn, err
+	}
+	t.TLSHandshakeTimeout = c.timeouts.Connect
+	t.ResponseHeaderTimeout = c.timeouts.Read
+	t.MaxConnsPerHost = c.limits.MaxConnsPerHost
+	t.MaxIdleConns = c.limits.MaxIdleConns
+	t.MaxIdleConnsPerHost = c.limits.MaxIdleConnsPerHost
+	t.IdleConnTimeout = c.limits.IdleConnTimeout
+	t.MaxResponseHeaderBytes = c.limits.MaxResponseHeaderBytes
+	t.ForceAttemptHTTP2 = true
+	if c.tlsConfig != nil {
+		t.TLSClientConfig = c.tlsConfig.Clone()
+	} else {
+		t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	if c.proxySet {
+		if c.proxy == nil {
+			t.Proxy = nil
+		} else {
+			t.Proxy = http.ProxyURL(c.proxy)
+		}
+	} else {
+		t.Proxy = http.ProxyFromEnvironment
+	}
+	return t
+}
+
+// countingTransport counts the requests that reach the wire.
+type countingTransport struct {
+	next http.RoundTripper
+	n    *counters
+}
+
+func (t *countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	t.n.requests.Add(1)
+	return t.next.RoundTrip(req)
+}

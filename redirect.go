@@ -1,0 +1,244 @@
+// Redirects: the chain of hops one request follows, and the rules that keep
+// credentials from crossing origins on the way.
+
+package reqivo
+
+import (
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// chain follows the redirects of one logical request.
+type chain struct {
+	s          *Session
+	st         *state
+	credOK     bool   // session credentials and manual cookies went to the first hop
+	first      origin // the first hop's origin
+	stripped   bool   // the chain has left the first origin: sensitive headers are gone for good
+	userCookie string // the Cookie header the caller set, before the jar's and the manual ones
+	attempts   int    // attempts of the latest hop
+}
+
+// setCookies writes the Cookie header of a hop: the caller's own (unless
+// stripped), the session's manual cookies (while the chain has not left an
+// origin they may go to), and the jar's for the hop's URL.
+func (c *chain) setCookies(req *http.Request) error {
+	var b strings.Builder
+	if c.userCookie != "" && !c.stripped {
+		b.WriteString(c.userCookie)
+	}
+	var manual []*http.Cookie
+	if c.credOK && !c.stripped {
+		manual = c.st.cookies
+	}
+	for _, ck := range manual {
+		if b.Len() > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(ck.Name)
+		b.WriteByte('=')
+		b.WriteString(cookieValue(ck.Value))
+	}
+	if c.s.jar != nil {
+		for _, ck := range c.s.jar.Cookies(req.URL) {
+			if hasCookie(manual, ck.Name) {
+				continue // a cookie set by hand wins over the jar's
+			}
+			if b.Len() > 0 {
+				b.WriteString("; ")
+			}
+			b.WriteString(ck.Name)
+			b.WriteByte('=')
+			b.WriteString(cookieValue(ck.Value))
+		}
+	}
+	if b.Len() == 0 {
+		delete(req.Header, "Cookie")
+		return nil
+	}
+	v := b.String()
+	if !validCookieHeader(v) {
+		return errorf(ErrInvalidHeader, "bad Cookie header")
+	}
+	req.Header["Cookie"] = []string{v}
+	return nil
+}
+
+func hasCookie(cs []*http.Cookie, name string) bool {
+	for _, c := range cs {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func validCookieHeader(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// run sends req and follows redirects. It returns the final response with
+// its body live, and the earlier hops with their bodies drained and closed.
+func (c *chain) run(req *http.Request) (*http.Response, []*http.Response, error) {
+	s := c.s
+	var history []*http.Response
+	var visited map[string]bool
+	for hop := 0; ; hop++ {
+		resp, attempts, err := s.attempt(req)
+		c.attempts = attempts
+		if err != nil {
+			closeAll(history)
+			return nil, history, err
+		}
+		next, follow := c.nextHop(req, resp)
+		if !follow {
+			return resp, history, nil
+		}
+		if hop >= s.cfg.maxRedirects {
+			discard(resp)
+			closeAll(history)
+			return nil, nil, errorf(ErrTooManyRedirects, "stopped after "+strconv.Itoa(s.cfg.maxRedirects)+" redirects")
+		}
+		if visited == nil {
+			visited = map[string]bool{req.Method + " " + req.URL.String(): true}
+		}
+		key := next.method + " " + next.url.String()
+		if visited[key] && len(resp.Header["Set-Cookie"]) == 0 {
+			discard(resp)
+			closeAll(history)
+			return nil, nil, errorf(ErrRedirectLoop, "back to "+quote(redactURL(next.url)))
+		}
+		visited[key] = true
+		discard(resp)
+		history = append(history, resp)
+		nreq, err := c.newHop(req, next)
+		if err != nil {
+			closeAll(history)
+			return nil, nil, err
+		}
+		req = nreq
+	}
+}
+
+// hop is where a redirect leads.
+type hop struct {
+	method   string
+	url      *url.URL
+	withBody bool
+}
+
+// nextHop reports whether resp is a redirect to follow and where to.
+func (c *chain) nextHop(req *http.Request, resp *http.Response) (hop, bool) {
+	if c.s.cfg.maxRedirects == 0 {
+		return hop{}, false
+	}
+	var h hop
+	switch resp.StatusCode {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther:
+		h.method = http.MethodGet
+		if req.Method == http.MethodHead {
+			h.method = http.MethodHead
+		}
+	case http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		h.method = req.Method
+		h.withBody = true
+		if req.GetBody == nil && req.Body != nil && req.Body != http.NoBody {
+			// The body cannot be sent again: hand the 307/308 back, as
+			// net/http does.
+			return hop{}, false
+		}
+	default:
+		return hop{}, false
+	}
+	loc := resp.Header.Get("Location")
+	if loc == "" {
+		return hop{}, false
+	}
+	u, err := req.URL.Parse(loc)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+		// Only http and https targets are followed; the 3xx is the answer.
+		return hop{}, false
+	}
+	h.url = u
+	return h, true
+}
+
+// newHop builds the request for the next hop from the previous one.
+func (c *chain) newHop(prev *http.Request, next hop) (*http.Request, error) {
+	hdr := prev.Header.Clone()
+	delete(hdr, "Cookie")
+	delete(hdr, "Proxy-Authorization") // never past the first hop
+	if !c.stripped && originOf(next.url) != c.first {
+		c.stripped = true
+	}
+	if c.stripped {
+		for k := range c.s.cfg.sensitive {
+			delete(hdr, k)
+		}
+	}
+	delete(hdr, "Referer")
+	if ref := referer(prev.URL, next.url); ref != "" {
+		hdr["Referer"] = []string{ref}
+	}
+	req := &http.Request{
+		Method:     next.method,
+		URL:        next.url,
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     hdr,
+		Host:       next.url.Host,
+	}
+	if next.withBody && prev.GetBody != nil {
+		body, err := prev.GetBody()
+		if err != nil {
+			return nil, err
+		}
+		req.Body, req.GetBody, req.ContentLength = body, prev.GetBody, prev.ContentLength
+	} else {
+		for k := range hdr {
+			if strings.HasPrefix(k, "Content-") {
+				delete(hdr, k)
+			}
+		}
+	}
+	req = req.WithContext(prev.Context())
+	if err := c.setCookies(req); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+// referer is the Referer for a hop from last to next: none from https to
+// http, and never with user information.
+func referer(last, next *url.URL) string {
+	if last.Scheme == "https" && next.Scheme == "http" {
+		return ""
+	}
+	r := *last
+	r.User = nil
+	r.Fragment, r.RawFragment = "", ""
+	return r.String()
+}
+
+// discard drains a little of a body so its connection can be reused, then
+// closes it.
+func discard(resp *http.Response) {
+	const maxDrain = 64 << 10
+	_, _ = io.CopyN(io.Discard, resp.Body, maxDrain)
+	resp.Body.Close()
+}
+
+func closeAll(rs []*http.Response) {
+	for _, r := range rs {
+		r.Body.Close()
+	}
+}

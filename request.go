@@ -1,0 +1,193 @@
+// Request options: per-request headers, query parameters, bodies, timeout
+// and streaming.
+
+package reqivo
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// RequestOption configures one request.
+type RequestOption func(*requestConfig) error
+
+// requestConfig is what the request options build.
+type requestConfig struct {
+	header        http.Header // per-request headers, canonical keys
+	query         url.Values
+	body          io.Reader
+	getBody       func() (io.ReadCloser, error)
+	contentLength int64 // -1: unknown (chunked)
+	contentType   string
+	bodySet       bool
+	timeout       time.Duration
+	timeoutSet    bool
+	stream        bool
+}
+
+// Header sets a header on this request only, replacing the session's value
+// of it. CR, LF or NUL in the name or value fail the request with
+// ErrInvalidHeader.
+func Header(key, value string) RequestOption {
+	return func(rc *requestConfig) error {
+		if err := validateHeaderField(key, value); err != nil {
+			return err
+		}
+		if rc.header == nil {
+			rc.header = make(http.Header, 4)
+		}
+		rc.header[http.CanonicalHeaderKey(key)] = []string{value}
+		return nil
+	}
+}
+
+// Query adds a query parameter, after any the URL has.
+func Query(key, value string) RequestOption {
+	return func(rc *requestConfig) error {
+		if rc.query == nil {
+			rc.query = url.Values{}
+		}
+		rc.query.Add(key, value)
+		return nil
+	}
+}
+
+// Params adds query parameters, after any the URL has.
+func Params(v url.Values) RequestOption {
+	return func(rc *requestConfig) error {
+		if rc.query == nil {
+			rc.query = url.Values{}
+		}
+		for k, vs := range v {
+			rc.query[k] = append(rc.query[k], vs...)
+		}
+		return nil
+	}
+}
+
+// Body sends r as the request body. A *bytes.Buffer, *bytes.Reader or
+// *strings.Reader is sent with its length and can be replayed (307/308
+// redirects, retries); any other reader is sent chunked, once. If r is an
+// io.Closer it is closed after the request.
+func Body(r io.Reader) RequestOption {
+	return func(rc *requestConfig) error {
+		if err := rc.setBody(); err != nil {
+			return err
+		}
+		switch v := r.(type) {
+		case nil:
+			return errorf(ErrInvalidOption, "nil body reader")
+		case *bytes.Buffer:
+			return rc.bytesBody(v.Bytes())
+		case *bytes.Reader:
+			b := make([]byte, v.Len())
+			_, _ = v.Read(b)
+			return rc.bytesBody(b)
+		case *strings.Reader:
+			b := make([]byte, v.Len())
+			_, _ = v.Read(b)
+			return rc.bytesBody(b)
+		default:
+			rc.body = r
+			rc.contentLength = -1
+		}
+		return nil
+	}
+}
+
+// BodyBytes sends b as the request body (replayable). b must not change
+// until the request returns.
+func BodyBytes(b []byte) RequestOption {
+	return func(rc *requestConfig) error {
+		if err := rc.setBody(); err != nil {
+			return err
+		}
+		return rc.bytesBody(b)
+	}
+}
+
+// BodyString sends s as the request body (replayable).
+func BodyString(s string) RequestOption {
+	return func(rc *requestConfig) error {
+		if err := rc.setBody(); err != nil {
+			return err
+		}
+		return rc.bytesBody([]byte(s))
+	}
+}
+
+// JSON sends v encoded as JSON with "Content-Type: application/json"
+// (replayable). A value that cannot be encoded fails the request with
+// ErrInvalidOption.
+func JSON(v any) RequestOption {
+	return func(rc *requestConfig) error {
+		if err := rc.setBody(); err != nil {
+			return err
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return wrapKind(ErrInvalidOption, "JSON body", err)
+		}
+		rc.contentType = "application/json"
+		return rc.bytesBody(b)
+	}
+}
+
+// Form sends v URL-encoded with "Content-Type:
+// application/x-www-form-urlencoded" (replayable).
+func Form(v url.Values) RequestOption {
+	return func(rc *requestConfig) error {
+		if err := rc.setBody(); err != nil {
+			return err
+		}
+		rc.contentType = "application/x-www-form-urlencoded"
+		return rc.bytesBody([]byte(v.Encode()))
+	}
+}
+
+// Timeout replaces the session's total timeout for this request; zero means
+// no total deadline.
+func Timeout(d time.Duration) RequestOption {
+	return func(rc *requestConfig) error {
+		if d < 0 {
+			return errorf(ErrInvalidOption, "negative timeout "+d.String())
+		}
+		rc.timeout, rc.timeoutSet = d, true
+		return nil
+	}
+}
+
+// Stream leaves the response body unread and unbounded: Response.Body is
+// the live body and the caller must Close the Response. The total timeout
+// keeps running until then.
+func Stream() RequestOption {
+	return func(rc *requestConfig) error {
+		rc.stream = true
+		return nil
+	}
+}
+
+func (rc *requestConfig) setBody() error {
+	if rc.bodySet {
+		return errorf(ErrInvalidOption, "request body given twice")
+	}
+	rc.bodySet = true
+	return nil
+}
+
+func (rc *requestConfig) bytesBody(b []byte) error {
+	rc.contentLength = int64(len(b))
+	if len(b) == 0 {
+		rc.body = http.NoBody
+		rc.getBody = func() (io.ReadCloser, error) { return http.NoBody, nil }
+		return nil
+	}
+	rc.body = bytes.NewReader(b)
+	rc.getBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	return nil
+}

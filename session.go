@@ -1,0 +1,555 @@
+// Session: persistent headers, auth, cookies, hooks and a connection pool
+// shared by every request, safe for concurrent use.
+
+package reqivo
+
+import (
+	"context"
+	"errors"
+	"io"
+	"maps"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+// Session sends requests with persistent headers, auth, cookies and hooks
+// over one connection pool. A Session is safe for concurrent use by
+// multiple goroutines; its state may change while requests run, and each
+// request reads one consistent snapshot of it.
+type Session struct {
+	cfg        *config
+	transport  *http.Transport   // the pool; nil with WithTransport
+	rt         http.RoundTripper // middleware around the counted transport
+	jar        http.CookieJar    // nil: no jar
+	baseOrigin origin
+	n          counters
+	err        error // construction error, returned by every request (see New)
+	client     *http.Client
+	clock      clock
+
+	closed   atomic.Bool
+	inFlight atomic.Int64
+
+	mu    sync.Mutex // serialises the writers of state
+	state atomic.Pointer[state]
+}
+
+// state is the run-time changeable part of a session. A published state is
+// never modified: writers copy it, change the copy and publish that.
+type state struct {
+	header     http.Header
+	auth       string // the Authorization value, or ""
+	cookies    []*http.Cookie
+	onRequest  []func(*http.Request) error
+	onResponse []func(*Response) error
+	invalid    map[string]error // bad persistent settings, keyed by what set them
+}
+
+// NewSession returns a session configured by opts. An invalid option gives
+// an error matching ErrInvalidOption, ErrInvalidURL or ErrInvalidHeader.
+func NewSession(opts ...Option) (*Session, error) {
+	s := newSession(opts)
+	if s.err != nil {
+		return nil, s.err
+	}
+	return s, nil
+}
+
+// newSession always returns a usable session; a bad option is kept in
+// s.err and returned by every request.
+func newSession(opts []Option) *Session {
+	c := defaultConfig()
+	var err error
+	for _, o := range opts {
+		if o == nil {
+			err = errorf(ErrInvalidOption, "nil option")
+			break
+		}
+		if err = o(c); err != nil {
+			break
+		}
+	}
+	if err == nil {
+		err = c.validate()
+	}
+	s := &Session{cfg: c, err: err, clock: realClock}
+	if err != nil {
+		c = defaultConfig()
+		s.cfg = c
+	}
+	var base http.RoundTripper
+	if c.transport != nil {
+		base = c.transport
+	} else {
+		s.transport = newTransport(c, &s.n)
+		base = s.transport
+	}
+	s.rt = &countingTransport{next: base, n: &s.n}
+	for i := len(c.middleware) - 1; i >= 0; i-- {
+		s.rt = c.middleware[i](s.rt)
+	}
+	if c.jarSet {
+		s.jar = c.jar
+	} else {
+		s.jar = newJar()
+	}
+	if c.baseURL != nil {
+		s.baseOrigin = originOf(c.baseURL)
+	}
+	st := &state{header: c.header.Clone(), onRequest: c.onRequest, onResponse: c.onResponse}
+	if c.authBasic {
+		st.auth = basicAuthHeader(c.authUser, c.authPass)
+	} else if c.bearer != "" {
+		st.auth = "Bearer " + c.bearer
+	}
+	s.state.Store(st)
+	s.client = &http.Client{
+		Transport:     sessionTransport{s},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return s
+}
+
+// BaseURL returns a copy of the base URL, or nil if none is set.
+func (s *Session) BaseURL() *url.URL {
+	if s.cfg.baseURL == nil {
+		return nil
+	}
+	u := *s.cfg.baseURL
+	return &u
+}
+
+// Get sends a GET request. See Request.
+func (s *Session) Get(ctx context.Context, url string, opts ...RequestOption) (*Response, error) {
+	return s.Request(ctx, http.MethodGet, url, opts...)
+}
+
+// Head sends a HEAD request. See Request.
+func (s *Session) Head(ctx context.Context, url string, opts ...RequestOption) (*Response, error) {
+	return s.Request(ctx, http.MethodHead, url, opts...)
+}
+
+// Options sends an OPTIONS request. See Request.
+func (s *Session) Options(ctx context.Context, url string, opts ...RequestOption) (*Response, error) {
+	return s.Request(ctx, http.MethodOptions, url, opts...)
+}
+
+// Delete sends a DELETE request. See Request.
+func (s *Session) Delete(ctx context.Context, url string, opts ...RequestOption) (*Response, error) {
+	return s.Request(ctx, http.MethodDelete, url, opts...)
+}
+
+// Post sends a POST request. See Request.
+func (s *Session) Post(ctx context.Context, url string, opts ...RequestOption) (*Response, error) {
+	return s.Request(ctx, http.MethodPost, url, opts...)
+}
+
+// Put sends a PUT request. See Request.
+func (s *Session) Put(ctx context.Context, url string, opts ...RequestOption) (*Response, error) {
+	return s.Request(ctx, http.MethodPut, url, opts...)
+}
+
+// Patch sends a PATCH request. See Request.
+func (s *Session) Patch(ctx context.Context, url string, opts ...RequestOption) (*Response, error) {
+	return s.Request(ctx, http.MethodPatch, url, opts...)
+}
+
+// Request sends a request and returns its response with the body read
+// (unless Stream is given). A relative rawURL is resolved against the base
+// URL. A response with any status is returned without error: check
+// Response.Err or Response.OK. Every error is a *RequestError matching one
+// of the kinds in errors.go.
+func (s *Session) Request(ctx context.Context, method, rawURL string, opts ...RequestOption) (*Response, error) {
+	var rc requestConfig
+	for _, o := range opts {
+		if o == nil {
+			return nil, &RequestError{Method: method, URL: RedactURL(rawURL), Err: errorf(ErrInvalidOption, "nil request option")}
+		}
+		if err := o(&rc); err != nil {
+			return nil, &RequestError{Method: method, URL: RedactURL(rawURL), Err: err}
+		}
+	}
+	if err := checkMethod(method); err != nil {
+		return nil, &RequestError{Method: method, URL: RedactURL(rawURL), Err: err}
+	}
+	u, err := s.resolve(rawURL)
+	if err != nil {
+		return nil, &RequestError{Method: method, URL: RedactURL(rawURL), Err: err}
+	}
+	if len(rc.query) > 0 {
+		if u.RawQuery == "" {
+			u.RawQuery = rc.query.Encode()
+		} else {
+			u.RawQuery += "&" + rc.query.Encode()
+		}
+	}
+	req := &http.Request{
+		Method:     method,
+		URL:        u,
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     rc.header,
+		Host:       u.Host,
+	}
+	if rc.bodySet {
+		req.Body, req.GetBody, req.ContentLength = asReadCloser(rc.body), rc.getBody, rc.contentLength
+		if rc.contentType != "" {
+			if req.Header == nil {
+				req.Header = make(http.Header, 2)
+			}
+			if _, ok := req.Header["Content-Type"]; !ok {
+				req.Header["Content-Type"] = []string{rc.contentType}
+			}
+		}
+	}
+	return s.execute(ctx, req, &rc)
+}
+
+// Do sends req with the session applied: persistent headers under req's
+// own, auth, cookies, hooks, redirects, retries and the timeouts. Like
+// http.Client.Do, the response body is live and the caller must close it.
+// req is not modified. A relative req.URL is resolved against the base URL.
+func (s *Session) Do(req *http.Request) (*http.Response, error) {
+	if req == nil || req.URL == nil {
+		if req != nil && req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, &RequestError{Err: errorf(ErrInvalidURL, "nil request or URL")}
+	}
+	method := req.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	fail := func(err error) (*http.Response, error) {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, &RequestError{Method: method, URL: redactURL(req.URL), Err: err}
+	}
+	if err := checkMethod(method); err != nil {
+		return fail(err)
+	}
+	var u *url.URL
+	if req.URL.IsAbs() {
+		c := *req.URL
+		u = &c
+		if err := checkAbsolute(u); err != nil {
+			return fail(err)
+		}
+	} else {
+		var err error
+		if u, err = s.resolve(req.URL.String()); err != nil {
+			return fail(err)
+		}
+	}
+	r2 := req.Clone(req.Context())
+	r2.Method = method
+	r2.URL = u
+	if r2.Host == "" || !req.URL.IsAbs() {
+		r2.Host = u.Host
+	}
+	if err := validateHeader(r2.Header); err != nil {
+		return fail(err)
+	}
+	rc := requestConfig{stream: true}
+	resp, err := s.execute(req.Context(), r2, &rc)
+	if err != nil {
+		return nil, err
+	}
+	return resp.Response, nil
+}
+
+// HTTPClient returns an *http.Client whose transport applies the session
+// (headers, auth, cookies, hooks, redirects, retries, timeouts): hand it to
+// any SDK that takes one. The client itself follows no redirects and has no
+// jar: the session does both.
+func (s *Session) HTTPClient() *http.Client { return s.client }
+
+// sessionTransport is the RoundTripper of HTTPClient.
+type sessionTransport struct{ s *Session }
+
+func (t sessionTransport) RoundTrip(req *http.Request) (*http.Response, error) { return t.s.Do(req) }
+
+// Close closes the session's idle connections; requests in flight finish,
+// and their connections are closed as they come back. Later requests, and
+// later calls of Close, return ErrClosed.
+func (s *Session) Close() error {
+	if !s.closed.CompareAndSwap(false, true) {
+		return ErrClosed
+	}
+	if s.transport != nil {
+		s.transport.CloseIdleConnections()
+	}
+	return nil
+}
+
+// Stats returns the session's counters.
+func (s *Session) Stats() Stats {
+	return Stats{Requests: s.n.requests.Load(), ConnsOpened: s.n.conns.Load()}
+}
+
+// update publishes a changed copy of the state.
+func (s *Session) update(f func(st *state)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := *s.state.Load()
+	f(&st)
+	s.state.Store(&st)
+}
+
+func (st *state) setInvalid(key string, err error) {
+	st.invalid = maps.Clone(st.invalid)
+	if err == nil {
+		delete(st.invalid, key)
+		return
+	}
+	if st.invalid == nil {
+		st.invalid = map[string]error{}
+	}
+	st.invalid[key] = err
+}
+
+// SetHeader sets a persistent header. A name or value with CR, LF, NUL or
+// another forbidden byte is not sent: requests fail with ErrInvalidHeader
+// until the header is set again or deleted.
+func (s *Session) SetHeader(key, value string) {
+	err := validateHeaderField(key, value)
+	ck := http.CanonicalHeaderKey(key)
+	s.update(func(st *state) {
+		st.setInvalid("header "+ck, err)
+		if err == nil {
+			st.header = st.header.Clone()
+			st.header[ck] = []string{value}
+		}
+	})
+}
+
+// DelHeader removes a persistent header.
+func (s *Session) DelHeader(key string) {
+	ck := http.CanonicalHeaderKey(key)
+	s.update(func(st *state) {
+		st.setInvalid("header "+ck, nil)
+		st.header = st.header.Clone()
+		delete(st.header, ck)
+	})
+}
+
+// Header returns a copy of the persistent headers.
+func (s *Session) Header() http.Header { return s.state.Load().header.Clone() }
+
+// OnRequest adds a hook run once per request (not per redirect hop or
+// retry), in the order added, after headers, auth and cookies are merged.
+// An error from a hook stops the request before anything is sent.
+func (s *Session) OnRequest(hook func(*http.Request) error) {
+	if hook == nil {
+		return
+	}
+	s.update(func(st *state) { st.onRequest = append(slices.Clip(st.onRequest), hook) })
+}
+
+// OnResponse adds a hook run once per request with the final response, in
+// the order added. An error from a hook is returned by the request.
+func (s *Session) OnResponse(hook func(*Response) error) {
+	if hook == nil {
+		return
+	}
+	s.update(func(st *state) { st.onResponse = append(slices.Clip(st.onResponse), hook) })
+}
+
+// resolve turns a request URL into an absolute one.
+func (s *Session) resolve(raw string) (*url.URL, error) {
+	base := s.cfg.baseURL
+	if raw == "" {
+		if base == nil {
+			return nil, errorf(ErrInvalidURL, "empty URL")
+		}
+		u := *base
+		return &u, nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, wrapKind(ErrInvalidURL, "", redactParseError(err))
+	}
+	if u.Scheme != "" {
+		return u, checkAbsolute(u)
+	}
+	if base == nil {
+		return nil, errorf(ErrInvalidURL, "relative URL "+quote(redactURL(u))+" and no base URL")
+	}
+	if u.Host != "" || strings.HasPrefix(raw, "//") {
+		return nil, errorf(ErrInvalidURL, "scheme-relative URL "+quote(redactURL(u))+" would leave the base URL's host")
+	}
+	r := base.ResolveReference(u)
+	return r, checkAbsolute(r)
+}
+
+func checkMethod(m string) error {
+	if m == "" || !httpguts.ValidHeaderFieldName(m) {
+		return errorf(ErrInvalidOption, "bad method "+quote(m))
+	}
+	return nil
+}
+
+func asReadCloser(r io.Reader) io.ReadCloser {
+	if r == nil {
+		return nil
+	}
+	if rc, ok := r.(io.ReadCloser); ok {
+		return rc
+	}
+	return io.NopCloser(r)
+}
+
+// execute runs one logical request: merge, hooks, the redirect chain, the
+// body read and the response hooks. req is owned by execute; req.Header
+// holds the per-request headers only (or is nil).
+func (s *Session) execute(ctx context.Context, req *http.Request, rc *requestConfig) (resp *Response, err error) {
+	start := time.Now()
+	method := req.Method
+	if s.err != nil {
+		closeBody(req)
+		return nil, &RequestError{Method: method, URL: redactURL(req.URL), Err: s.err}
+	}
+	if s.closed.Load() {
+		closeBody(req)
+		return nil, &RequestError{Method: method, URL: redactURL(req.URL), Err: ErrClosed}
+	}
+	if ctx == nil {
+		closeBody(req)
+		return nil, &RequestError{Method: method, URL: redactURL(req.URL), Err: errorf(ErrInvalidOption, "nil context")}
+	}
+	s.inFlight.Add(1)
+	defer s.done()
+	st := s.state.Load()
+	if len(st.invalid) > 0 {
+		closeBody(req)
+		return nil, &RequestError{Method: method, URL: redactURL(req.URL), Err: firstInvalid(st.invalid)}
+	}
+
+	// Deadlines: the total one, and a cancel for the read timeout between
+	// body reads when that is shorter than what the total leaves.
+	total := s.cfg.timeouts.Total
+	if rc.timeoutSet {
+		total = rc.timeout
+	}
+	var cancelTotal context.CancelFunc
+	if total > 0 {
+		ctx, cancelTotal = context.WithTimeout(ctx, total)
+	}
+	read := s.cfg.timeouts.Read
+	var cancelRead context.CancelCauseFunc
+	if read > 0 && (total == 0 || read < total) {
+		ctx, cancelRead = context.WithCancelCause(ctx)
+	}
+	cancel := func() {
+		if cancelRead != nil {
+			cancelRead(nil)
+		}
+		if cancelTotal != nil {
+			cancelTotal()
+		}
+	}
+	req = req.WithContext(ctx)
+
+	// Merge: session headers, per-request headers over them, auth, cookies.
+	h := st.header.Clone()
+	for k, v := range req.Header {
+		h[k] = v
+	}
+	req.Header = h
+	credOK := s.credentialsAllowed(req.URL)
+	if credOK && st.auth != "" {
+		if _, ok := h["Authorization"]; !ok {
+			h["Authorization"] = []string{st.auth}
+		}
+	}
+	ch := &chain{s: s, st: st, credOK: credOK, first: originOf(req.URL), userCookie: h.Get("Cookie")}
+	if err := ch.setCookies(req); err != nil {
+		cancel()
+		closeBody(req)
+		return nil, &RequestError{Method: method, URL: redactURL(req.URL), Err: err}
+	}
+	if len(st.onRequest) > 0 {
+		for _, hook := range st.onRequest {
+			if err := hook(req); err != nil {
+				cancel()
+				closeBody(req)
+				return nil, &RequestError{Method: method, URL: redactURL(req.URL), Err: err}
+			}
+		}
+		if err := validateHeader(req.Header); err != nil {
+			cancel()
+			closeBody(req)
+			return nil, &RequestError{Method: method, URL: redactURL(req.URL), Err: err}
+		}
+	}
+
+	hresp, history, err := ch.run(req)
+	if err != nil {
+		cancel()
+		return nil, requestError(ctx, method, req.URL, err)
+	}
+	r := &Response{Response: hresp, history: history, attempts: ch.attempts}
+	if rc.stream {
+		hresp.Body = newLiveBody(hresp.Body, ctx, read, cancelRead, cancel)
+	} else {
+		body := hresp.Body
+		if cancelRead != nil {
+			body = newIdleReader(body, read, cancelRead)
+		}
+		err = r.buffer(body, s.cfg.limits.MaxResponseBytes)
+		cancel()
+		if err != nil {
+			return nil, requestError(ctx, method, hresp.Request.URL, err)
+		}
+	}
+	r.elapsed = time.Since(start)
+	for _, hook := range st.onResponse {
+		if err := hook(r); err != nil {
+			r.Close()
+			return nil, &RequestError{Method: method, URL: redactURL(hresp.Request.URL), Err: err}
+		}
+	}
+	return r, nil
+}
+
+// done ends a request; on a closed session it closes the idle connections
+// the request may have put back.
+func (s *Session) done() {
+	s.inFlight.Add(-1)
+	if s.closed.Load() && s.transport != nil {
+		s.transport.CloseIdleConnections()
+	}
+}
+
+// credentialsAllowed reports whether session credentials and manual
+// cookies may go to u: with a base URL, only to its origin; without, to
+// whatever the caller asked for (redirects are judged by the chain).
+func (s *Session) credentialsAllowed(u *url.URL) bool {
+	if s.cfg.baseURL == nil {
+		return true
+	}
+	return originOf(u) == s.baseOrigin
+}
+
+func firstInvalid(m map[string]error) error {
+	keys := slices.Sorted(maps.Keys(m))
+	return m[keys[0]]
+}
+
+func closeBody(req *http.Request) {
+	if req.Body != nil {
+		req.Body.Close()
+	}
+}
+
+// errNilResponse guards against a RoundTripper that breaks its contract.
+var errNilResponse = errors.New("reqivo: transport returned neither a response nor an error")

@@ -1,0 +1,29 @@
+package reqivo
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestSmokeGet(t *testing.T) {
+	t.Parallel()
+	bin := setupHTTPBin(t)
+	s := newTestSession(t, WithBaseURL(bin.URL), WithBasicAuth("u", "p"))
+	s.SetHeader("X-Test", "1")
+	s.SetCookie("c", "v")
+	for i := 0; i < 3; i++ {
+		resp, err := s.Get(context.Background(), "/basic-auth/u/p")
+		require.NoError(t, err)
+		assert.Equal(t, 200, resp.StatusCode)
+	}
+	resp, err := s.Get(context.Background(), "/cookies")
+	require.NoError(t, err)
+	assert.Contains(t, resp.Text(), `"c": "v"`)
+	resp, err = s.Get(context.Background(), "/status/404")
+	require.NoError(t, err)
+	assert.Error(t, resp.Err())
+	assert.Equal(t, Stats{Requests: 5, ConnsOpened: 1}, s.Stats())
+}
