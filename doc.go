@@ -1,0 +1,103 @@
+// Package reqivo is an HTTP client built on net/http: sessions that keep
+// headers, cookies, auth and a connection pool across requests, a fluent
+// facade, retries, and safe defaults.
+//
+// # Sessions
+//
+// A [Session] owns one tuned [net/http.Transport] (its pool), one cookie
+// jar, persistent headers, auth and hooks. Every call that does I/O takes a
+// [context.Context] first and returns an error instead of panicking:
+//
+//	s, err := reqivo.NewSession(reqivo.WithBaseURL("https://api.example.com/v1/"))
+//	if err != nil { ... }
+//	defer s.Close()
+//	resp, err := s.Get(ctx, "users", reqivo.Query("page", "2"))
+//	if err != nil { ... }        // network, timeout, invalid input: see Errors
+//	if err := resp.Err(); err != nil { ... } // status >= 400 as an *HTTPError
+//	var users []User
+//	err = resp.JSON(&users)
+//
+// [Session.Get], [Session.Post] and the other verbs read the body whole
+// (bounded by [Limits].MaxResponseBytes) before they return, so the
+// connection is back in the pool and [Response.Body] reads the buffered
+// bytes again; [Stream] leaves the body live. Request options ([Header],
+// [Query], [Params], [JSON], [Form], [Body], [BodyBytes], [BodyString],
+// [Timeout], [Stream]) apply to one request.
+//
+// A relative URL resolves against the base URL with RFC 3986 rules: base
+// https://api.example.com/v1/ and "users" give /v1/users, "/users" gives
+// /users. A scheme-relative "//host/path" is refused with [ErrInvalidURL]
+// when a base URL is set, so a path taken from user input never changes
+// the host.
+//
+// # net/http interop
+//
+// [Session.Do] sends an *http.Request with the session applied and returns
+// a live *http.Response, like [net/http.Client.Do]. [Session.HTTPClient]
+// returns an *http.Client whose transport is the session, for SDKs that
+// take one. [WithMiddleware] wraps the transport with
+// func(http.RoundTripper) http.RoundTripper layers; [WithTransport]
+// replaces it.
+//
+// # The facade
+//
+// [New] is the fluent form, for one client per API:
+//
+//	c := reqivo.New("https://api.example.com").BearerToken(tok)
+//	defer c.Close()
+//
+// A [Client] is a Session. A bad base URL or option does not panic: it is
+// kept, returned by [Client.Err] and by every request.
+//
+// # Options
+//
+// [NewSession] validates every [Option] once; an invalid one is an error
+// matching [ErrInvalidOption], [ErrInvalidURL] or [ErrInvalidHeader].
+// Defaults: 30 s total timeout ([WithTimeout], [WithTimeouts]: connect 10 s,
+// read 30 s), 10 redirects ([WithMaxRedirects]), a public-suffix cookie
+// jar ([WithCookieJar]), 64 idle connections per host and a 64 MiB body
+// cap ([WithLimits], [Limits]), TLS 1.2+ with verification ([WithTLSConfig]),
+// the proxy from the environment ([WithProxy]), no retries ([WithRetry]).
+//
+// # Retries
+//
+// [WithRetry] retries network errors and 429, 502, 503 and 504 for
+// idempotent requests (or those with an Idempotency-Key header), with
+// exponential backoff and full jitter, honouring Retry-After up to
+// [RetryPolicy].MaxWait. A body that cannot be replayed byte for byte is
+// never retried, and no wait outlives the context.
+//
+// # Errors
+//
+// Every error a request returns is a [*RequestError] (the method and the
+// URL with its password and secret query values redacted) that matches
+// one kind with [errors.Is]: [ErrClosed], [ErrInvalidURL],
+// [ErrInvalidOption], [ErrInvalidHeader], [ErrTimeout] ([ErrConnectTimeout]
+// and [ErrReadTimeout] match it too), [ErrNetwork] ([ErrTLS] matches it
+// too), [ErrTooManyRedirects], [ErrRedirectLoop], [ErrInvalidResponse],
+// [ErrBodyTooLarge], [ErrWebSocket]. The cause chain is kept:
+// errors.Is(err, context.DeadlineExceeded) and errors.As(err, &opErr) work.
+// A status of 400 or more is not an error of the request; [Response.Err]
+// turns it into an [*HTTPError].
+//
+// # Cookies and security
+//
+// Session credentials ([WithBasicAuth], [WithBearerToken],
+// [Session.SetBasicAuth], [Session.SetBearerToken]) and cookies set by hand
+// ([Session.SetCookie]) go only to the base URL's origin (scheme, host and
+// port), or with no base URL to the host of each request the caller makes.
+// No redirect carries Authorization, Proxy-Authorization, Cookie or a
+// header named by [WithSensitiveHeaders] to another origin or from https to
+// http, and once dropped they are not restored. Cookies the server sets
+// live in the jar and follow their own domain, path and Secure rules. TLS
+// is verified unless the caller's own tls.Config turns it off. CR, LF or
+// NUL in a header name or value is refused with [ErrInvalidHeader] before
+// anything is sent.
+//
+// # Concurrency
+//
+// A Session (and so a Client) is safe for concurrent use by multiple
+// goroutines. Its headers, auth, cookies and hooks may change while
+// requests run; each request reads one consistent snapshot of them, so no
+// request carries half an update.
+package reqivo
