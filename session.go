@@ -494,8 +494,9 @@ func (s *Session) execute(ctx context.Context, req *http.Request, rc *requestCon
 
 	hresp, history, err := ch.run(req)
 	if err != nil {
+		err = requestError(ctx, method, req.URL, err) // before cancel: it reads ctx
 		cancel()
-		return nil, requestError(ctx, method, req.URL, err)
+		return nil, err
 	}
 	r := &Response{Response: hresp, history: history, attempts: ch.attempts}
 	if rc.stream {
@@ -505,10 +506,12 @@ func (s *Session) execute(ctx context.Context, req *http.Request, rc *requestCon
 		if cancelRead != nil {
 			body = newIdleReader(body, read, cancelRead)
 		}
-		err = r.buffer(body, s.cfg.limits.MaxResponseBytes)
+		if err = r.buffer(body, s.cfg.limits.MaxResponseBytes); err != nil {
+			err = requestError(ctx, method, hresp.Request.URL, err)
+		}
 		cancel()
 		if err != nil {
-			return nil, requestError(ctx, method, hresp.Request.URL, err)
+			return nil, err
 		}
 	}
 	r.elapsed = time.Since(start)
