@@ -126,6 +126,9 @@ func (*bufferedBody) Close() error { return nil }
 func (r *Response) buffer(body io.ReadCloser, limit int64) error {
 	defer body.Close()
 	cl := r.ContentLength
+	if r.Body == http.NoBody || r.Request.Method == http.MethodHead {
+		cl = 0 // a HEAD response's Content-Length describes a body it has not
+	}
 	if limit >= 0 && cl > limit {
 		return errorf(ErrBodyTooLarge, "Content-Length over the limit")
 	}

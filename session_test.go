@@ -27,3 +27,16 @@ func TestSmokeGet(t *testing.T) {
 	assert.Error(t, resp.Err())
 	assert.Equal(t, Stats{Requests: 5, ConnsOpened: 1}, s.Stats())
 }
+
+func TestHeadWithContentLength(t *testing.T) {
+	t.Parallel()
+	bin := setupHTTPBin(t)
+	s := newTestSession(t, WithBaseURL(bin.URL))
+	resp, err := s.Head(context.Background(), "/bytes/100")
+	require.NoError(t, err)
+	assert.Equal(t, 200, resp.StatusCode)
+	assert.Empty(t, resp.Bytes())
+	resp, err = s.Head(context.Background(), "/head")
+	require.NoError(t, err)
+	assert.Equal(t, 200, resp.StatusCode)
+}
