@@ -1,9 +1,9 @@
 module github.com/reqivo/reqivo
 
-go 1.26.0
+go 1.25.0
 
 require (
-	github.com/mccutchen/go-httpbin/v2 v2.26.0
+	github.com/mccutchen/go-httpbin/v2 v2.25.0
 	github.com/stretchr/testify v1.12.1
 	go.uber.org/goleak v1.3.0
 	golang.org/x/net v0.58.0
