@@ -459,37 +459,11 @@ func (s *Session) execute(ctx context.Context, req *http.Request, rc *requestCon
 	}
 	req = req.WithContext(ctx)
 
-	// Merge: session headers, per-request headers over them, auth, cookies.
-	h := st.header.Clone()
-	for k, v := range req.Header {
-		h[k] = v
-	}
-	req.Header = h
-	credOK := s.credentialsAllowed(req.URL)
-	if credOK && st.auth != "" {
-		if _, ok := h["Authorization"]; !ok {
-			h["Authorization"] = []string{st.auth}
-		}
-	}
-	ch := &chain{s: s, st: st, credOK: credOK, first: originOf(req.URL), userCookie: h.Get("Cookie")}
-	if err := ch.setCookies(req); err != nil {
+	ch, err := s.prepare(req, st)
+	if err != nil {
 		cancel()
 		closeBody(req)
 		return nil, &RequestError{Method: method, URL: redactURL(req.URL), Err: err}
-	}
-	if len(st.onRequest) > 0 {
-		for _, hook := range st.onRequest {
-			if err := hook(req); err != nil {
-				cancel()
-				closeBody(req)
-				return nil, &RequestError{Method: method, URL: redactURL(req.URL), Err: err}
-			}
-		}
-		if err := validateHeader(req.Header); err != nil {
-			cancel()
-			closeBody(req)
-			return nil, &RequestError{Method: method, URL: redactURL(req.URL), Err: err}
-		}
 	}
 
 	hresp, history, err := ch.run(req)
@@ -522,6 +496,39 @@ func (s *Session) execute(ctx context.Context, req *http.Request, rc *requestCon
 		}
 	}
 	return r, nil
+}
+
+// prepare merges the session into req, which it owns: session headers,
+// req's own headers over them, auth, cookies, then the OnRequest hooks. It
+// returns the redirect chain that starts at req. The WebSocket handshake
+// goes through it too.
+func (s *Session) prepare(req *http.Request, st *state) (*chain, error) {
+	h := st.header.Clone()
+	for k, v := range req.Header {
+		h[k] = v
+	}
+	req.Header = h
+	credOK := s.credentialsAllowed(req.URL)
+	if credOK && st.auth != "" {
+		if _, ok := h["Authorization"]; !ok {
+			h["Authorization"] = []string{st.auth}
+		}
+	}
+	ch := &chain{s: s, st: st, credOK: credOK, first: originOf(req.URL), userCookie: h.Get("Cookie")}
+	if err := ch.setCookies(req); err != nil {
+		return nil, err
+	}
+	if len(st.onRequest) > 0 {
+		for _, hook := range st.onRequest {
+			if err := hook(req); err != nil {
+				return nil, err
+			}
+		}
+		if err := validateHeader(req.Header); err != nil {
+			return nil, err
+		}
+	}
+	return ch, nil
 }
 
 // done ends a request; on a closed session it closes the idle connections
