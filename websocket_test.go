@@ -1,0 +1,767 @@
+package reqivo
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// wsTimeout bounds every wait in these tests; none should come near it.
+const wsTimeout = 10 * time.Second
+
+func wsContext(t testing.TB) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wsTimeout)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// setupWSServer starts a WebSocket server on 127.0.0.1 that accepts every
+// handshake with opts and runs serve on the connection.
+func setupWSServer(t testing.TB, opts *websocket.AcceptOptions, serve func(ctx context.Context, c *websocket.Conn)) *httptest.Server {
+	t.Helper()
+	return setupServer(t, wsHandler(opts, serve))
+}
+
+func wsHandler(opts *websocket.AcceptOptions, serve func(ctx context.Context, c *websocket.Conn)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, opts)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		serve(r.Context(), c)
+	}
+}
+
+// serveEcho echoes every message with its type, whatever its size.
+func serveEcho(ctx context.Context, c *websocket.Conn) {
+	c.SetReadLimit(-1)
+	for {
+		typ, b, err := c.Read(ctx)
+		if err != nil {
+			return
+		}
+		if err := c.Write(ctx, typ, b); err != nil {
+			return
+		}
+	}
+}
+
+// wsAddr turns an httptest server's URL into a ws or wss one.
+func wsAddr(srv *httptest.Server) string {
+	return "ws" + strings.TrimPrefix(srv.URL, "http")
+}
+
+// dialWS dials and closes the WebSocket when the test ends.
+func dialWS(t testing.TB, s *Session, rawURL string, opts ...WebSocketOption) *WebSocket {
+	t.Helper()
+	ws, err := s.WebSocket(wsContext(t), rawURL, opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ws.Close() })
+	return ws
+}
+
+func TestWebSocketEchoHTTPBin(t *testing.T) {
+	t.Parallel()
+	bin := setupHTTPBin(t)
+	binary := bytes.Repeat([]byte{0, 1, 2, 0xff}, 1000)
+	tests := []struct {
+		name string
+		base string // session base URL
+		url  string
+	}{
+		{name: "ws", url: wsAddr(bin) + "/websocket/echo"},
+		{name: "http", url: bin.URL + "/websocket/echo"},
+		{name: "relative to base", base: bin.URL + "/websocket/", url: "echo"},
+		{name: "absolute path with base", base: bin.URL, url: "/websocket/echo"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var opts []Option
+			if tt.base != "" {
+				opts = append(opts, WithBaseURL(tt.base))
+			}
+			s := newTestSession(t, opts...)
+			ctx := wsContext(t)
+			ws := dialWS(t, s, tt.url)
+
+			require.NoError(t, ws.SendText(ctx, "hello, wörld"))
+			typ, got, err := ws.Receive(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, MessageText, typ)
+			assert.Equal(t, "hello, wörld", string(got))
+
+			require.NoError(t, ws.Send(ctx, binary))
+			typ, got, err = ws.Receive(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, MessageBinary, typ)
+			assert.Equal(t, binary, got)
+
+			assert.NoError(t, ws.Close())
+			assert.Equal(t, int64(1), s.Stats().Requests, "the handshake is one request")
+		})
+	}
+}
+
+func TestWebSocketFacade(t *testing.T) {
+	t.Parallel()
+	bin := setupHTTPBin(t)
+	c := New(bin.URL)
+	t.Cleanup(func() { _ = c.Close() })
+	ctx := wsContext(t)
+	ws, err := c.WebSocket(ctx, "/websocket/echo")
+	require.NoError(t, err)
+	defer ws.Close()
+	require.NoError(t, ws.SendText(ctx, "via the facade"))
+	_, got, err := ws.Receive(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "via the facade", string(got))
+
+	_, err = New("ftp://nope").WebSocket(ctx, "/websocket/echo")
+	assert.ErrorIs(t, err, ErrInvalidURL, "the kept construction error")
+}
+
+func TestWebSocketLargeMessage(t *testing.T) {
+	t.Parallel()
+	srv := setupWSServer(t, nil, serveEcho)
+	s := newTestSession(t)
+	ctx := wsContext(t)
+	ws := dialWS(t, s, wsAddr(srv))
+	big := make([]byte, DefaultMaxMessageBytes)
+	for i := range big {
+		big[i] = byte(i * 7)
+	}
+	require.NoError(t, ws.Send(ctx, big))
+	typ, got, err := ws.Receive(ctx)
+	require.NoError(t, err, "a message of exactly the default limit")
+	assert.Equal(t, MessageBinary, typ)
+	assert.True(t, bytes.Equal(big, got))
+
+	require.NoError(t, ws.Send(ctx, append(big, 1)))
+	_, _, err = ws.Receive(ctx)
+	assert.ErrorIs(t, err, ErrWebSocket, "one byte over the default limit")
+	assert.ErrorIs(t, err, websocket.ErrMessageTooBig)
+}
+
+func TestWebSocketFragmentedMessage(t *testing.T) {
+	t.Parallel()
+	// The server sends each message back in frames of 10 bytes.
+	srv := setupWSServer(t, nil, func(ctx context.Context, c *websocket.Conn) {
+		for {
+			typ, b, err := c.Read(ctx)
+			if err != nil {
+				return
+			}
+			w, err := c.Writer(ctx, typ)
+			if err != nil {
+				return
+			}
+			for len(b) > 0 {
+				n := min(10, len(b))
+				if _, err := w.Write(b[:n]); err != nil {
+					return
+				}
+				b = b[n:]
+			}
+			if w.Close() != nil {
+				return
+			}
+		}
+	})
+	s := newTestSession(t)
+	ctx := wsContext(t)
+	ws := dialWS(t, s, wsAddr(srv))
+	msg := strings.Repeat("fragment ", 100)
+	require.NoError(t, ws.SendText(ctx, msg))
+	typ, got, err := ws.Receive(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, MessageText, typ)
+	assert.Equal(t, msg, string(got))
+}
+
+func TestWebSocketMaxMessageBytes(t *testing.T) {
+	t.Parallel()
+	closed := make(chan error, 1)
+	srv := setupWSServer(t, nil, func(ctx context.Context, c *websocket.Conn) {
+		if c.Write(ctx, websocket.MessageBinary, make([]byte, 1000)) != nil {
+			return
+		}
+		if c.Write(ctx, websocket.MessageBinary, make([]byte, 1001)) != nil {
+			return
+		}
+		_, _, err := c.Read(ctx)
+		closed <- err
+	})
+	s := newTestSession(t)
+	ctx := wsContext(t)
+	ws := dialWS(t, s, wsAddr(srv), MaxMessageBytes(1000))
+	_, got, err := ws.Receive(ctx)
+	require.NoError(t, err, "a message of exactly the limit")
+	assert.Len(t, got, 1000)
+	_, _, err = ws.Receive(ctx)
+	assert.ErrorIs(t, err, ErrWebSocket)
+	assert.ErrorIs(t, err, websocket.ErrMessageTooBig)
+	assert.Contains(t, err.Error(), "1000 bytes")
+	assert.Equal(t, websocket.StatusMessageTooBig, websocket.CloseStatus(<-closed), "the peer is told why")
+}
+
+func TestWebSocketPing(t *testing.T) {
+	t.Parallel()
+	bin := setupHTTPBin(t)
+	s := newTestSession(t, WithBaseURL(bin.URL))
+	ctx := wsContext(t)
+	ws := dialWS(t, s, "/websocket/echo")
+
+	// No Receive running: nothing reads the pong, and Ping waits for ctx.
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	err := ws.Ping(short)
+	assert.ErrorIs(t, err, ErrTimeout)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+
+	// With a Receive running, the pong arrives; the connection survived
+	// the timed-out Ping.
+	got := make(chan string, 1)
+	go func() {
+		_, b, err := ws.Receive(ctx)
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		got <- string(b)
+	}()
+	require.NoError(t, ws.Ping(ctx))
+	require.NoError(t, ws.Ping(ctx))
+	require.NoError(t, ws.SendText(ctx, "after ping"))
+	assert.Equal(t, "after ping", <-got)
+}
+
+func TestWebSocketServerClose(t *testing.T) {
+	t.Parallel()
+	srv := setupWSServer(t, nil, func(ctx context.Context, c *websocket.Conn) {
+		if _, _, err := c.Read(ctx); err != nil {
+			return
+		}
+		_ = c.Close(4000, "bye now")
+	})
+	s := newTestSession(t)
+	ctx := wsContext(t)
+	ws := dialWS(t, s, wsAddr(srv))
+	require.NoError(t, ws.SendText(ctx, "close please"))
+	_, _, err := ws.Receive(ctx)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, ErrWebSocket)
+	var ce *CloseError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, 4000, ce.Code)
+	assert.Equal(t, "bye now", ce.Reason)
+	assert.Equal(t, websocket.StatusCode(4000), websocket.CloseStatus(err), "coder/websocket's helper still works")
+	assert.Contains(t, err.Error(), `4000 "bye now"`)
+
+	// Later calls keep reporting the peer's close.
+	_, _, err = ws.Receive(ctx)
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, 4000, ce.Code)
+	err = ws.SendText(ctx, "too late")
+	assert.ErrorIs(t, err, ErrWebSocket)
+	assert.NoError(t, ws.Close(), "closing a closed connection")
+	assert.NoError(t, ws.Close())
+}
+
+func TestWebSocketClientClose(t *testing.T) {
+	t.Parallel()
+	closed := make(chan error, 1)
+	srv := setupWSServer(t, nil, func(ctx context.Context, c *websocket.Conn) {
+		_, _, err := c.Read(ctx)
+		closed <- err
+	})
+	s := newTestSession(t)
+	ctx := wsContext(t)
+	ws := dialWS(t, s, wsAddr(srv))
+
+	assert.ErrorIs(t, ws.CloseWith(1005, ""), ErrInvalidOption, "1005 is never sent")
+	assert.ErrorIs(t, ws.CloseWith(999, ""), ErrInvalidOption)
+	assert.ErrorIs(t, ws.CloseWith(4000, strings.Repeat("x", 124)), ErrInvalidOption)
+	require.NoError(t, ws.CloseWith(4001, "done"))
+	var ce websocket.CloseError
+	require.ErrorAs(t, <-closed, &ce)
+	assert.Equal(t, websocket.StatusCode(4001), ce.Code)
+	assert.Equal(t, "done", ce.Reason)
+
+	assert.NoError(t, ws.Close())
+	err := ws.Send(ctx, []byte("x"))
+	assert.ErrorIs(t, err, ErrWebSocket)
+	assert.ErrorIs(t, err, net.ErrClosed)
+	_, _, err = ws.Receive(ctx)
+	assert.ErrorIs(t, err, ErrWebSocket)
+}
+
+func TestWebSocketCloseUnblocksReceive(t *testing.T) {
+	t.Parallel()
+	bin := setupHTTPBin(t)
+	s := newTestSession(t)
+	ctx := wsContext(t)
+	ws := dialWS(t, s, wsAddr(bin)+"/websocket/echo")
+	errc := make(chan error, 1)
+	go func() {
+		_, _, err := ws.Receive(ctx)
+		errc <- err
+	}()
+	require.NoError(t, ws.Ping(ctx), "the Receive is running")
+	require.NoError(t, ws.Close())
+	err := <-errc
+	assert.ErrorIs(t, err, ErrWebSocket)
+	assert.NotErrorIs(t, err, context.DeadlineExceeded)
+}
+
+func TestWebSocketContext(t *testing.T) {
+	t.Parallel()
+	srv := setupWSServer(t, nil, serveEcho)
+	s := newTestSession(t)
+
+	t.Run("dial with a cancelled context", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		_, err := s.WebSocket(ctx, wsAddr(srv))
+		assert.ErrorIs(t, err, context.Canceled)
+		var re *RequestError
+		assert.ErrorAs(t, err, &re)
+	})
+
+	t.Run("the dial context ends after the dial", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		ws, err := s.WebSocket(ctx, wsAddr(srv))
+		require.NoError(t, err)
+		defer ws.Close()
+		cancel()
+		ctx = wsContext(t)
+		require.NoError(t, ws.SendText(ctx, "still open"))
+		_, got, err := ws.Receive(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, "still open", string(got))
+	})
+
+	t.Run("receive deadline", func(t *testing.T) {
+		ws := dialWS(t, s, wsAddr(srv))
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		_, _, err := ws.Receive(ctx)
+		assert.ErrorIs(t, err, ErrTimeout)
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
+		// As documented, a Receive cut short closes the connection.
+		err = ws.SendText(wsContext(t), "x")
+		assert.ErrorIs(t, err, ErrWebSocket)
+	})
+
+	t.Run("waiting for the turn does not close", func(t *testing.T) {
+		ws := dialWS(t, s, wsAddr(srv))
+		ctx := wsContext(t)
+		got := make(chan string, 1)
+		go func() {
+			_, b, _ := ws.Receive(ctx)
+			got <- string(b)
+		}()
+		require.NoError(t, ws.Ping(ctx), "the first Receive holds the turn")
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		_, _, err := ws.Receive(cctx)
+		assert.ErrorIs(t, err, context.Canceled)
+		require.NoError(t, ws.SendText(ctx, "still open"))
+		assert.Equal(t, "still open", <-got)
+	})
+
+	t.Run("nil context", func(t *testing.T) {
+		ws := dialWS(t, s, wsAddr(srv))
+		var nilCtx context.Context
+		assert.ErrorIs(t, ws.Send(nilCtx, nil), ErrInvalidOption)
+		assert.ErrorIs(t, ws.SendText(nilCtx, ""), ErrInvalidOption)
+		assert.ErrorIs(t, ws.Ping(nilCtx), ErrInvalidOption)
+		_, _, err := ws.Receive(nilCtx)
+		assert.ErrorIs(t, err, ErrInvalidOption)
+		_, err = s.WebSocket(nilCtx, wsAddr(srv))
+		assert.ErrorIs(t, err, ErrInvalidOption)
+	})
+}
+
+func TestWebSocketSendTextInvalidUTF8(t *testing.T) {
+	t.Parallel()
+	bin := setupHTTPBin(t)
+	s := newTestSession(t)
+	ctx := wsContext(t)
+	ws := dialWS(t, s, wsAddr(bin)+"/websocket/echo")
+	assert.ErrorIs(t, ws.SendText(ctx, "bad \xff"), ErrWebSocket)
+	require.NoError(t, ws.SendText(ctx, "good"), "nothing was sent: the connection is fine")
+	_, got, err := ws.Receive(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "good", string(got))
+}
+
+func TestWebSocketSubprotocol(t *testing.T) {
+	t.Parallel()
+	srv := setupWSServer(t, &websocket.AcceptOptions{Subprotocols: []string{"chat.v2"}}, serveEcho)
+	s := newTestSession(t)
+	ws := dialWS(t, s, wsAddr(srv), Subprotocols("chat.v1"), Subprotocols("chat.v2"))
+	assert.Equal(t, "chat.v2", ws.Subprotocol())
+	ws = dialWS(t, s, wsAddr(srv))
+	assert.Equal(t, "", ws.Subprotocol())
+}
+
+func TestWebSocketHandshakeRefused(t *testing.T) {
+	t.Parallel()
+	redirected := atomic.Int64{}
+	target := setupServer(t, func(w http.ResponseWriter, r *http.Request) { redirected.Add(1) })
+	srv := setupServer(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/401":
+			w.Header().Set("WWW-Authenticate", `Basic realm="x"`)
+			http.Error(w, "who are you", http.StatusUnauthorized)
+		case "/403":
+			http.Error(w, "not you", http.StatusForbidden)
+		case "/200":
+			_, _ = io.WriteString(w, "plain HTTP")
+		case "/302":
+			http.Redirect(w, r, target.URL+"/ws", http.StatusFound)
+		}
+	})
+	s := newTestSession(t, WithBaseURL(srv.URL), WithBearerToken("tok"))
+	tests := []struct {
+		path   string
+		status int
+		body   string
+	}{
+		{path: "/401", status: http.StatusUnauthorized, body: "who are you"},
+		{path: "/403", status: http.StatusForbidden, body: "not you"},
+		{path: "/200", status: http.StatusOK, body: "plain HTTP"},
+		{path: "/302", status: http.StatusFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			t.Parallel()
+			_, err := s.WebSocket(wsContext(t), tt.path+"?token=secret")
+			require.Error(t, err)
+			assert.ErrorIs(t, err, ErrWebSocket)
+			var he *HTTPError
+			require.ErrorAs(t, err, &he)
+			assert.Equal(t, tt.status, he.StatusCode)
+			assert.Equal(t, http.MethodGet, he.Method)
+			assert.Contains(t, string(he.Body), tt.body)
+			var re *RequestError
+			require.ErrorAs(t, err, &re)
+			assert.Equal(t, http.MethodGet, re.Method)
+			assert.Equal(t, wsAddr(srv)+tt.path+"?token=xxxxx", re.URL)
+			assert.NotContains(t, err.Error(), "secret")
+			assert.Contains(t, err.Error(), "handshake refused: "+he.Status)
+		})
+	}
+	t.Cleanup(func() { assert.Zero(t, redirected.Load(), "a redirect is not followed") })
+}
+
+func TestWebSocketHandshakeBadAnswer(t *testing.T) {
+	t.Parallel()
+	// A 101 without the right Sec-WebSocket-Accept.
+	srv := setupServer(t, func(w http.ResponseWriter, r *http.Request) {
+		conn, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: wrong\r\n\r\n")
+		_ = brw.Flush()
+	})
+	s := newTestSession(t)
+	_, err := s.WebSocket(wsContext(t), wsAddr(srv))
+	assert.ErrorIs(t, err, ErrWebSocket)
+	var he *HTTPError
+	assert.False(t, errors.As(err, &he), "not a refusal")
+}
+
+func TestWebSocketNetworkError(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	s := newTestSession(t)
+	_, err = s.WebSocket(wsContext(t), "ws://user:hunter2@"+addr+"/ws?api_key=secret")
+	assert.ErrorIs(t, err, ErrNetwork)
+	var opErr *net.OpError
+	assert.ErrorAs(t, err, &opErr)
+	assert.NotContains(t, err.Error(), "secret")
+	assert.NotContains(t, err.Error(), "hunter2")
+}
+
+// recordingServer is a WebSocket echo server that keeps the headers of
+// each handshake it accepts.
+func recordingServer(t *testing.T, respond func(w http.ResponseWriter)) (*httptest.Server, <-chan http.Header) {
+	t.Helper()
+	got := make(chan http.Header, 10)
+	echo := wsHandler(nil, serveEcho)
+	srv := setupServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/set-cookie" {
+			http.SetCookie(w, &http.Cookie{Name: "jar", Value: "j1", Path: "/"})
+			return
+		}
+		got <- r.Header.Clone()
+		if respond != nil {
+			respond(w)
+		}
+		echo(w, r)
+	})
+	return srv, got
+}
+
+func TestWebSocketHandshakeCarriesSession(t *testing.T) {
+	t.Parallel()
+	srv, got := recordingServer(t, func(w http.ResponseWriter) {
+		w.Header().Add("Set-Cookie", "fromws=w1; Path=/")
+	})
+	s := newTestSession(t, WithBaseURL(srv.URL), WithBasicAuth("user", "pass"), WithHeader("X-Session", "s"))
+	s.SetCookie("manual", "m1")
+	s.OnRequest(func(r *http.Request) error {
+		r.Header.Set("X-Hook", "h")
+		return nil
+	})
+	ctx := wsContext(t)
+	_, err := s.Get(ctx, "/set-cookie")
+	require.NoError(t, err)
+
+	ws := dialWS(t, s, "/ws", WebSocketHeader("X-Dial", "d"))
+	h := <-got
+	user, pass, ok := (&http.Request{Header: h}).BasicAuth()
+	assert.True(t, ok)
+	assert.Equal(t, "user", user)
+	assert.Equal(t, "pass", pass)
+	assert.Equal(t, "s", h.Get("X-Session"))
+	assert.Equal(t, "d", h.Get("X-Dial"))
+	assert.Equal(t, "h", h.Get("X-Hook"))
+	assert.Equal(t, DefaultUserAgent, h.Get("User-Agent"))
+	assert.Contains(t, h.Get("Cookie"), "manual=m1")
+	assert.Contains(t, h.Get("Cookie"), "jar=j1")
+	assert.Equal(t, "websocket", strings.ToLower(h.Get("Upgrade")))
+	assert.Equal(t, int64(2), s.Stats().Requests)
+
+	var names []string
+	for _, c := range s.Cookies("") {
+		names = append(names, c.Name)
+	}
+	assert.Contains(t, names, "fromws", "the handshake's Set-Cookie is in the jar")
+
+	require.NoError(t, ws.SendText(ctx, "ok"))
+	_, b, err := ws.Receive(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "ok", string(b))
+}
+
+func TestWebSocketHandshakeAuthScope(t *testing.T) {
+	t.Parallel()
+	base, _ := recordingServer(t, nil)
+	other, got := recordingServer(t, nil)
+
+	t.Run("another origin gets no credentials", func(t *testing.T) {
+		s := newTestSession(t, WithBaseURL(base.URL), WithBearerToken("secret-token"), WithHeader("X-Session", "s"))
+		s.SetCookie("manual", "m1")
+		dialWS(t, s, wsAddr(other)) // same host, another port
+		h := <-got
+		assert.Empty(t, h.Get("Authorization"))
+		assert.Empty(t, h.Get("Cookie"))
+		assert.Equal(t, "s", h.Get("X-Session"), "plain session headers still go")
+	})
+
+	t.Run("no base URL: the dialled host gets them", func(t *testing.T) {
+		s := newTestSession(t, WithBearerToken("tok"))
+		s.SetCookie("manual", "m1")
+		dialWS(t, s, wsAddr(other))
+		h := <-got
+		assert.Equal(t, "Bearer tok", h.Get("Authorization"))
+		assert.Equal(t, "manual=m1", h.Get("Cookie"))
+	})
+
+	t.Run("a per-dial Authorization wins", func(t *testing.T) {
+		s := newTestSession(t, WithBearerToken("tok"))
+		dialWS(t, s, wsAddr(other), WebSocketHeader("Authorization", "Token mine"))
+		assert.Equal(t, "Token mine", (<-got).Get("Authorization"))
+	})
+}
+
+func TestWebSocketInvalidInput(t *testing.T) {
+	t.Parallel()
+	var hits atomic.Int64
+	srv := setupServer(t, func(w http.ResponseWriter, r *http.Request) { hits.Add(1) })
+	ws := wsAddr(srv) + "/ws"
+	tests := []struct {
+		name    string
+		base    bool
+		url     string
+		opts    []WebSocketOption
+		setup   func(s *Session)
+		wantErr error
+	}{
+		{name: "empty URL, no base", url: "", wantErr: ErrInvalidURL},
+		{name: "ftp", url: "ftp://127.0.0.1/x", wantErr: ErrInvalidURL},
+		{name: "ws without host", url: "ws:///path", wantErr: ErrInvalidURL},
+		{name: "wss without host", url: "wss://", wantErr: ErrInvalidURL},
+		{name: "unparsable", url: "ws://[::1", wantErr: ErrInvalidURL},
+		{name: "relative without base", url: "/ws", wantErr: ErrInvalidURL},
+		{name: "scheme-relative with base", base: true, url: "//evil.example/ws", wantErr: ErrInvalidURL},
+		{name: "nil option", url: ws, opts: []WebSocketOption{nil}, wantErr: ErrInvalidOption},
+		{name: "zero max message", url: ws, opts: []WebSocketOption{MaxMessageBytes(0)}, wantErr: ErrInvalidOption},
+		{name: "negative max message", url: ws, opts: []WebSocketOption{MaxMessageBytes(-1)}, wantErr: ErrInvalidOption},
+		{name: "empty subprotocol", url: ws, opts: []WebSocketOption{Subprotocols("")}, wantErr: ErrInvalidOption},
+		{name: "subprotocol with space", url: ws, opts: []WebSocketOption{Subprotocols("a b")}, wantErr: ErrInvalidOption},
+		{name: "handshake header", url: ws, opts: []WebSocketOption{WebSocketHeader("sec-websocket-key", "x")}, wantErr: ErrInvalidOption},
+		{name: "upgrade header", url: ws, opts: []WebSocketOption{WebSocketHeader("Upgrade", "h2c")}, wantErr: ErrInvalidOption},
+		{name: "CRLF in dial header", url: ws, opts: []WebSocketOption{WebSocketHeader("X-A", "a\r\nX-B: b")}, wantErr: ErrInvalidHeader},
+		{name: "bad dial header name", url: ws, opts: []WebSocketOption{WebSocketHeader("X A", "a")}, wantErr: ErrInvalidHeader},
+		{name: "CRLF in session header", url: ws, setup: func(s *Session) { s.SetHeader("X-A", "a\nb") }, wantErr: ErrInvalidHeader},
+		{name: "bad session cookie", url: ws, setup: func(s *Session) { s.SetCookie("c", "a;b") }, wantErr: ErrInvalidHeader},
+		{name: "hook refuses", url: ws, setup: func(s *Session) {
+			s.OnRequest(func(*http.Request) error { return errorf(ErrInvalidHeader, "hook says no") })
+		}, wantErr: ErrInvalidHeader},
+		{name: "hook adds CRLF", url: ws, setup: func(s *Session) {
+			s.OnRequest(func(r *http.Request) error { r.Header.Set("X-A", "a\r\nb"); return nil })
+		}, wantErr: ErrInvalidHeader},
+		{name: "closed session", url: ws, setup: func(s *Session) { _ = s.Close() }, wantErr: ErrClosed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var opts []Option
+			if tt.base {
+				opts = append(opts, WithBaseURL(srv.URL))
+			}
+			s := newTestSession(t, opts...)
+			if tt.setup != nil {
+				tt.setup(s)
+			}
+			w, err := s.WebSocket(wsContext(t), tt.url, tt.opts...)
+			assert.Nil(t, w)
+			assert.ErrorIs(t, err, tt.wantErr)
+			var re *RequestError
+			assert.ErrorAs(t, err, &re)
+		})
+	}
+	assert.Zero(t, hits.Load(), "nothing was sent")
+}
+
+func TestWebSocketTLS(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewUnstartedServer(wsHandler(nil, serveEcho))
+	srv.EnableHTTP2 = true // the handshake must still go over HTTP/1.1
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	roots := x509.NewCertPool()
+	roots.AddCert(srv.Certificate())
+
+	s := newTestSession(t, WithTLSConfig(&tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}))
+	ctx := wsContext(t)
+	ws := dialWS(t, s, wsAddr(srv)+"/secure")
+	require.NoError(t, ws.SendText(ctx, "over TLS"))
+	_, got, err := ws.Receive(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "over TLS", string(got))
+
+	// An https URL is dialled as wss.
+	ws = dialWS(t, s, srv.URL+"/secure")
+	require.NoError(t, ws.Send(ctx, []byte{1}))
+
+	untrusting := newTestSession(t)
+	_, err = untrusting.WebSocket(ctx, wsAddr(srv))
+	assert.ErrorIs(t, err, ErrTLS)
+}
+
+func TestWebSocketProxy(t *testing.T) {
+	t.Parallel()
+	type seen struct {
+		uri     string
+		upgrade string
+	}
+	got := make(chan seen, 1)
+	proxy := setupServer(t, func(w http.ResponseWriter, r *http.Request) {
+		got <- seen{uri: r.RequestURI, upgrade: r.Header.Get("Upgrade")}
+		http.Error(w, "no tunnels here", http.StatusForbidden)
+	})
+	s := newTestSession(t, WithProxy(proxy.URL))
+	// The target is never contacted: the proxy answers.
+	_, err := s.WebSocket(wsContext(t), "ws://127.0.0.1:9/chat")
+	var he *HTTPError
+	require.ErrorAs(t, err, &he)
+	assert.Equal(t, http.StatusForbidden, he.StatusCode)
+	sw := <-got
+	assert.Equal(t, "http://127.0.0.1:9/chat", sw.uri, "sent to the proxy in absolute form")
+	assert.Equal(t, "websocket", sw.upgrade)
+}
+
+func TestWebSocketConcurrent(t *testing.T) {
+	t.Parallel()
+	srv := setupWSServer(t, nil, serveEcho)
+	s := newTestSession(t)
+	ctx := wsContext(t)
+	ws := dialWS(t, s, wsAddr(srv))
+
+	const senders, perSender, receivers = 4, 50, 3
+	var wg sync.WaitGroup
+	for i := range senders {
+		wg.Go(func() {
+			for j := range perSender {
+				msg := []byte{byte(i), byte(j)}
+				var err error
+				if j%2 == 0 {
+					err = ws.Send(ctx, msg)
+				} else {
+					err = ws.SendText(ctx, string([]byte{'a' + byte(i), 'a' + byte(j%26)}))
+				}
+				if !assert.NoError(t, err) {
+					return
+				}
+			}
+		})
+	}
+	var mu sync.Mutex
+	count := 0
+	received := make(chan struct{})
+	for range receivers {
+		wg.Go(func() {
+			for {
+				_, b, err := ws.Receive(ctx)
+				if err != nil {
+					return // closed at the end
+				}
+				assert.Len(t, b, 2, "whole messages")
+				mu.Lock()
+				count++
+				if count == senders*perSender {
+					close(received)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for range 5 {
+		require.NoError(t, ws.Ping(ctx))
+	}
+	select {
+	case <-received:
+	case <-ctx.Done():
+		t.Fatal("messages lost")
+	}
+	require.NoError(t, ws.Close())
+	wg.Wait()
+}
