@@ -8,13 +8,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"time"
 
-	"github.com/mccutchen/go-httpbin/v2/httpbin"
 	"github.com/reqivo/reqivo"
+	"github.com/reqivo/reqivo/examples/internal/embedbin"
 )
 
 func main() {
@@ -25,20 +23,12 @@ func main() {
 }
 
 func run() error {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	bin, err := embedbin.Start()
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: httpbin.New(), ReadHeaderTimeout: 5 * time.Second}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		<-served
-	}()
-	base := "http://" + ln.Addr().String()
+	defer bin.Close()
+	base := bin.URL
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
