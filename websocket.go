@@ -57,8 +57,9 @@ const (
 // MaxMessageBytes says otherwise: 10 MiB.
 const DefaultMaxMessageBytes = 10 << 20
 
-// WebSocketOption configures one Session.WebSocket dial. An invalid option
-// fails the dial before anything is sent.
+// WebSocketOption configures one Session.WebSocket dial. An invalid option,
+// or a nil one, fails the dial with ErrInvalidOption before anything is
+// sent.
 type WebSocketOption func(*wsConfig) error
 
 // wsConfig is what the WebSocket options build.
@@ -129,7 +130,8 @@ func WebSocketHeader(key, value string) WebSocketOption {
 // pong.
 //
 // A WebSocket outlives the session that dialled it (Session.Close does not
-// close it) and the context of the dial; Close it when done.
+// close it) and the context of the dial; Close it when done. The zero value
+// is not connected: its methods fail with ErrWebSocket.
 type WebSocket struct {
 	conn     *websocket.Conn
 	limit    int64
@@ -171,7 +173,8 @@ func (e *CloseError) Unwrap() error { return e.err }
 // session's transport, middleware included, so its TLS settings, proxy and
 // Stats apply; a middleware must not replace the body of a 101 response,
 // which is the connection. Cookies set by the handshake response go into
-// the jar. Redirects are not followed.
+// the jar. Redirects are not followed (a 3xx is a refusal) and the
+// handshake is not retried.
 //
 // ctx, the session's total timeout and its connect and read timeouts bound
 // the handshake only: later calls take their own contexts.
@@ -322,8 +325,8 @@ func (e refusedError) Unwrap() error { return e.h }
 // is written, the connection is closed: a half-written frame cannot be
 // taken back.
 func (w *WebSocket) Send(ctx context.Context, data []byte) error {
-	if ctx == nil {
-		return errorf(ErrInvalidOption, "nil context")
+	if err := w.check(ctx); err != nil {
+		return err
 	}
 	return w.fail(ctx, "send", w.conn.Write(ctx, websocket.MessageBinary, data))
 }
@@ -332,8 +335,8 @@ func (w *WebSocket) Send(ctx context.Context, data []byte) error {
 // fails with ErrWebSocket and is not sent. If ctx ends before the message
 // is written, the connection is closed.
 func (w *WebSocket) SendText(ctx context.Context, text string) error {
-	if ctx == nil {
-		return errorf(ErrInvalidOption, "nil context")
+	if err := w.check(ctx); err != nil {
+		return err
 	}
 	if !utf8.ValidString(text) {
 		return errorf(ErrWebSocket, "send: text message is not valid UTF-8")
@@ -350,8 +353,8 @@ func (w *WebSocket) SendText(ctx context.Context, text string) error {
 // connection is closed; while waiting for its turn behind another Receive,
 // it is not.
 func (w *WebSocket) Receive(ctx context.Context) (MessageType, []byte, error) {
-	if ctx == nil {
-		return 0, nil, errorf(ErrInvalidOption, "nil context")
+	if err := w.check(ctx); err != nil {
+		return 0, nil, err
 	}
 	select {
 	case w.readTurn <- struct{}{}:
@@ -370,21 +373,26 @@ func (w *WebSocket) Receive(ctx context.Context) (MessageType, []byte, error) {
 // not close the connection). The pong is read by Receive: Ping returns only
 // while another goroutine is in Receive.
 func (w *WebSocket) Ping(ctx context.Context) error {
-	if ctx == nil {
-		return errorf(ErrInvalidOption, "nil context")
+	if err := w.check(ctx); err != nil {
+		return err
 	}
 	return w.fail(ctx, "ping", w.conn.Ping(ctx))
 }
 
 // Subprotocol returns the subprotocol the server picked from those offered
 // with Subprotocols, or "" if none.
-func (w *WebSocket) Subprotocol() string { return w.conn.Subprotocol() }
+func (w *WebSocket) Subprotocol() string {
+	if w == nil || w.conn == nil {
+		return ""
+	}
+	return w.conn.Subprotocol()
+}
 
 // Close closes the connection with the closing handshake: it sends a close
 // frame with status 1000 (normal closure), waits up to 5 s for the peer's,
 // then closes the connection whatever happened. Calls in progress in other
-// goroutines return. Closing a connection already closed, by either side,
-// returns nil.
+// goroutines return. Closing a connection already closed, by either side or
+// by the peer vanishing, returns nil.
 func (w *WebSocket) Close() error { return w.close(CloseNormalClosure, "") }
 
 // CloseWith is Close with a status code (1000 to 1003, 1007 to 1014, or
@@ -402,14 +410,32 @@ func (w *WebSocket) CloseWith(code int, reason string) error {
 }
 
 func (w *WebSocket) close(code int, reason string) error {
+	if w == nil || w.conn == nil {
+		return errNotConnected
+	}
 	err := w.conn.Close(websocket.StatusCode(code), reason)
 	var ce websocket.CloseError
-	if err == nil || errors.Is(err, net.ErrClosed) || errors.As(err, &ce) {
-		// Already closed, or the peer answered with a code of its own:
-		// either way the connection is closed.
+	if err == nil || errors.Is(err, net.ErrClosed) || errors.As(err, &ce) || errors.Is(err, io.EOF) {
+		// Already closed, the peer answered with a code of its own, or the
+		// peer is gone: either way the connection is closed.
 		return nil
 	}
 	return w.fail(nil, "close", err)
+}
+
+// errNotConnected is what the methods of a WebSocket not made by
+// Session.WebSocket return.
+var errNotConnected = errorf(ErrWebSocket, "not connected: a WebSocket comes from Session.WebSocket")
+
+// check refuses a WebSocket that was never dialled and a nil context.
+func (w *WebSocket) check(ctx context.Context) error {
+	if w == nil || w.conn == nil {
+		return errNotConnected
+	}
+	if ctx == nil {
+		return errorf(ErrInvalidOption, "nil context")
+	}
+	return nil
 }
 
 func sendableCloseCode(code int) bool {
@@ -421,9 +447,10 @@ func sendableCloseCode(code int) bool {
 }
 
 // fail gives an error of the connection its kind: ErrWebSocket for close
-// frames, oversize messages, protocol violations and a connection already
-// closed; the kinds of classify when ctx ended; ErrNetwork when the
-// connection broke under us.
+// frames, oversize messages, protocol violations, a connection already
+// closed and a peer gone without a close frame (an abnormal closure, EOF
+// in the chain); the kinds of classify when ctx ended; ErrNetwork when a
+// read or write on the socket failed (a reset, a broken pipe).
 func (w *WebSocket) fail(ctx context.Context, op string, err error) error {
 	if err == nil {
 		return nil

@@ -304,3 +304,41 @@ func TestWebSocketProxy(t *testing.T) {
 	assert.Equal(t, "http://127.0.0.1:9/chat", sw.uri, "sent to the proxy in absolute form")
 	assert.Equal(t, "websocket", sw.upgrade)
 }
+
+func TestWebSocketThroughMiddleware(t *testing.T) {
+	t.Parallel()
+	bin := setupHTTPBin(t)
+	var seen atomic.Value
+	mw := func(next http.RoundTripper) http.RoundTripper {
+		return wsRoundTripFunc(func(r *http.Request) (*http.Response, error) {
+			seen.Store(r.URL.Path + " " + r.Header.Get("Upgrade"))
+			return next.RoundTrip(r)
+		})
+	}
+	s := newTestSession(t, WithBaseURL(bin.URL), WithMiddleware(mw))
+	ctx := wsContext(t)
+	ws := dialWS(t, s, "/websocket/echo")
+	assert.Equal(t, "/websocket/echo websocket", seen.Load())
+	require.NoError(t, ws.SendText(ctx, "through middleware"))
+	_, got, err := ws.Receive(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "through middleware", string(got))
+}
+
+func TestWebSocketZeroValue(t *testing.T) {
+	t.Parallel()
+	var ws WebSocket
+	ctx := wsContext(t)
+	assert.ErrorIs(t, ws.Send(ctx, nil), ErrWebSocket)
+	assert.ErrorIs(t, ws.SendText(ctx, ""), ErrWebSocket)
+	assert.ErrorIs(t, ws.Ping(ctx), ErrWebSocket)
+	_, _, err := ws.Receive(ctx)
+	assert.ErrorIs(t, err, ErrWebSocket)
+	assert.ErrorIs(t, ws.Close(), ErrWebSocket)
+	assert.Equal(t, "", ws.Subprotocol())
+}
+
+// wsRoundTripFunc is a RoundTripper made of a function.
+type wsRoundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f wsRoundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

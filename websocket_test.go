@@ -6,6 +6,7 @@ package reqivo
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -280,6 +281,24 @@ func TestWebSocketServerClose(t *testing.T) {
 	err = ws.SendText(ctx, "too late")
 	assert.ErrorIs(t, err, ErrWebSocket)
 	assert.NoError(t, ws.Close(), "closing a closed connection")
+	assert.NoError(t, ws.Close())
+}
+
+func TestWebSocketPeerVanishes(t *testing.T) {
+	t.Parallel()
+	// The server drops the connection without a close frame.
+	srv := setupWSServer(t, nil, func(ctx context.Context, c *websocket.Conn) {
+		_, _, _ = c.Read(ctx)
+		_ = c.CloseNow()
+	})
+	s := newTestSession(t)
+	ctx := wsContext(t)
+	ws := dialWS(t, s, wsAddr(srv))
+	require.NoError(t, ws.SendText(ctx, "go away"))
+	_, _, err := ws.Receive(ctx)
+	assert.ErrorIs(t, err, ErrWebSocket, "an abnormal closure")
+	var ce *CloseError
+	assert.False(t, errors.As(err, &ce), "no close frame came")
 	assert.NoError(t, ws.Close())
 }
 
