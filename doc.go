@@ -94,6 +94,22 @@
 // NUL in a header name or value is refused with [ErrInvalidHeader] before
 // anything is sent.
 //
+// # WebSockets
+//
+// [Session.WebSocket] dials a WebSocket through the session: the handshake
+// carries its headers, cookies and auth under the same origin rules as a
+// request, over its TLS settings and proxy.
+//
+//	ws, err := c.WebSocket(ctx, "/events", reqivo.Subprotocols("v1"))
+//	if err != nil { ... } // ErrWebSocket, with an *HTTPError when refused
+//	defer ws.Close()
+//	err = ws.SendText(ctx, "hello")
+//	typ, msg, err := ws.Receive(ctx)
+//
+// A [WebSocket] is safe for concurrent use; Ping needs a Receive running in
+// another goroutine. A peer's close frame is a [*CloseError]; messages over
+// [MaxMessageBytes] (10 MiB by default) fail with [ErrWebSocket].
+//
 // # Concurrency
 //
 // A Session (and so a Client) is safe for concurrent use by multiple

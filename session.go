@@ -509,8 +509,13 @@ func (s *Session) prepare(req *http.Request, st *state) (*chain, error) {
 	}
 	req.Header = h
 	credOK := s.credentialsAllowed(req.URL)
-	if credOK && st.auth != "" {
-		if _, ok := h["Authorization"]; !ok {
+	if _, ok := h["Authorization"]; !ok {
+		if ui := req.URL.User; ui != nil {
+			// Credentials in the URL are the caller's for that URL, as in
+			// net/http and curl; they go no further than its origin.
+			pass, _ := ui.Password()
+			h["Authorization"] = []string{basicAuthHeader(ui.Username(), pass)}
+		} else if credOK && st.auth != "" {
 			h["Authorization"] = []string{st.auth}
 		}
 	}

@@ -2,6 +2,7 @@ package reqivo
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -39,4 +40,17 @@ func TestHeadWithContentLength(t *testing.T) {
 	resp, err = s.Head(context.Background(), "/head")
 	require.NoError(t, err)
 	assert.Equal(t, 200, resp.StatusCode)
+}
+
+func TestURLUserinfoIsBasicAuth(t *testing.T) {
+	t.Parallel()
+	bin := setupHTTPBin(t)
+	s := newTestSession(t, WithBearerToken("session-token"))
+	u := strings.Replace(bin.URL, "http://", "http://user:pa%20ss@", 1)
+	resp, err := s.Get(context.Background(), u+"/basic-auth/user/pa%20ss")
+	require.NoError(t, err)
+	assert.Equal(t, 200, resp.StatusCode, "userinfo in the URL wins over session auth")
+	resp, err = s.Get(context.Background(), u+"/basic-auth/user/other", Header("Authorization", basicAuthHeader("user", "other")))
+	require.NoError(t, err)
+	assert.Equal(t, 200, resp.StatusCode, "an explicit Authorization header wins over userinfo")
 }
