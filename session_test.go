@@ -2,12 +2,149 @@ package reqivo
 
 import (
 	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
+
+// countingServer is an httptest server that counts the connections it
+// accepted, the connections it saw closed, and the requests it served.
+type countingServer struct {
+	*httptest.Server
+	conns    atomic.Int64
+	closed   atomic.Int64
+	requests atomic.Int64
+}
+
+// setupCountingServer starts h on 127.0.0.1, counting, for the test.
+func setupCountingServer(t testing.TB, h http.HandlerFunc) *countingServer {
+	t.Helper()
+	cs := &countingServer{}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cs.requests.Add(1)
+		h(w, r)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		switch st {
+		case http.StateNew:
+			cs.conns.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			cs.closed.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	cs.Server = srv
+	return cs
+}
+
+// rawServer is a TCP listener on 127.0.0.1 whose connections are handled
+// by a function, for servers that misbehave below HTTP.
+type rawServer struct {
+	ln    net.Listener
+	addr  string
+	conns atomic.Int64
+	done  chan struct{}
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	open  []net.Conn
+}
+
+// setupRawServer starts a raw server; handle runs once per connection and
+// should return when done is closed. The test's cleanup closes the
+// listener and every connection and waits for the handlers.
+func setupRawServer(t testing.TB, handle func(c net.Conn, done <-chan struct{})) *rawServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	rs := &rawServer{ln: ln, addr: ln.Addr().String(), done: make(chan struct{})}
+	rs.wg.Add(1)
+	go func() {
+		defer rs.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			rs.conns.Add(1)
+			rs.mu.Lock()
+			rs.open = append(rs.open, c)
+			rs.mu.Unlock()
+			rs.wg.Add(1)
+			go func() {
+				defer rs.wg.Done()
+				defer c.Close()
+				handle(c, rs.done)
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		close(rs.done)
+		ln.Close()
+		rs.mu.Lock()
+		for _, c := range rs.open {
+			c.Close()
+		}
+		rs.mu.Unlock()
+		rs.wg.Wait()
+	})
+	return rs
+}
+
+// URL returns the server's http URL with path appended.
+func (rs *rawServer) URL(path string) string { return "http://" + rs.addr + path }
+
+// readRequestHead reads an HTTP request's head from c (up to the blank
+// line), so a raw server can answer after it.
+func readRequestHead(c net.Conn) error {
+	var buf []byte
+	one := make([]byte, 1)
+	for !strings.HasSuffix(string(buf), "\r\n\r\n") {
+		if _, err := c.Read(one); err != nil {
+			return err
+		}
+		buf = append(buf, one[0])
+	}
+	return nil
+}
+
+// echo is a handler that answers with what it received, as JSON.
+type echoed struct {
+	Method string      `json:"method"`
+	Path   string      `json:"path"`
+	Query  string      `json:"query"`
+	Header http.Header `json:"header"`
+	Body   string      `json:"body"`
+	Host   string      `json:"host"`
+}
+
+func echoHandler(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Method", r.Method)
+	_ = json.NewEncoder(w).Encode(echoed{
+		Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
+		Header: r.Header, Body: string(b), Host: r.Host,
+	})
+}
+
+func decodeEcho(t testing.TB, resp *Response) echoed {
+	t.Helper()
+	var e echoed
+	require.NoError(t, resp.JSON(&e))
+	return e
+}
 
 func TestSmokeGet(t *testing.T) {
 	t.Parallel()
@@ -27,6 +164,338 @@ func TestSmokeGet(t *testing.T) {
 	require.NoError(t, err)
 	assert.Error(t, resp.Err())
 	assert.Equal(t, Stats{Requests: 5, ConnsOpened: 1}, s.Stats())
+}
+
+func TestSessionVerbs(t *testing.T) {
+	t.Parallel()
+	srv := setupServer(t, echoHandler)
+	s := newTestSession(t, WithBaseURL(srv.URL))
+	ctx := context.Background()
+	type verb func(context.Context, string, ...RequestOption) (*Response, error)
+	tests := []struct {
+		name   string
+		method string
+		call   verb
+	}{
+		{"Get", http.MethodGet, s.Get},
+		{"Head", http.MethodHead, s.Head},
+		{"Options", http.MethodOptions, s.Options},
+		{"Delete", http.MethodDelete, s.Delete},
+		{"Post", http.MethodPost, s.Post},
+		{"Put", http.MethodPut, s.Put},
+		{"Patch", http.MethodPatch, s.Patch},
+		{"Request PROPFIND", "PROPFIND", func(ctx context.Context, u string, o ...RequestOption) (*Response, error) {
+			return s.Request(ctx, "PROPFIND", u, o...)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, err := tt.call(ctx, "/verb")
+			require.NoError(t, err)
+			assert.Equal(t, 200, resp.StatusCode)
+			assert.Equal(t, tt.method, resp.Header.Get("X-Method"))
+			assert.Equal(t, tt.method, resp.Request.Method)
+			if tt.method == http.MethodHead {
+				assert.Empty(t, resp.Bytes())
+				return
+			}
+			e := decodeEcho(t, resp)
+			assert.Equal(t, tt.method, e.Method)
+			assert.Equal(t, "/verb", e.Path)
+		})
+	}
+}
+
+func TestRequestBadMethod(t *testing.T) {
+	t.Parallel()
+	srv := setupCountingServer(t, echoHandler)
+	s := newTestSession(t)
+	for _, m := range []string{"", "GET /x", "G\nET"} {
+		_, err := s.Request(context.Background(), m, srv.URL)
+		assert.ErrorIs(t, err, ErrInvalidOption, "method %q", m)
+	}
+	assert.Zero(t, srv.conns.Load())
+}
+
+func TestRequestBodiesAndQuery(t *testing.T) {
+	t.Parallel()
+	srv := setupServer(t, echoHandler)
+	s := newTestSession(t, WithBaseURL(srv.URL))
+	ctx := context.Background()
+	tests := []struct {
+		name     string
+		url      string
+		opts     []RequestOption
+		body     string
+		ctype    string
+		rawQuery string
+	}{
+		{name: "string", url: "/b", opts: []RequestOption{BodyString("hello")}, body: "hello"},
+		{name: "bytes", url: "/b", opts: []RequestOption{BodyBytes([]byte("raw"))}, body: "raw"},
+		{name: "reader", url: "/b", opts: []RequestOption{Body(io.MultiReader(strings.NewReader("chun"), strings.NewReader("ked")))}, body: "chunked"},
+		{name: "json", url: "/b", opts: []RequestOption{JSON(map[string]int{"a": 1})}, body: `{"a":1}`, ctype: "application/json"},
+		{name: "form", url: "/b", opts: []RequestOption{Form(url.Values{"k": {"v w"}})}, body: "k=v+w", ctype: "application/x-www-form-urlencoded"},
+		{name: "json with own content type", url: "/b", opts: []RequestOption{JSON(1), Header("Content-Type", "application/vnd+json")}, body: "1", ctype: "application/vnd+json"},
+		{name: "query appended", url: "/q?a=1", opts: []RequestOption{Query("b", "2"), Params(url.Values{"c": {"3"}})}, rawQuery: "a=1&b=2&c=3"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, err := s.Post(ctx, tt.url, tt.opts...)
+			require.NoError(t, err)
+			e := decodeEcho(t, resp)
+			assert.Equal(t, tt.body, e.Body)
+			if tt.ctype != "" {
+				assert.Equal(t, tt.ctype, e.Header.Get("Content-Type"))
+			}
+			if tt.rawQuery != "" {
+				assert.Equal(t, tt.rawQuery, e.Query)
+			}
+		})
+	}
+	_, err := s.Post(ctx, "/b", BodyString("a"), BodyString("b"))
+	assert.ErrorIs(t, err, ErrInvalidOption)
+	_, err = s.Post(ctx, "/b", JSON(make(chan int)))
+	assert.ErrorIs(t, err, ErrInvalidOption)
+	_, err = s.Get(ctx, "/b", nil)
+	assert.ErrorIs(t, err, ErrInvalidOption)
+}
+
+func TestRequestNilContext(t *testing.T) {
+	t.Parallel()
+	srv := setupCountingServer(t, echoHandler)
+	s := newTestSession(t)
+	//nolint:staticcheck // a nil context is what is tested
+	_, err := s.Get(nil, srv.URL) //lint:ignore SA1012 tested
+	assert.ErrorIs(t, err, ErrInvalidOption)
+	assert.Zero(t, srv.conns.Load())
+}
+
+func TestDoDoesNotModifyRequest(t *testing.T) {
+	t.Parallel()
+	srv := setupServer(t, echoHandler)
+	s := newTestSession(t, WithBaseURL(srv.URL+"/api/"), WithBearerToken("tok"), WithHeader("X-Session", "s"), WithHeader("X-Both", "session"))
+	s.SetCookie("c", "1")
+
+	req, err := http.NewRequest(http.MethodPost, "items?x=1", strings.NewReader("payload"))
+	require.NoError(t, err)
+	req.Header.Set("X-Both", "request")
+	before := req.Header.Clone()
+	beforeURL := *req.URL
+
+	resp, err := s.Do(req)
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+
+	var e echoed
+	require.NoError(t, json.Unmarshal(body, &e))
+	assert.Equal(t, "/api/items", e.Path, "relative URL resolved against the base")
+	assert.Equal(t, "x=1", e.Query)
+	assert.Equal(t, "payload", e.Body)
+	assert.Equal(t, "request", e.Header.Get("X-Both"), "the request's own header wins")
+	assert.Equal(t, "s", e.Header.Get("X-Session"))
+	assert.Equal(t, "Bearer tok", e.Header.Get("Authorization"))
+	assert.Equal(t, "c=1", e.Header.Get("Cookie"))
+	assert.Equal(t, DefaultUserAgent, e.Header.Get("User-Agent"))
+
+	assert.Equal(t, before, req.Header, "caller's header untouched")
+	assert.Equal(t, beforeURL, *req.URL, "caller's URL untouched")
+	assert.Empty(t, req.Host)
+}
+
+func TestDoBodyClosedByCallerReusesConnection(t *testing.T) {
+	t.Parallel()
+	srv := setupCountingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(strings.Repeat("x", 10000)))
+	})
+	s := newTestSession(t)
+	for i := 0; i < 5; i++ {
+		req, err := http.NewRequest(http.MethodGet, srv.URL, nil)
+		require.NoError(t, err)
+		resp, err := s.Do(req)
+		require.NoError(t, err)
+		n, err := io.Copy(io.Discard, resp.Body)
+		require.NoError(t, err)
+		assert.EqualValues(t, 10000, n)
+		require.NoError(t, resp.Body.Close())
+	}
+	assert.EqualValues(t, 1, s.Stats().ConnsOpened)
+	assert.EqualValues(t, 1, srv.conns.Load())
+}
+
+func TestDoErrors(t *testing.T) {
+	t.Parallel()
+	srv := setupCountingServer(t, echoHandler)
+	s := newTestSession(t)
+	_, err := s.Do(nil)
+	assert.ErrorIs(t, err, ErrInvalidURL)
+
+	closed := &closeRecorder{Reader: strings.NewReader("x")}
+	req, err := http.NewRequest(http.MethodPost, "/relative", closed)
+	require.NoError(t, err)
+	_, err = s.Do(req)
+	assert.ErrorIs(t, err, ErrInvalidURL, "relative URL without a base URL")
+	assert.True(t, closed.closed.Load(), "body closed on error, as a RoundTripper must")
+
+	req, err = http.NewRequest(http.MethodGet, srv.URL, nil)
+	require.NoError(t, err)
+	req.Header["X-Bad"] = []string{"a\r\nX-Injected: 1"}
+	_, err = s.Do(req)
+	assert.ErrorIs(t, err, ErrInvalidHeader)
+	assert.Zero(t, srv.conns.Load())
+}
+
+type closeRecorder struct {
+	io.Reader
+	closed atomic.Bool
+}
+
+func (c *closeRecorder) Close() error { c.closed.Store(true); return nil }
+
+func TestHTTPClient(t *testing.T) {
+	t.Parallel()
+	var hits atomic.Int64
+	srv := setupServer(t, func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		switch r.URL.Path {
+		case "/r1":
+			http.Redirect(w, r, "/r2", http.StatusFound)
+		case "/r2":
+			http.Redirect(w, r, "/final", http.StatusFound)
+		default:
+			echoHandler(w, r)
+		}
+	})
+	s := newTestSession(t, WithBaseURL(srv.URL), WithHeader("X-Session", "yes"))
+	var c *http.Client = s.HTTPClient()
+	resp, err := c.Get(srv.URL + "/r1")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var e echoed
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&e))
+	assert.Equal(t, "/final", e.Path)
+	assert.Equal(t, "yes", e.Header.Get("X-Session"))
+	assert.EqualValues(t, 3, hits.Load(), "each hop once: the client does not follow again")
+	assert.EqualValues(t, 3, s.Stats().Requests)
+	assert.Same(t, c, s.HTTPClient())
+
+	// With following off in the session, the client gets the 3xx.
+	s0 := newTestSession(t, WithMaxRedirects(0))
+	resp, err = s0.HTTPClient().Get(srv.URL + "/r1")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusFound, resp.StatusCode)
+	assert.EqualValues(t, 4, hits.Load())
+}
+
+func TestClose(t *testing.T) {
+	t.Parallel()
+	srv := setupCountingServer(t, echoHandler)
+	s, err := NewSession()
+	require.NoError(t, err)
+	resp, err := s.Get(context.Background(), srv.URL)
+	require.NoError(t, err)
+	assert.Equal(t, 200, resp.StatusCode)
+	require.EqualValues(t, 1, srv.conns.Load())
+
+	require.NoError(t, s.Close())
+	assert.ErrorIs(t, s.Close(), ErrClosed, "second Close")
+	require.Eventually(t, func() bool { return srv.closed.Load() == 1 }, 5*time.Second, 5*time.Millisecond,
+		"the idle connection is closed")
+
+	_, err = s.Get(context.Background(), srv.URL)
+	assert.ErrorIs(t, err, ErrClosed)
+	var re *RequestError
+	assert.ErrorAs(t, err, &re)
+	req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+	_, err = s.Do(req)
+	assert.ErrorIs(t, err, ErrClosed)
+	_, err = s.HTTPClient().Get(srv.URL)
+	assert.ErrorIs(t, err, ErrClosed)
+	assert.EqualValues(t, 1, srv.requests.Load(), "nothing sent after Close")
+}
+
+func TestCloseWithRequestInFlight(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	started := make(chan struct{})
+	srv := setupCountingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-release
+		_, _ = w.Write([]byte("done"))
+	})
+	s, err := NewSession()
+	require.NoError(t, err)
+	type result struct {
+		resp *Response
+		err  error
+	}
+	ch := make(chan result)
+	go func() {
+		resp, err := s.Get(context.Background(), srv.URL)
+		ch <- result{resp, err}
+	}()
+	<-started
+	require.NoError(t, s.Close())
+	close(release)
+	r := <-ch
+	require.NoError(t, r.err, "a request in flight finishes")
+	assert.Equal(t, "done", r.resp.Text())
+	require.Eventually(t, func() bool { return srv.closed.Load() == 1 }, 5*time.Second, 5*time.Millisecond,
+		"its connection is closed when it comes back")
+}
+
+func TestStats(t *testing.T) {
+	t.Parallel()
+	bin := setupHTTPBin(t)
+	s := newTestSession(t, WithBaseURL(bin.URL))
+	assert.Equal(t, Stats{}, s.Stats())
+	resp, err := s.Get(context.Background(), "/redirect/3")
+	require.NoError(t, err)
+	assert.Equal(t, 200, resp.StatusCode)
+	assert.Equal(t, Stats{Requests: 4, ConnsOpened: 1}, s.Stats(), "each redirect hop is a request on the wire")
+
+	_, err = s.Get(context.Background(), "/get")
+	require.NoError(t, err)
+	assert.Equal(t, Stats{Requests: 5, ConnsOpened: 1}, s.Stats())
+}
+
+func TestFacadeNew(t *testing.T) {
+	t.Parallel()
+	srv := setupServer(t, echoHandler)
+	var hooks []string
+	c := New(srv.URL+"/v1/", WithHeader("X-Opt", "o")).
+		BearerToken("tok").
+		Header("X-Fluent", "f").
+		OnRequest(func(*http.Request) error { hooks = append(hooks, "req"); return nil }).
+		OnResponse(func(*Response) error { hooks = append(hooks, "resp"); return nil })
+	defer c.Close()
+	require.NoError(t, c.Err())
+	resp, err := c.Get(context.Background(), "users")
+	require.NoError(t, err)
+	e := decodeEcho(t, resp)
+	assert.Equal(t, "/v1/users", e.Path)
+	assert.Equal(t, "Bearer tok", e.Header.Get("Authorization"))
+	assert.Equal(t, "f", e.Header.Get("X-Fluent"))
+	assert.Equal(t, "o", e.Header.Get("X-Opt"))
+	assert.Equal(t, []string{"req", "resp"}, hooks)
+	assert.Equal(t, "f", c.Session.Header().Get("X-Fluent"))
+
+	c.BasicAuth("u", "p")
+	resp, err = c.Get(context.Background(), "users")
+	require.NoError(t, err)
+	e = decodeEcho(t, resp)
+	assert.Equal(t, basicAuthHeader("u", "p"), e.Header.Get("Authorization"))
+
+	// New("") has no base URL: absolute URLs work, relative ones do not.
+	c2 := New("")
+	defer c2.Close()
+	require.NoError(t, c2.Err())
+	_, err = c2.Get(context.Background(), srv.URL)
+	assert.NoError(t, err)
+	_, err = c2.Get(context.Background(), "users")
+	assert.ErrorIs(t, err, ErrInvalidURL)
 }
 
 func TestHeadWithContentLength(t *testing.T) {
