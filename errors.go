@@ -11,6 +11,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/textproto"
 	"net/url"
 	"strconv"
 	"strings"
@@ -212,8 +213,13 @@ func classify(ctx context.Context, err error) error {
 	if errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, syscall.ECONNRESET) {
 		return wrapKind(ErrInvalidResponse, "", err)
 	}
+	var protoErr textproto.ProtocolError
+	if errors.As(err, &protoErr) {
+		return wrapKind(ErrInvalidResponse, "", err) // malformed MIME header
+	}
 	msg := err.Error()
-	if strings.Contains(msg, "malformed HTTP") || strings.Contains(msg, "server response headers exceeded") ||
+	if strings.Contains(msg, "chunk") || strings.Contains(msg, "header line too long") ||
+		strings.Contains(msg, "malformed HTTP") || strings.Contains(msg, "server response headers exceeded") ||
 		strings.Contains(msg, "bogus") || strings.Contains(msg, "invalid") && strings.Contains(msg, "net/http") {
 		return wrapKind(ErrInvalidResponse, "", err)
 	}
