@@ -26,9 +26,12 @@ func newJar() http.CookieJar {
 // name. An empty value deletes the cookie. A name that is not an HTTP token,
 // or a value with bytes a cookie cannot carry (control bytes, '"', ';',
 // '\\'), is not sent: requests fail with ErrInvalidHeader until the cookie
-// is set again.
+// is set again or deleted.
 func (s *Session) SetCookie(name, value string) {
 	err := validateCookie(name, value)
+	if value == "" {
+		err = nil // deleting is always allowed, a badly named cookie included
+	}
 	s.update(func(st *state) {
 		st.setInvalid("cookie "+name, err)
 		st.cookies = slices.DeleteFunc(slices.Clone(st.cookies), func(c *http.Cookie) bool { return c.Name == name })
