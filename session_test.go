@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -101,6 +102,10 @@ func setupRawServer(t testing.TB, handle func(c net.Conn, done <-chan struct{}))
 	})
 	return rs
 }
+
+// discardLogger silences a test server's error log (TLS handshake
+// failures the test provokes).
+func discardLogger() *log.Logger { return log.New(io.Discard, "", 0) }
 
 // URL returns the server's http URL with path appended.
 func (rs *rawServer) URL(path string) string { return "http://" + rs.addr + path }
