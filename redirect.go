@@ -218,7 +218,9 @@ func (c *chain) newHop(prev *http.Request, next hop) (*http.Request, error) {
 }
 
 // referer is the Referer for a hop from last to next: none from https to
-// http, and never with user information.
+// http, never with user information, and only the origin to another
+// origin (as browsers' strict-origin-when-cross-origin), since a path or
+// query may carry secrets.
 func referer(last, next *url.URL) string {
 	if last.Scheme == "https" && next.Scheme == "http" {
 		return ""
@@ -226,6 +228,9 @@ func referer(last, next *url.URL) string {
 	r := *last
 	r.User = nil
 	r.Fragment, r.RawFragment = "", ""
+	if originOf(last) != originOf(next) {
+		r.Path, r.RawPath, r.RawQuery, r.ForceQuery = "/", "", "", false
+	}
 	return r.String()
 }
 
