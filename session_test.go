@@ -2,6 +2,8 @@ package reqivo
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"io"
 	"log"
@@ -106,6 +108,11 @@ func setupRawServer(t testing.TB, handle func(c net.Conn, done <-chan struct{}))
 // discardLogger silences a test server's error log (TLS handshake
 // failures the test provokes).
 func discardLogger() *log.Logger { return log.New(io.Discard, "", 0) }
+
+// tlsConfigWithRoots trusts pool's certificates (an httptest TLS server's).
+func tlsConfigWithRoots(pool *x509.CertPool) *tls.Config {
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+}
 
 // URL returns the server's http URL with path appended.
 func (rs *rawServer) URL(path string) string { return "http://" + rs.addr + path }
