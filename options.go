@@ -146,11 +146,12 @@ func WithTimeouts(t Timeouts) Option {
 
 // WithHeader sets a persistent header sent with every request (a
 // per-request Header replaces it). The default set is only
-// "User-Agent: reqivo-go/<version>".
+// "User-Agent: reqivo-go/<version>". A name or value with CR, LF, NUL or
+// another byte HTTP forbids there is an error matching ErrInvalidHeader.
 func WithHeader(key, value string) Option {
 	return func(c *config) error {
 		if err := validateHeaderField(key, value); err != nil {
-			return wrapKind(ErrInvalidOption, "WithHeader", err)
+			return err
 		}
 		c.header.Set(key, value)
 		return nil
