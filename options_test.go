@@ -1,0 +1,288 @@
+package reqivo
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestInvalidOptions(t *testing.T) {
+	t.Parallel()
+	srv := setupCountingServer(t, echoHandler)
+	tests := []struct {
+		name string
+		opt  Option
+		kind error
+	}{
+		{"nil option", nil, ErrInvalidOption},
+		{"base URL empty", WithBaseURL(""), ErrInvalidURL},
+		{"base URL relative", WithBaseURL("/v1/"), ErrInvalidURL},
+		{"base URL scheme-relative", WithBaseURL("//127.0.0.1/"), ErrInvalidURL},
+		{"base URL ftp", WithBaseURL("ftp://127.0.0.1/"), ErrInvalidURL},
+		{"base URL no host", WithBaseURL("http:///v1"), ErrInvalidURL},
+		{"base URL unparsable", WithBaseURL("http://[::1"), ErrInvalidURL},
+		{"base URL with query", WithBaseURL("http://127.0.0.1/?a=1"), ErrInvalidURL},
+		{"base URL with fragment", WithBaseURL("http://127.0.0.1/#f"), ErrInvalidURL},
+		{"negative timeout", WithTimeout(-time.Second), ErrInvalidOption},
+		{"negative connect timeout", WithTimeouts(Timeouts{Connect: -1}), ErrInvalidOption},
+		{"negative read timeout", WithTimeouts(Timeouts{Read: -1}), ErrInvalidOption},
+		{"negative total timeout", WithTimeouts(Timeouts{Total: -1}), ErrInvalidOption},
+		{"header with CRLF", WithHeader("X-A", "v\r\nX-B: 1"), ErrInvalidHeader},
+		{"header name with space", WithHeader("X A", "v"), ErrInvalidHeader},
+		{"header with NUL", WithHeader("X-A", "\x00"), ErrInvalidHeader},
+		{"basic user with colon", WithBasicAuth("a:b", "p"), ErrInvalidOption},
+		{"basic password with LF", WithBasicAuth("a", "p\n"), ErrInvalidOption},
+		{"empty bearer", WithBearerToken(""), ErrInvalidOption},
+		{"bearer with space", WithBearerToken("a b"), ErrInvalidOption},
+		{"negative MaxConnsPerHost", WithLimits(Limits{MaxConnsPerHost: -1}), ErrInvalidOption},
+		{"negative MaxIdleConns", WithLimits(Limits{MaxIdleConns: -1}), ErrInvalidOption},
+		{"negative MaxIdleConnsPerHost", WithLimits(Limits{MaxIdleConnsPerHost: -1}), ErrInvalidOption},
+		{"negative IdleConnTimeout", WithLimits(Limits{IdleConnTimeout: -1}), ErrInvalidOption},
+		{"negative MaxResponseHeaderBytes", WithLimits(Limits{MaxResponseHeaderBytes: -1}), ErrInvalidOption},
+		{"negative max redirects", WithMaxRedirects(-1), ErrInvalidOption},
+		{"nil transport", WithTransport(nil), ErrInvalidOption},
+		{"nil middleware", WithMiddleware(nil), ErrInvalidOption},
+		{"nil OnRequest", WithOnRequest(nil), ErrInvalidOption},
+		{"nil OnResponse", WithOnResponse(nil), ErrInvalidOption},
+		{"empty sensitive header", WithSensitiveHeaders(""), ErrInvalidOption},
+		{"sensitive header with CRLF", WithSensitiveHeaders("X-A\r\n"), ErrInvalidOption},
+		{"nil TLS config", WithTLSConfig(nil), ErrInvalidOption},
+		{"proxy ftp", WithProxy("ftp://127.0.0.1:21"), ErrInvalidURL},
+		{"proxy no host", WithProxy("http://"), ErrInvalidURL},
+		{"proxy unparsable", WithProxy("http://[::1"), ErrInvalidURL},
+		{"zero max concurrency", WithMaxConcurrency(0), ErrInvalidOption},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			// A valid option before the bad one does not hide it.
+			opts := []Option{WithHeader("X-Fine", "1"), tt.opt}
+
+			s, err := NewSession(opts...)
+			assert.Nil(t, s)
+			assert.ErrorIs(t, err, tt.kind)
+			require.Error(t, err)
+			assert.Regexp(t, `^reqivo: `, err.Error())
+
+			c := New("", opts...)
+			assert.ErrorIs(t, c.Err(), tt.kind)
+			ctx := context.Background()
+			_, err = c.Get(ctx, srv.URL)
+			assertRequestKind(t, err, tt.kind)
+			_, err = c.Post(ctx, srv.URL, BodyString("x"))
+			assert.ErrorIs(t, err, tt.kind)
+			req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+			_, err = c.Do(req)
+			assert.ErrorIs(t, err, tt.kind)
+			_, err = c.HTTPClient().Get(srv.URL)
+			assert.ErrorIs(t, err, tt.kind)
+			c.SetBearerToken("still-usable-state")
+			_, err = c.Get(ctx, srv.URL)
+			assert.ErrorIs(t, err, tt.kind, "every call after it")
+			assert.NoError(t, c.Close())
+		})
+	}
+	t.Cleanup(func() { assert.Zero(t, srv.conns.Load(), "nothing was sent") })
+}
+
+func TestNewWithBadBaseURL(t *testing.T) {
+	t.Parallel()
+	for _, u := range []string{"ftp://127.0.0.1", "127.0.0.1:8080", "http://", "//127.0.0.1"} {
+		c := New(u)
+		assert.ErrorIs(t, c.Err(), ErrInvalidURL, u)
+		_, err := c.Get(context.Background(), "/x")
+		assert.ErrorIs(t, err, ErrInvalidURL, u)
+		assert.NoError(t, c.Close())
+	}
+}
+
+func TestConflictingOptions(t *testing.T) {
+	t.Parallel()
+	tr := &http.Transport{}
+	for _, o := range []Option{WithTLSConfig(&tls.Config{}), WithProxy("")} {
+		_, err := NewSession(WithTransport(tr), o)
+		assert.ErrorIs(t, err, ErrInvalidOption)
+		_, err = NewSession(o, WithTransport(tr))
+		assert.ErrorIs(t, err, ErrInvalidOption)
+	}
+}
+
+func TestDefaultsTakeEffect(t *testing.T) {
+	t.Parallel()
+	s := newTestSession(t)
+	assert.Equal(t, Timeouts{Connect: 10 * time.Second, Read: 30 * time.Second, Total: 30 * time.Second}, s.cfg.timeouts)
+	assert.Equal(t, 10, s.cfg.maxRedirects)
+	assert.Equal(t, DefaultLimits(), s.cfg.limits)
+	assert.Equal(t, http.Header{"User-Agent": {"reqivo-go/" + Version}}, s.Header())
+	assert.Nil(t, s.BaseURL())
+	assert.NotNil(t, s.jar)
+	require.NotNil(t, s.transport)
+	assert.Equal(t, 64, s.transport.MaxIdleConnsPerHost)
+	assert.Equal(t, 256, s.transport.MaxIdleConns)
+	assert.Equal(t, 10*time.Second, s.transport.TLSHandshakeTimeout)
+	assert.Equal(t, 30*time.Second, s.transport.ResponseHeaderTimeout)
+	assert.Equal(t, uint16(tls.VersionTLS12), s.transport.TLSClientConfig.MinVersion)
+	assert.False(t, s.transport.TLSClientConfig.InsecureSkipVerify)
+	assert.NotNil(t, s.transport.Proxy, "the environment's proxy settings by default")
+	for _, h := range []string{"Authorization", "Proxy-Authorization", "Cookie", "X-Api-Key", "X-Auth-Token"} {
+		assert.True(t, s.cfg.sensitive[h], h)
+	}
+}
+
+func TestWithTimeoutsKeepsDefaultsForZeroFields(t *testing.T) {
+	t.Parallel()
+	s := newTestSession(t, WithTimeouts(Timeouts{Read: time.Second}))
+	assert.Equal(t, Timeouts{Connect: 10 * time.Second, Read: time.Second, Total: 30 * time.Second}, s.cfg.timeouts)
+	assert.Equal(t, time.Second, s.transport.ResponseHeaderTimeout)
+	s = newTestSession(t, WithTimeouts(Timeouts{Connect: 2 * time.Second}), WithTimeout(0))
+	assert.Equal(t, Timeouts{Connect: 2 * time.Second, Read: 30 * time.Second}, s.cfg.timeouts)
+	assert.Equal(t, 2*time.Second, s.transport.TLSHandshakeTimeout)
+}
+
+func TestWithLimitsTakesEffect(t *testing.T) {
+	t.Parallel()
+	s := newTestSession(t, WithLimits(Limits{MaxConnsPerHost: 3, MaxIdleConns: 5, MaxIdleConnsPerHost: 4, IdleConnTimeout: time.Minute, MaxResponseHeaderBytes: 4096}))
+	assert.Equal(t, 3, s.transport.MaxConnsPerHost)
+	assert.Equal(t, 5, s.transport.MaxIdleConns)
+	assert.Equal(t, 4, s.transport.MaxIdleConnsPerHost)
+	assert.Equal(t, time.Minute, s.transport.IdleConnTimeout)
+	assert.EqualValues(t, 4096, s.transport.MaxResponseHeaderBytes)
+	assert.EqualValues(t, DefaultMaxResponseBytes, s.cfg.limits.MaxResponseBytes, "a zero field keeps its default")
+
+	// MaxResponseHeaderBytes is enforced on the wire.
+	srv := setupServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Big", string(make([]byte, 8192)))
+	})
+	_, err := s.Get(context.Background(), srv.URL)
+	assertRequestKind(t, err, ErrInvalidResponse)
+}
+
+func TestWithTransport(t *testing.T) {
+	t.Parallel()
+	srv := setupServer(t, echoHandler)
+	rec := &recordingTransport{next: &http.Transport{}}
+	defer rec.next.(*http.Transport).CloseIdleConnections()
+	s := newTestSession(t, WithTransport(rec), WithHeader("X-S", "1"))
+	assert.Nil(t, s.transport, "the session builds no pool of its own")
+	e := getEcho(t, s, srv.URL)
+	assert.Equal(t, "1", e.Header.Get("X-S"))
+	assert.Equal(t, []string{"GET " + srv.URL}, rec.seen())
+}
+
+// recordingTransport records each request it forwards.
+type recordingTransport struct {
+	next http.RoundTripper
+	mu   sync.Mutex
+	reqs []string
+	tag  string
+	log  *[]string
+}
+
+func (r *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	r.mu.Lock()
+	r.reqs = append(r.reqs, req.Method+" "+req.URL.String())
+	if r.log != nil {
+		*r.log = append(*r.log, r.tag)
+	}
+	r.mu.Unlock()
+	return r.next.RoundTrip(req)
+}
+
+func (r *recordingTransport) seen() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.reqs...)
+}
+
+func TestWithMiddleware(t *testing.T) {
+	t.Parallel()
+	bin := setupHTTPBin(t)
+	var order []string // appended under the outer middleware's lock, then the inner's; requests are sequential
+	var outer, inner *recordingTransport
+	s := newTestSession(t, WithBaseURL(bin.URL),
+		WithMiddleware(func(next http.RoundTripper) http.RoundTripper {
+			outer = &recordingTransport{next: next, tag: "outer", log: &order}
+			return outer
+		}),
+		WithMiddleware(func(next http.RoundTripper) http.RoundTripper {
+			inner = &recordingTransport{next: next, tag: "inner", log: &order}
+			return inner
+		}))
+	resp, err := s.Get(context.Background(), "/redirect/2")
+	require.NoError(t, err)
+	assert.Equal(t, 200, resp.StatusCode)
+	assert.Len(t, outer.seen(), 3, "every hop goes through the middleware")
+	assert.Equal(t, outer.seen(), inner.seen())
+	assert.Equal(t, []string{"outer", "inner", "outer", "inner", "outer", "inner"}, order, "first is outermost")
+	assert.EqualValues(t, 3, s.Stats().Requests, "the middleware wraps the counted transport")
+}
+
+func TestWithTLSConfig(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(echoHandler))
+	srv.Config.ErrorLog = discardLogger()
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	pool := x509.NewCertPool()
+	pool.AddCert(srv.Certificate())
+
+	conf := tlsConfigWithRoots(pool)
+	s := newTestSession(t, WithTLSConfig(conf))
+	conf.RootCAs = nil // the session keeps its own clone
+	resp, err := s.Get(context.Background(), srv.URL)
+	require.NoError(t, err)
+	assert.Equal(t, 200, resp.StatusCode)
+	require.NotNil(t, resp.TLS)
+	assert.GreaterOrEqual(t, resp.TLS.Version, uint16(tls.VersionTLS12))
+
+	_, err = newTestSession(t).Get(context.Background(), srv.URL)
+	assertRequestKind(t, err, ErrTLS)
+
+	// Turning verification off is the caller's explicit choice.
+	insecure := newTestSession(t, WithTLSConfig(&tls.Config{InsecureSkipVerify: true})) //nolint:gosec // tested
+	_, err = insecure.Get(context.Background(), srv.URL)
+	assert.NoError(t, err)
+}
+
+func TestWithProxy(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var seen []string
+	proxy := setupServer(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.RequestURI)
+		mu.Unlock()
+		_, _ = io.WriteString(w, "via proxy")
+	})
+	// The target is never contacted: the proxy answers for it.
+	target := "http://127.0.0.1:1/target?q=1"
+	s := newTestSession(t, WithProxy(proxy.URL))
+	resp, err := s.Get(context.Background(), target)
+	require.NoError(t, err)
+	assert.Equal(t, "via proxy", resp.Text())
+	mu.Lock()
+	assert.Equal(t, []string{target}, seen, "the proxy got the absolute URI")
+	mu.Unlock()
+
+	none := newTestSession(t, WithProxy(""))
+	assert.Nil(t, none.transport.Proxy, `"" means no proxy at all, the environment ignored`)
+}
+
+func TestWithBaseURLTakesEffect(t *testing.T) {
+	t.Parallel()
+	srv := setupServer(t, echoHandler)
+	s := newTestSession(t, WithBaseURL(srv.URL+"/root/"))
+	assert.Equal(t, srv.URL+"/root/", s.BaseURL().String())
+	s.BaseURL().Path = "/mutated"
+	assert.Equal(t, srv.URL+"/root/", s.BaseURL().String(), "BaseURL returns a copy")
+	assert.Equal(t, "/root/x", getEcho(t, s, "x").Path)
+}
