@@ -504,7 +504,7 @@ func (s *Session) execute(ctx context.Context, req *http.Request, rc *requestCon
 // goes through it too.
 func (s *Session) prepare(req *http.Request, st *state) (*chain, error) {
 	h := st.header.Clone()
-	for k, v := range req.Header {
+	for k, v := range canonicalHeader(req.Header) {
 		h[k] = v
 	}
 	req.Header = h
@@ -529,11 +529,37 @@ func (s *Session) prepare(req *http.Request, st *state) (*chain, error) {
 				return nil, err
 			}
 		}
+		req.Header = canonicalHeader(req.Header)
 		if err := validateHeader(req.Header); err != nil {
 			return nil, err
 		}
 	}
 	return ch, nil
+}
+
+// canonicalHeader returns h with every key in canonical form (values of
+// keys that differ only in case joined, in sorted key order), or h itself
+// when it already is. net/http lets a caller put any key in the map, but
+// the merge and the redirect rules look names up canonically: a
+// "authorization" key would be sent beside the session's Authorization
+// and carried across origins.
+func canonicalHeader(h http.Header) http.Header {
+	clean := true
+	for k := range h {
+		if http.CanonicalHeaderKey(k) != k {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return h
+	}
+	out := make(http.Header, len(h))
+	for _, k := range slices.Sorted(maps.Keys(h)) {
+		ck := http.CanonicalHeaderKey(k)
+		out[ck] = append(out[ck], h[k]...)
+	}
+	return out
 }
 
 // done ends a request; on a closed session it closes the idle connections
