@@ -347,3 +347,27 @@ func mustPort(t *testing.T, rawURL string) string {
 	require.NoError(t, err)
 	return u.Port()
 }
+
+func TestRedirectDropsNonCanonicalSensitiveHeaders(t *testing.T) {
+	t.Parallel()
+	_, a, b := crossOriginSetup(t)
+	s := newTestSession(t)
+	s.OnRequest(func(r *http.Request) error {
+		r.Header["x-auth-token"] = []string{"from hook"}
+		return nil
+	})
+	// net/http lets a caller (or an SDK on HTTPClient) use any key case.
+	req, err := http.NewRequest(http.MethodGet, goURL(a.URL, b.URL+"/echo", 302), nil)
+	require.NoError(t, err)
+	req.Header["authorization"] = []string{"Bearer mine"}
+	req.Header["x-api-key"] = []string{"k"}
+	req.Header["cookie"] = []string{"c=1"}
+	resp, err := s.HTTPClient().Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var e echoed
+	require.NoError(t, jsonDecode(resp.Body, &e))
+	for _, h := range sensitiveNames {
+		assert.Empty(t, e.Header.Get(h), "%s leaked", h)
+	}
+}

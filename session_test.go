@@ -316,6 +316,26 @@ func TestDoDoesNotModifyRequest(t *testing.T) {
 	assert.Empty(t, req.Host)
 }
 
+func TestDoNonCanonicalHeaderKeys(t *testing.T) {
+	t.Parallel()
+	srv := setupServer(t, echoHandler)
+	s := newTestSession(t, WithHeader("X-Both", "session"), WithBearerToken("session"))
+	req, err := http.NewRequest(http.MethodGet, srv.URL, nil)
+	require.NoError(t, err)
+	req.Header["x-both"] = []string{"request"}
+	req.Header["authorization"] = []string{"Bearer request"}
+	resp, err := s.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var e echoed
+	require.NoError(t, jsonDecode(resp.Body, &e))
+	assert.Equal(t, []string{"request"}, e.Header["X-Both"], "the request's own value replaces the session's")
+	assert.Equal(t, []string{"Bearer request"}, e.Header["Authorization"], "never two Authorization values")
+	assert.Equal(t, []string{"request"}, req.Header["x-both"], "the caller's request is untouched")
+}
+
+func jsonDecode(r io.Reader, v any) error { return json.NewDecoder(r).Decode(v) }
+
 func TestDoBodyClosedByCallerReusesConnection(t *testing.T) {
 	t.Parallel()
 	srv := setupCountingServer(t, func(w http.ResponseWriter, r *http.Request) {
