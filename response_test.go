@@ -243,7 +243,7 @@ func TestResponseURLAndElapsed(t *testing.T) {
 	assert.Equal(t, 1, resp.Attempts())
 }
 
-func TestHeadWithContentLength(t *testing.T) {
+func TestHeadReusesConnection(t *testing.T) {
 	t.Parallel()
 	srv := setupCountingServer(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", "1000")
