@@ -20,8 +20,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// wsTimeout bounds every wait in these tests; none should come near it.
-const wsTimeout = 10 * time.Second
+// wsTimeout bounds every wait in these tests; generous, since echoing 10 MiB
+// under -race on 2 cores takes several seconds.
+const wsTimeout = 60 * time.Second
 
 func wsContext(t testing.TB) context.Context {
 	t.Helper()
