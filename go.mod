@@ -3,7 +3,9 @@ module github.com/reqivo/reqivo
 go 1.25.0
 
 require (
+	github.com/andybalholm/brotli v1.3.0
 	github.com/coder/websocket v1.8.15
+	github.com/klauspost/compress v1.20.4
 	github.com/mccutchen/go-httpbin/v2 v2.25.0
 	github.com/stretchr/testify v1.12.1
 	go.uber.org/goleak v1.3.0

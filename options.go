@@ -5,6 +5,7 @@ package reqivo
 
 import (
 	"crypto/tls"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -66,6 +67,9 @@ type config struct {
 	proxy          *url.URL
 	proxySet       bool
 	maxConcurrency int
+	logger         *slog.Logger // WithLogger; nil: no logging
+	trace          bool         // WithTrace
+	compression    *compression // WithCompression; nil: gzip and deflate
 }
 
 func defaultConfig() *config {

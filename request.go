@@ -28,6 +28,7 @@ type requestConfig struct {
 	timeout       time.Duration
 	timeoutSet    bool
 	stream        bool
+	extra         *requestExtra // tracing and progress; nil on the default path
 }
 
 // Header sets a header on this request only, replacing the session's value

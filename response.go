@@ -31,6 +31,7 @@ type Response struct {
 	history  []*http.Response
 	elapsed  time.Duration
 	attempts int
+	timings  *tracer // nil unless tracing was asked for
 }
 
 // Bytes returns the body. It is nil for a streamed response (use Body).

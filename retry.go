@@ -127,7 +127,14 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 func (s *Session) attempt(req *http.Request) (*http.Response, int, error) {
 	p := s.cfg.retry
 	for n := 1; ; n++ {
-		resp, err := s.send(req)
+		sreq, al := req, (*attemptLog)(nil)
+		if s.cfg.logger != nil {
+			sreq, al = s.startAttempt(req, n)
+		}
+		resp, err := s.send(sreq)
+		if al != nil {
+			resp = al.end(resp, err)
+		}
 		if p == nil || n >= p.MaxAttempts || !replayable(req) || !p.Retry(req, resp, err) {
 			return resp, n, err
 		}
@@ -146,6 +153,9 @@ func (s *Session) attempt(req *http.Request) (*http.Response, int, error) {
 		}
 		if resp != nil {
 			discard(resp)
+		}
+		if s.cfg.logger != nil {
+			s.logRetry(req, n, wait, resp, err)
 		}
 		if serr := s.clock.sleep(ctx, wait); serr != nil {
 			if err == nil {

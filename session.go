@@ -168,20 +168,28 @@ func (s *Session) Patch(ctx context.Context, url string, opts ...RequestOption) 
 // of the kinds in errors.go.
 func (s *Session) Request(ctx context.Context, method, rawURL string, opts ...RequestOption) (*Response, error) {
 	var rc requestConfig
+	fail := func(err error) (*Response, error) {
+		// A body an option took (a file, a multipart stream) is closed
+		// as it would be after a request.
+		if c, ok := rc.body.(io.Closer); ok {
+			c.Close()
+		}
+		return nil, &RequestError{Method: method, URL: RedactURL(rawURL), Err: err}
+	}
 	for _, o := range opts {
 		if o == nil {
-			return nil, &RequestError{Method: method, URL: RedactURL(rawURL), Err: errorf(ErrInvalidOption, "nil request option")}
+			return fail(errorf(ErrInvalidOption, "nil request option"))
 		}
 		if err := o(&rc); err != nil {
-			return nil, &RequestError{Method: method, URL: RedactURL(rawURL), Err: err}
+			return fail(err)
 		}
 	}
 	if err := checkMethod(method); err != nil {
-		return nil, &RequestError{Method: method, URL: RedactURL(rawURL), Err: err}
+		return fail(err)
 	}
 	u, err := s.resolve(rawURL)
 	if err != nil {
-		return nil, &RequestError{Method: method, URL: RedactURL(rawURL), Err: err}
+		return fail(err)
 	}
 	if len(rc.query) > 0 {
 		if u.RawQuery == "" {
@@ -209,6 +217,9 @@ func (s *Session) Request(ctx context.Context, method, rawURL string, opts ...Re
 				req.Header["Content-Type"] = []string{rc.contentType}
 			}
 		}
+	}
+	if rc.extra != nil {
+		rc.extra.wrapUpload(req)
 	}
 	return s.execute(ctx, req, &rc)
 }
@@ -457,6 +468,10 @@ func (s *Session) execute(ctx context.Context, req *http.Request, rc *requestCon
 			cancelTotal()
 		}
 	}
+	var tr *tracer
+	if s.cfg.trace || rc.extra != nil && rc.extra.trace {
+		ctx, tr = withTracer(ctx)
+	}
 	req = req.WithContext(ctx)
 
 	ch, err := s.prepare(req, st)
@@ -472,7 +487,11 @@ func (s *Session) execute(ctx context.Context, req *http.Request, rc *requestCon
 		cancel()
 		return nil, err
 	}
-	r := &Response{Response: hresp, history: history, attempts: ch.attempts}
+	r := &Response{Response: hresp, history: history, attempts: ch.attempts, timings: tr}
+	s.cfg.compression.decode(hresp)
+	if rc.extra != nil {
+		rc.extra.wrapDownload(hresp)
+	}
 	if rc.stream {
 		hresp.Body = newLiveBody(hresp.Body, ctx, read, cancelRead, cancel)
 	} else {
@@ -518,6 +537,9 @@ func (s *Session) prepare(req *http.Request, st *state) (*chain, error) {
 		} else if credOK && st.auth != "" {
 			h["Authorization"] = []string{st.auth}
 		}
+	}
+	if _, ok := h["Accept-Encoding"]; !ok {
+		h["Accept-Encoding"] = s.cfg.compression.accept()
 	}
 	ch := &chain{s: s, st: st, credOK: credOK, first: originOf(req.URL), userCookie: h.Get("Cookie")}
 	if err := ch.setCookies(req); err != nil {
