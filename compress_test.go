@@ -8,6 +8,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -56,6 +57,7 @@ func setupCodingServer(t testing.TB, body []byte) string {
 		w.Header().Set("X-Got-Accept-Encoding", r.Header.Get("Accept-Encoding"))
 		w.Header().Set("Content-Type", "text/plain")
 		if coding == "" {
+			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 			_, _ = w.Write(body)
 			return
 		}
