@@ -13,15 +13,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/mccutchen/go-httpbin/v2/httpbin"
 	"github.com/reqivo/reqivo"
+	"github.com/reqivo/reqivo/examples/internal/embedbin"
 )
 
 func main() {
@@ -36,22 +34,16 @@ func run() error {
 	duration := flag.Duration("duration", 2*time.Second, "how long the server takes to send them")
 	out := flag.String("o", "", "file to write (default: a new temporary folder)")
 	flag.Parse()
-	if *size <= 0 || *duration < 0 {
-		return errors.New("-bytes must be positive and -duration not negative")
+	if *size <= 0 || *duration < 0 || *duration > 9*time.Second {
+		return errors.New("-bytes must be positive and -duration from 0 to 9s")
 	}
 
 	// The server: go-httpbin on a free loopback port.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	bin, err := embedbin.Start()
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: httpbin.New(httpbin.WithMaxDuration(time.Minute)), ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(ln) //nolint:errcheck // Serve returns ErrServerClosed after Shutdown
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	}()
+	defer bin.Close()
 
 	path := *out
 	if path == "" {
@@ -63,7 +55,7 @@ func run() error {
 		path = filepath.Join(dir, "drip.bin")
 	}
 
-	s, err := reqivo.NewSession(reqivo.WithBaseURL("http://"+ln.Addr().String()), reqivo.WithTimeout(*duration+time.Minute))
+	s, err := reqivo.NewSession(reqivo.WithBaseURL(bin.URL), reqivo.WithTimeout(*duration+time.Minute))
 	if err != nil {
 		return err
 	}
