@@ -26,17 +26,21 @@ func encode(t testing.TB, coding string, b []byte) []byte {
 	var w io.WriteCloser
 	switch coding {
 	case "gzip":
-		w = gzip.NewWriter(&buf)
+		gw, err := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+		require.NoError(t, err)
+		w = gw
 	case "deflate":
-		w = zlib.NewWriter(&buf)
+		zw, err := zlib.NewWriterLevel(&buf, zlib.BestSpeed)
+		require.NoError(t, err)
+		w = zw
 	case "deflate-raw":
 		fw, err := flate.NewWriter(&buf, flate.BestSpeed)
 		require.NoError(t, err)
 		w = fw
 	case "br":
-		w = brotli.NewWriter(&buf)
+		w = brotli.NewWriterLevel(&buf, brotli.BestSpeed)
 	case "zstd":
-		zw, err := zstd.NewWriter(&buf, zstd.WithEncoderConcurrency(1))
+		zw, err := zstd.NewWriter(&buf, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedFastest))
 		require.NoError(t, err)
 		w = zw
 	default:
@@ -52,6 +56,10 @@ func encode(t testing.TB, coding string, b []byte) []byte {
 // says, and echoes the Accept-Encoding it got in X-Got-Accept-Encoding.
 func setupCodingServer(t testing.TB, body []byte) string {
 	t.Helper()
+	coded := map[string][]byte{}
+	for _, c := range []string{"gzip", "deflate", "deflate-raw", "br", "zstd"} {
+		coded[c] = encode(t, c, body)
+	}
 	srv := setupServer(t, func(w http.ResponseWriter, r *http.Request) {
 		coding := r.URL.Query().Get("coding")
 		w.Header().Set("X-Got-Accept-Encoding", r.Header.Get("Accept-Encoding"))
@@ -62,7 +70,7 @@ func setupCodingServer(t testing.TB, body []byte) string {
 			return
 		}
 		w.Header().Set("Content-Encoding", strings.TrimSuffix(coding, "-raw"))
-		_, _ = w.Write(encode(t, coding, body))
+		_, _ = w.Write(coded[coding])
 	})
 	return srv.URL
 }
@@ -125,9 +133,10 @@ func TestCompressionDecodes(t *testing.T) {
 
 func TestCompressionBodyLimitCountsDecodedBytes(t *testing.T) {
 	t.Parallel()
-	// 1 MiB of zeros compresses to a few KiB: the limit must see the MiB.
-	base := setupCodingServer(t, make([]byte, 1<<20))
-	s := newTestSession(t, WithLimits(Limits{MaxResponseBytes: 64 << 10}),
+	// 256 KiB of zeros compresses to a few hundred bytes: the limit must
+	// see the 256 KiB.
+	base := setupCodingServer(t, make([]byte, 256<<10))
+	s := newTestSession(t, WithLimits(Limits{MaxResponseBytes: 16 << 10}),
 		WithCompression(EncodingGzip, EncodingDeflate, EncodingBrotli, EncodingZstd))
 	for _, coding := range []string{"gzip", "deflate", "deflate-raw", "br", "zstd"} {
 		t.Run(coding, func(t *testing.T) {

@@ -125,7 +125,7 @@ func TestMultipart(t *testing.T) {
 	t.Parallel()
 	base := setupMultipartServer(t, nil)
 	dir := t.TempDir()
-	big := bytes.Repeat([]byte("0123456789abcdef"), 256<<10) // 4 MiB
+	big := bytes.Repeat([]byte("0123456789abcdef"), 64<<10) // 1 MiB, far over the pipe's and the transport's buffers
 	bigPath := filepath.Join(dir, "big.bin")
 	require.NoError(t, os.WriteFile(bigPath, big, 0o600))
 	notePath := filepath.Join(dir, `no"te.txt`)
@@ -330,7 +330,7 @@ func TestMultipartServerAnswersEarly(t *testing.T) {
 		http.Error(w, "too large", http.StatusRequestEntityTooLarge)
 	})
 	s := newTestSession(t)
-	r := &trackedReader{Reader: io.MultiReader(bytes.NewReader(make([]byte, 8<<20)))}
+	r := &trackedReader{Reader: io.MultiReader(bytes.NewReader(make([]byte, 2<<20)))}
 	resp, err := s.Post(context.Background(), srv.URL, Multipart(FormFile("f", "f", r)))
 	if err == nil {
 		assert.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
