@@ -94,6 +94,17 @@
 // NUL in a header name or value is refused with [ErrInvalidHeader] before
 // anything is sent.
 //
+// # Observability and payloads
+//
+// [WithLogger] logs one structured record per attempt (credentials
+// redacted); [WithTrace] and [Trace] collect [Response.Timings].
+// [Multipart] streams files and fields; [OnUploadProgress] and
+// [OnDownloadProgress] report bytes as they move; [Session.Download] writes
+// a file atomically. gzip and deflate are decoded out of the box, brotli
+// and zstd with [WithCompression]. [GetJSON], [PostJSON] and [RequestJSON]
+// decode a 2xx JSON answer into a typed value and return an [*HTTPError]
+// for any other status.
+//
 // # WebSockets
 //
 // [Session.WebSocket] dials a WebSocket through the session: the handshake
