@@ -214,7 +214,7 @@ func TestAsyncQueuedRequestsHoldNoGoroutine(t *testing.T) {
 func TestAsyncCancelQueued(t *testing.T) {
 	checkNoLeaks(t)
 	tests := []struct {
-		name string
+		name      string
 		ctx       func() (context.Context, context.CancelFunc)
 		cancelNow bool // cancel once queued
 		kind      error
@@ -565,4 +565,3 @@ func TestAsyncSharesSessionState(t *testing.T) {
 	_, err = await(t, a.Get(context.Background(), "/get"))
 	assert.ErrorIs(t, err, hookErr)
 }
-
