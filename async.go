@@ -176,9 +176,11 @@ func (a *AsyncSession) cancelQueued(f *Future) {
 		return
 	}
 	a.unlinkLocked(f)
-	a.resolvedLocked()
 	a.mu.Unlock()
 	f.refuse(classify(f.ctx, fmt.Errorf("waiting for a slot: %w", f.ctx.Err())))
+	a.mu.Lock()
+	a.resolvedLocked() // after resolving: Close waits for this
+	a.mu.Unlock()
 }
 
 // unlinkLocked takes f out of the line. a.mu must be held.

@@ -565,3 +565,30 @@ func TestAsyncSharesSessionState(t *testing.T) {
 	_, err = await(t, a.Get(context.Background(), "/get"))
 	assert.ErrorIs(t, err, hookErr)
 }
+
+func TestAsyncCloseWaitsForCancelledInLine(t *testing.T) {
+	checkNoLeaks(t)
+	g, url := setupGate(t)
+	a := newTestAsync(t, WithBaseURL(url), WithMaxConcurrency(1))
+	first := a.Get(context.Background(), "/block")
+	g.awaitArrival(t, "/block")
+	ctx, cancel := context.WithCancel(context.Background())
+	fs := make([]*Future, 500)
+	for i := range fs {
+		fs[i] = a.Get(ctx, "/queued")
+	}
+	cancel() // the line empties from the context's goroutines...
+	g.open()
+	require.NoError(t, a.Close()) // ...while Close waits
+	for _, f := range append(fs, first) {
+		select {
+		case <-f.Done():
+		default:
+			t.Fatal("Close returned before every accepted request resolved")
+		}
+	}
+	for _, f := range fs {
+		_, err := f.Wait()
+		assert.ErrorIs(t, err, context.Canceled)
+	}
+}
