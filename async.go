@@ -20,12 +20,14 @@ import (
 // resolves at once with the context's error.
 //
 // All the Session's state methods (SetHeader, SetBasicAuth, SetCookie,
-// OnRequest, Stats ...) are promoted and act on the same state. Do and
-// HTTPClient are the Session's too: they block, and do not count against
-// the bound.
+// OnRequest, Stats ...) are promoted and act on the same state. Do,
+// HTTPClient and the blocking verbs reached through the field (a.Session.Get)
+// are the Session's: they do not count against the bound. Hooks run on the
+// session's goroutines, for several requests at once.
 //
 // The bound counts a request until its Response is returned: a response
-// read with Stream holds no slot while its body is read.
+// read with Stream holds no slot, and Close does not wait, while its body
+// is read.
 //
 // An AsyncSession is safe for concurrent use by multiple goroutines. Close
 // it when done: Close waits for every request it accepted.
@@ -321,9 +323,9 @@ func (f *Future) resolve(resp *Response, err error) {
 // Response.Err. When ctx ends first, Gather stops waiting: it returns the
 // responses of the futures resolved by then, and its error joins their
 // failures with one that wraps ctx's error (and matches ErrTimeout when
-// the deadline passed). The requests themselves go on
-// under their own contexts. A nil ctx is an error matching
-// ErrInvalidOption.
+// the deadline passed). The requests themselves go on under their own
+// contexts. Gather starts no goroutine. A nil ctx is an error matching
+// ErrInvalidOption; a nil Future is a failure matching ErrInvalidOption.
 func Gather(ctx context.Context, fs ...*Future) ([]*Response, error) {
 	if ctx == nil {
 		return nil, errorf(ErrInvalidOption, "nil context")
