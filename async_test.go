@@ -268,16 +268,6 @@ func TestAsyncCancelQueued(t *testing.T) {
 	}
 }
 
-type closeRecorder struct {
-	io.Reader
-	closed atomic.Bool
-}
-
-func (c *closeRecorder) Close() error {
-	c.closed.Store(true)
-	return nil
-}
-
 func TestAsyncCancelRunning(t *testing.T) {
 	checkNoLeaks(t)
 	g, url := setupGate(t)
