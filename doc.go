@@ -49,6 +49,31 @@
 // A [Client] is a Session. A bad base URL or option does not panic: it is
 // kept, returned by [Client.Err] and by every request.
 //
+// # Async
+//
+// [NewAsyncSession] returns an [AsyncSession]: a Session whose verbs return
+// a [*Future] at once. At most [WithMaxConcurrency] requests (64 by
+// default) are in flight; the others wait in line, first come first
+// served, without holding a goroutine, and one whose context ends while
+// it waits is never sent.
+//
+//	a, err := reqivo.NewAsyncSession(reqivo.WithBaseURL(base), reqivo.WithMaxConcurrency(8))
+//	if err != nil { ... }
+//	defer a.Close() // waits for every request it accepted
+//	var fs []*reqivo.Future
+//	for _, id := range ids {
+//		fs = append(fs, a.Get(ctx, "users/"+id))
+//	}
+//	resps, err := reqivo.Gather(ctx, fs...) // in order; nil for failures, errors.Join of them
+//
+// [Future.Wait] may be called any number of times from any goroutine;
+// [Future.Done] is a channel for select. [Gather] stops waiting when its
+// context ends and says so; the requests go on under their own contexts.
+// The Session's state methods (SetHeader, SetBearerToken, SetCookie,
+// OnRequest, Stats ...) work on an AsyncSession. [AsyncSession.Close] stops
+// accepting requests (later ones fail with [ErrClosed]), waits for those
+// accepted, then closes the session; calling it again returns nil.
+//
 // # Options
 //
 // [NewSession] validates every [Option] once; an invalid one is an error
@@ -126,5 +151,7 @@
 // A Session (and so a Client) is safe for concurrent use by multiple
 // goroutines. Its headers, auth, cookies and hooks may change while
 // requests run; each request reads one consistent snapshot of them, so no
-// request carries half an update.
+// request carries half an update. An AsyncSession is safe for concurrent
+// use too; its hooks run on its own goroutines, several at once. A
+// [WebSocket] allows one reader and one writer at a time (see its doc).
 package reqivo
