@@ -14,55 +14,25 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/reqivo/reqivo"
-	"github.com/reqivo/reqivo/examples/internal/embedbin"
+	"github.com/reqivo/reqivo/examples/internal/tour"
 )
 
 func main() {
-	bin, err := embedbin.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "async: starting httpbin:", err)
-		os.Exit(1)
-	}
-	defer bin.Close()
-	fmt.Println("httpbin on", bin.URL)
-
-	steps := []struct {
-		name string
-		run  func(ctx context.Context, base string) (string, error)
-	}{
-		{"gather over one session", gatherOneSession},
-		{"gather collecting errors", gatherErrors},
-		{"background request", backgroundRequest},
-		{"concurrency limit", concurrencyLimit},
-		{"timeout with context", timeoutWithContext},
-		{"gather with a deadline", gatherDeadline},
-		{"cancel a queued request", cancelQueued},
-	}
-	failed := 0
-	for _, st := range steps {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		got, err := st.run(ctx, bin.URL)
-		cancel()
-		if err != nil {
-			failed++
-			fmt.Printf("FAIL %-26s %v\n", st.name, err)
-			continue
-		}
-		fmt.Printf("ok   %-26s %s\n", st.name, got)
-	}
-	if failed > 0 {
-		fmt.Printf("%d of %d steps failed\n", failed, len(steps))
-		bin.Close()
-		os.Exit(1)
-	}
-	fmt.Printf("all %d steps passed\n", len(steps))
+	tour.Main("async", []tour.Step{
+		{Name: "gather over one session", Run: gatherOneSession},
+		{Name: "gather collecting errors", Run: gatherErrors},
+		{Name: "background request", Run: backgroundRequest},
+		{Name: "concurrency limit", Run: concurrencyLimit},
+		{Name: "timeout with context", Run: timeoutWithContext},
+		{Name: "gather with a deadline", Run: gatherDeadline},
+		{Name: "cancel a queued request", Run: cancelQueued},
+	})
 }
 
 // newSession returns an async session on base; the caller closes it with

@@ -11,61 +11,31 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/reqivo/reqivo"
-	"github.com/reqivo/reqivo/examples/internal/embedbin"
+	"github.com/reqivo/reqivo/examples/internal/tour"
 )
 
 func main() {
-	bin, err := embedbin.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "quickstart: starting httpbin:", err)
-		os.Exit(1)
-	}
-	defer bin.Close()
-	fmt.Println("httpbin on", bin.URL)
-
-	steps := []struct {
-		name string
-		run  func(ctx context.Context, base string) (string, error)
-	}{
-		{"basic usage", basicUsage},
-		{"post JSON", postJSON},
-		{"persistent headers", persistentHeaders},
-		{"automatic cookies", automaticCookies},
-		{"manual cookies", manualCookies},
-		{"basic auth", basicAuth},
-		{"bearer token", bearerToken},
-		{"fluent facade", fluentFacade},
-		{"connection pooling", connectionPooling},
-		{"base URL", baseURL},
-		{"default timeout", defaultTimeout},
-		{"per-request timeout", perRequestTimeout},
-		{"per-request header override", headerOverride},
-		{"session factory", sessionFactory},
-		{"wrapper type", wrapperType},
-	}
-	failed := 0
-	for _, st := range steps {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		got, err := st.run(ctx, bin.URL)
-		cancel()
-		if err != nil {
-			failed++
-			fmt.Printf("FAIL %-28s %v\n", st.name, err)
-			continue
-		}
-		fmt.Printf("ok   %-28s %s\n", st.name, got)
-	}
-	if failed > 0 {
-		fmt.Printf("%d of %d steps failed\n", failed, len(steps))
-		bin.Close()
-		os.Exit(1)
-	}
-	fmt.Printf("all %d steps passed\n", len(steps))
+	tour.Main("quickstart", []tour.Step{
+		{Name: "basic usage", Run: basicUsage},
+		{Name: "post JSON", Run: postJSON},
+		{Name: "persistent headers", Run: persistentHeaders},
+		{Name: "automatic cookies", Run: automaticCookies},
+		{Name: "manual cookies", Run: manualCookies},
+		{Name: "basic auth", Run: basicAuth},
+		{Name: "bearer token", Run: bearerToken},
+		{Name: "fluent facade", Run: fluentFacade},
+		{Name: "connection pooling", Run: connectionPooling},
+		{Name: "base URL", Run: baseURL},
+		{Name: "default timeout", Run: defaultTimeout},
+		{Name: "per-request timeout", Run: perRequestTimeout},
+		{Name: "per-request header override", Run: headerOverride},
+		{Name: "session factory", Run: sessionFactory},
+		{Name: "wrapper type", Run: wrapperType},
+	})
 }
 
 // expect fails unless got equals want.
