@@ -198,6 +198,9 @@ func (s *Session) send(req *http.Request) (*http.Response, error) {
 // below min(MaxWait, MinWait * 2^(n-1)).
 func (p *RetryPolicy) backoff(n int, jitter func(int64) int64) time.Duration {
 	ceiling := p.MaxWait
+	if n < 1 {
+		n = 1
+	}
 	if shift := n - 1; shift < 62 {
 		if w := p.MinWait << shift; w > 0 && w>>shift == p.MinWait && w < ceiling {
 			ceiling = w
