@@ -24,9 +24,9 @@ func newJar() http.CookieJar {
 // URL's origin; without one, to the host of each request the caller makes,
 // never to a redirect that leaves it. It replaces a jar cookie of the same
 // name. An empty value deletes the cookie. A name that is not an HTTP token,
-// or a value with bytes a cookie cannot carry (control bytes, '"', ';',
-// '\\'), is not sent: requests fail with ErrInvalidHeader until the cookie
-// is set again or deleted.
+// or a value with bytes a cookie cannot carry (control bytes, bytes past
+// ASCII, '"', ';', '\\'), is not sent: requests fail with ErrInvalidHeader
+// until the cookie is set again or deleted.
 func (s *Session) SetCookie(name, value string) {
 	err := validateCookie(name, value)
 	if value == "" {
@@ -74,7 +74,10 @@ func validateCookie(name, value string) error {
 	}
 	for i := 0; i < len(value); i++ {
 		b := value[i]
-		if b < 0x20 || b == 0x7f || b == '"' || b == ';' || b == '\\' {
+		// RFC 6265 cookie-octets, plus space and comma (sent quoted, as
+		// net/http does); bytes past ASCII are dropped by servers'
+		// parsers, net/http's included, so they are refused here.
+		if b < 0x20 || b >= 0x7f || b == '"' || b == ';' || b == '\\' {
 			return errorf(ErrInvalidHeader, "bad value for cookie "+quote(name))
 		}
 	}
