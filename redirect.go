@@ -15,11 +15,12 @@ import (
 type chain struct {
 	s          *Session
 	st         *state
-	credOK     bool   // session credentials and manual cookies went to the first hop
-	first      origin // the first hop's origin
-	stripped   bool   // the chain has left the first origin: sensitive headers are gone for good
-	userCookie string // the Cookie header the caller set, before the jar's and the manual ones
-	attempts   int    // attempts of the latest hop
+	credOK     bool      // session credentials and manual cookies went to the first hop
+	first      origin    // the first hop's origin
+	stripped   bool      // the chain has left the first origin: sensitive headers are gone for good
+	userCookie string    // the Cookie header the caller set, before the jar's and the manual ones
+	attempts   int       // attempts of the latest hop
+	retries    []Attempt // the latest hop's tries that were retried
 }
 
 // setCookies writes the Cookie header of a hop: the caller's own (unless
@@ -92,8 +93,8 @@ func (c *chain) run(req *http.Request) (*http.Response, []*http.Response, error)
 	var history []*http.Response
 	var visited map[string]bool
 	for hop := 0; ; hop++ {
-		resp, attempts, err := s.attempt(req)
-		c.attempts = attempts
+		resp, retries, err := s.attempt(req)
+		c.attempts, c.retries = len(retries)+1, retries
 		if err != nil {
 			closeAll(history)
 			return nil, history, err

@@ -11,6 +11,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -32,6 +33,7 @@ type Response struct {
 	elapsed  time.Duration
 	attempts int
 	timings  *tracer // nil unless tracing was asked for
+	retries  []Attempt
 }
 
 // Bytes returns the body. It is nil for a streamed response (use Body).
@@ -107,6 +109,11 @@ func (r *Response) Elapsed() time.Duration { return r.elapsed }
 // Attempts is how many times the final hop was sent: 1, or more after
 // retries.
 func (r *Response) Attempts() int { return r.attempts }
+
+// Retries returns the tries of the final hop that were retried, oldest
+// first, each with its status or error and the wait that followed; it is
+// empty when the first try was the answer. len(Retries())+1 == Attempts().
+func (r *Response) Retries() []Attempt { return slices.Clone(r.retries) }
 
 // Close closes the body. It is safe to call always, and needed only for a
 // streamed response.

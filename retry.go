@@ -7,6 +7,7 @@ package reqivo
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -122,10 +123,24 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// Attempt is one try of a request that was then retried: what it got back
+// and how long the session waited before the next try.
+type Attempt struct {
+	// StatusCode is the status of the response; 0 when Err is set.
+	StatusCode int
+	// Err is the error that ended the try, matching one of the kinds in
+	// errors.go; nil when a response came back.
+	Err error
+	// Wait is how long the session waited before the next try.
+	Wait time.Duration
+}
+
 // attempt sends one hop, retrying it as the policy says, and returns the
-// response with the number of attempts made.
-func (s *Session) attempt(req *http.Request) (*http.Response, int, error) {
+// response with the tries that were retried, oldest first (none when the
+// first try was the answer).
+func (s *Session) attempt(req *http.Request) (*http.Response, []Attempt, error) {
 	p := s.cfg.retry
+	var tries []Attempt
 	for n := 1; ; n++ {
 		sreq, al := req, (*attemptLog)(nil)
 		if s.cfg.logger != nil {
@@ -136,38 +151,46 @@ func (s *Session) attempt(req *http.Request) (*http.Response, int, error) {
 			resp = al.end(resp, err)
 		}
 		if p == nil || n >= p.MaxAttempts || !replayable(req) || !p.Retry(req, resp, err) {
-			return resp, n, err
+			if err != nil && n > 1 {
+				err = fmt.Errorf("giving up after %d attempts: %w", n, err)
+			}
+			return resp, tries, err
 		}
 		ctx := req.Context()
 		wait := p.backoff(n, s.clock.jitter)
 		if resp != nil {
 			if ra, ok := parseRetryAfter(resp.Header.Get("Retry-After"), s.clock.now()); ok {
 				if ra > p.MaxWait {
-					return resp, n, nil // the server asks for longer than we wait
+					return resp, tries, nil // the server asks for longer than we wait
 				}
 				wait = ra
 			}
 		}
 		if dl, ok := ctx.Deadline(); ok && s.clock.now().Add(wait).After(dl) {
-			return resp, n, err // the wait would outlive the context
+			return resp, tries, err // the wait would outlive the context
 		}
+		try := Attempt{Wait: wait}
 		if resp != nil {
+			try.StatusCode = resp.StatusCode
 			discard(resp)
+		} else {
+			try.Err = classify(nil, err)
 		}
 		if s.cfg.logger != nil {
 			s.logRetry(req, n, wait, resp, err)
 		}
+		tries = append(tries, try)
 		if serr := s.clock.sleep(ctx, wait); serr != nil {
 			if err == nil {
 				err = serr
 			}
-			return nil, n, err
+			return nil, tries, err
 		}
 		next := req.Clone(ctx)
 		if req.GetBody != nil {
 			body, gerr := req.GetBody()
 			if gerr != nil {
-				return nil, n, gerr
+				return nil, tries, gerr
 			}
 			next.Body = body
 		}

@@ -487,7 +487,7 @@ func (s *Session) execute(ctx context.Context, req *http.Request, rc *requestCon
 		cancel()
 		return nil, err
 	}
-	r := &Response{Response: hresp, history: history, attempts: ch.attempts, timings: tr}
+	r := &Response{Response: hresp, history: history, attempts: ch.attempts, retries: ch.retries, timings: tr}
 	s.cfg.compression.decode(hresp)
 	if rc.extra != nil {
 		rc.extra.wrapDownload(hresp)
