@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"math"
 	"mime"
 	"net/http"
 	"net/url"
@@ -129,8 +130,14 @@ type bufferedBody struct{ bytes.Reader }
 
 func (*bufferedBody) Close() error { return nil }
 
+// maxPrealloc bounds the buffer allocated on the word of a Content-Length
+// before any of the body has come: past it the buffer grows as bytes
+// arrive, so a server cannot make the client allocate what it never sends.
+const maxPrealloc = 1 << 20
+
 // buffer reads body whole, up to limit decoded bytes (negative: no limit),
-// into a buffer sized from Content-Length when it is known, and closes it.
+// and closes it. A declared Content-Length over the limit fails before
+// anything is read.
 func (r *Response) buffer(body io.ReadCloser, limit int64) error {
 	defer body.Close()
 	cl := r.ContentLength
@@ -140,23 +147,13 @@ func (r *Response) buffer(body io.ReadCloser, limit int64) error {
 	if limit >= 0 && cl > limit {
 		return errorf(ErrBodyTooLarge, "Content-Length over the limit")
 	}
-	var buf []byte
-	var err error
-	if cl >= 0 && (limit >= 0 || cl <= DefaultMaxResponseBytes) {
-		buf = make([]byte, cl)
-		_, err = io.ReadFull(body, buf)
-		if err == nil {
-			// Read on to EOF so the connection goes back to the pool; the
-			// transport stops at Content-Length.
-			var one [1]byte
-			_, err = body.Read(one[:])
-			if err == io.EOF {
-				err = nil
-			}
-		}
-	} else {
-		buf, err = readAllLimit(body, limit)
+	hint := int64(512)
+	if cl >= 0 {
+		// One more byte than declared, so reading to EOF (which puts the
+		// connection back in the pool) needs no second buffer.
+		hint = min(cl, maxPrealloc) + 1
 	}
+	buf, err := readAllLimit(body, limit, hint)
 	if err != nil {
 		return err
 	}
@@ -168,10 +165,17 @@ func (r *Response) buffer(body io.ReadCloser, limit int64) error {
 	return nil
 }
 
-// readAllLimit reads r to EOF, failing with ErrBodyTooLarge past limit
-// bytes (negative: no limit). The buffer never grows past limit+1.
-func readAllLimit(r io.Reader, limit int64) ([]byte, error) {
-	b := make([]byte, 0, 512)
+// readAllLimit reads r to EOF into a buffer of initial capacity hint,
+// failing with ErrBodyTooLarge past limit bytes (negative: no limit). The
+// buffer never grows past limit+1.
+func readAllLimit(r io.Reader, limit, hint int64) ([]byte, error) {
+	if limit == math.MaxInt64 {
+		limit = -1 // limit+1 would overflow; no body gets that long anyway
+	}
+	if limit >= 0 && hint > limit+1 {
+		hint = limit + 1
+	}
+	b := make([]byte, 0, max(hint, 1))
 	for {
 		n, err := r.Read(b[len(b):cap(b)])
 		b = b[:len(b)+n]
@@ -185,7 +189,7 @@ func readAllLimit(r io.Reader, limit int64) ([]byte, error) {
 			return nil, err
 		}
 		if len(b) == cap(b) {
-			newCap := int64(cap(b)) * 2
+			newCap := max(int64(cap(b))*2, 512)
 			if limit >= 0 && newCap > limit+1 {
 				newCap = limit + 1
 			}
