@@ -274,9 +274,10 @@ func WithOnResponse(hook func(*Response) error) Option {
 }
 
 // WithSensitiveHeaders names more headers to treat like credentials: never
-// carried by a redirect to another origin or from https to http. The default
-// set is Authorization, Proxy-Authorization, Cookie, X-Api-Key and
-// X-Auth-Token.
+// carried by a redirect to another origin or from https to http, and, when
+// set as persistent headers on a session with a base URL, sent only to the
+// base URL's origin. The default set is Authorization, Proxy-Authorization,
+// Cookie, X-Api-Key and X-Auth-Token.
 func WithSensitiveHeaders(names ...string) Option {
 	return func(c *config) error {
 		for _, n := range names {

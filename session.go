@@ -270,6 +270,9 @@ func (s *Session) Do(req *http.Request) (*http.Response, error) {
 	if err := validateHeader(r2.Header); err != nil {
 		return fail(err)
 	}
+	if !httpguts.ValidHostHeader(r2.Host) {
+		return fail(errorf(ErrInvalidHeader, "bad Host "+quote(r2.Host)))
+	}
 	rc := requestConfig{stream: true}
 	resp, err := s.execute(req.Context(), r2, &rc)
 	if err != nil {
@@ -330,7 +333,9 @@ func (st *state) setInvalid(key string, err error) {
 
 // SetHeader sets a persistent header. A name or value with CR, LF, NUL or
 // another forbidden byte is not sent: requests fail with ErrInvalidHeader
-// until the header is set again or deleted.
+// until the header is set again or deleted. A sensitive header (see
+// WithSensitiveHeaders) is scoped like session auth: with a base URL, it
+// goes only to the base URL's origin.
 func (s *Session) SetHeader(key, value string) {
 	err := validateHeaderField(key, value)
 	ck := http.CanonicalHeaderKey(key)
@@ -522,12 +527,19 @@ func (s *Session) execute(ctx context.Context, req *http.Request, rc *requestCon
 // returns the redirect chain that starts at req. The WebSocket handshake
 // goes through it too.
 func (s *Session) prepare(req *http.Request, st *state) (*chain, error) {
+	// Sensitive session headers (an X-Api-Key set with SetHeader ...) are
+	// credentials too: they are scoped as session auth.
+	credOK := s.credentialsAllowed(req.URL)
 	h := st.header.Clone()
+	if !credOK {
+		for k := range s.cfg.sensitive {
+			delete(h, k)
+		}
+	}
 	for k, v := range canonicalHeader(req.Header) {
 		h[k] = v
 	}
 	req.Header = h
-	credOK := s.credentialsAllowed(req.URL)
 	if _, ok := h["Authorization"]; !ok {
 		if ui := req.URL.User; ui != nil {
 			// Credentials in the URL are the caller's for that URL, as in
