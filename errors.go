@@ -5,6 +5,8 @@
 package reqivo
 
 import (
+	"compress/flate"
+	"compress/gzip"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -210,20 +212,36 @@ func classify(ctx context.Context, err error) error {
 		}
 		return wrapKind(ErrTimeout, "", err)
 	}
-	if errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, syscall.ECONNRESET) {
-		return wrapKind(ErrInvalidResponse, "", err)
-	}
-	var protoErr textproto.ProtocolError
-	if errors.As(err, &protoErr) {
-		return wrapKind(ErrInvalidResponse, "", err) // malformed MIME header
-	}
-	msg := err.Error()
-	if strings.Contains(msg, "chunk") || strings.Contains(msg, "header line too long") ||
-		strings.Contains(msg, "malformed HTTP") || strings.Contains(msg, "server response headers exceeded") ||
-		strings.Contains(msg, "bogus") || strings.Contains(msg, "invalid") && strings.Contains(msg, "net/http") {
+	if errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, syscall.ECONNRESET) || malformed(err) {
 		return wrapKind(ErrInvalidResponse, "", err)
 	}
 	return wrapKind(ErrNetwork, "", err)
+}
+
+// malformed reports whether err is the server's fault: a response or body
+// that does not parse, rather than a connection that failed.
+func malformed(err error) bool {
+	var proto textproto.ProtocolError
+	var corrupt flate.CorruptInputError
+	if errors.As(err, &proto) || errors.As(err, &corrupt) ||
+		errors.Is(err, gzip.ErrHeader) || errors.Is(err, gzip.ErrChecksum) {
+		return true
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "header line too long") || strings.Contains(msg, "malformed HTTP") ||
+		strings.Contains(msg, "server response headers exceeded") || strings.Contains(msg, "bogus") || strings.Contains(msg, "invalid") && strings.Contains(msg, "net/http") {
+		return true
+	}
+	// net/http's chunked reader and trailer errors are unexported; their
+	// messages are fixed.
+	if strings.Contains(msg, "chunk") || strings.Contains(msg, "reading trailer") {
+		return true
+	}
+	// net/http marks a connection broken by a response it could not parse
+	// (bad Content-Length, bad header line ...); a read that failed on the
+	// wire is a net.Error or an EOF instead.
+	var ne net.Error
+	return strings.Contains(msg, "transport connection broken") && !errors.As(err, &ne) && !errors.Is(err, io.EOF)
 }
 
 func isTLSHandshakeTimeout(err error) bool {
