@@ -1,0 +1,287 @@
+package reqivo
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Bounds for the slow-server tests: timeouts are set in the hundreds of
+// milliseconds, and a request must end well within `generous` of them. No
+// test asserts that anything is fast, only that nothing waits for ever.
+const (
+	shortTimeout = 300 * time.Millisecond
+	generous     = 20 * time.Second
+)
+
+// trickle writes s one byte every interval until it is all written, the
+// client goes away, or the test ends.
+func trickle(c net.Conn, s string, interval time.Duration, stop <-chan struct{}) {
+	for i := 0; i < len(s); i++ {
+		if _, err := c.Write([]byte{s[i]}); err != nil {
+			return
+		}
+		select {
+		case <-time.After(interval):
+		case <-stop:
+			return
+		}
+	}
+}
+
+// silent never answers: it keeps the connection until the client closes it.
+func silent(c net.Conn, req *http.Request) bool { return true }
+
+// timed runs do in a goroutine and fails the test if it takes longer than
+// generous; it returns do's error.
+func timed(t *testing.T, do func() error) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- do() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(generous):
+		t.Fatal("the request did not end")
+		return nil
+	}
+}
+
+func TestDefaultTimeouts(t *testing.T) {
+	t.Parallel()
+	s := newTestSession(t)
+	assert.Equal(t, Timeouts{Connect: 10 * time.Second, Read: 30 * time.Second, Total: 30 * time.Second}, s.cfg.timeouts)
+	assert.Equal(t, 30*time.Second, DefaultTimeout)
+	require.NotNil(t, s.transport)
+	assert.Equal(t, 30*time.Second, s.transport.ResponseHeaderTimeout)
+	assert.Equal(t, 10*time.Second, s.transport.TLSHandshakeTimeout)
+
+	// Timeout(0) and WithTimeout(0) are the only ways to no total deadline.
+	s2 := newTestSession(t, WithTimeouts(Timeouts{Read: time.Second}))
+	assert.Equal(t, 30*time.Second, s2.cfg.timeouts.Total, "a zero field keeps its default")
+}
+
+func TestServerNeverAnswers(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		opts     []Option
+		req      []RequestOption
+		kind     error
+		deadline bool // context.DeadlineExceeded in the chain
+	}{
+		{"total", []Option{WithTimeout(shortTimeout)}, nil, ErrTimeout, true},
+		{"per-request total", nil, []RequestOption{Timeout(shortTimeout)}, ErrTimeout, true},
+		{"read", []Option{WithTimeouts(Timeouts{Read: shortTimeout})}, nil, ErrReadTimeout, false},
+		{"read, streamed", []Option{WithTimeouts(Timeouts{Read: shortTimeout})}, []RequestOption{Stream()}, ErrReadTimeout, false},
+		{"caller's deadline", []Option{WithTimeout(0)}, nil, ErrTimeout, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := newRawServer(t, silent)
+			s := newTestSession(t, tt.opts...)
+			ctx := context.Background()
+			if tt.name == "caller's deadline" {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, shortTimeout)
+				defer cancel()
+			}
+			err := timed(t, func() error {
+				_, err := s.Get(ctx, srv.URL(), tt.req...)
+				return err
+			})
+			require.Error(t, err)
+			assert.ErrorIs(t, err, tt.kind)
+			assert.ErrorIs(t, err, ErrTimeout)
+			if tt.deadline {
+				assert.ErrorIs(t, err, context.DeadlineExceeded)
+			}
+			srv.waitClosed(t, 1)
+		})
+	}
+}
+
+func TestHeadersTrickled(t *testing.T) {
+	t.Parallel()
+	head := "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Slow: " + strings.Repeat("s", 500) + "\r\n\r\nok"
+	tests := []struct {
+		name     string
+		opts     []Option
+		kind     error
+		deadline bool
+	}{
+		// Bytes keep coming, but the head as a whole takes too long: the
+		// read timeout bounds the wait for the whole head, not each byte.
+		{"read", []Option{WithTimeouts(Timeouts{Read: shortTimeout})}, ErrReadTimeout, false},
+		{"total", []Option{WithTimeout(shortTimeout)}, ErrTimeout, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			stop := make(chan struct{})
+			t.Cleanup(func() { close(stop) })
+			srv := newRawServer(t, func(c net.Conn, req *http.Request) bool {
+				trickle(c, head, 10*time.Millisecond, stop)
+				return false
+			})
+			s := newTestSession(t, tt.opts...)
+			err := timed(t, func() error {
+				_, err := s.Get(context.Background(), srv.URL())
+				return err
+			})
+			require.Error(t, err)
+			assert.ErrorIs(t, err, tt.kind)
+			if tt.deadline {
+				assert.ErrorIs(t, err, context.DeadlineExceeded)
+			}
+			srv.waitClosed(t, 1)
+		})
+	}
+}
+
+func TestBodyTrickled(t *testing.T) {
+	t.Parallel()
+	body := strings.Repeat("b", 2000)
+	head := "HTTP/1.1 200 OK\r\nContent-Length: 2000\r\n\r\n"
+	tests := []struct {
+		name     string
+		opts     []Option
+		stall    bool // send a little, then nothing
+		stream   bool
+		kind     error
+		deadline bool
+	}{
+		// A byte every 10 ms never idles for the read timeout: the total
+		// deadline ends it.
+		{"trickle, total", []Option{WithTimeout(shortTimeout)}, false, false, ErrTimeout, true},
+		{"trickle, total, streamed", []Option{WithTimeout(shortTimeout)}, false, true, ErrTimeout, true},
+		// Nothing for longer than the read timeout.
+		{"stall, read", []Option{WithTimeouts(Timeouts{Read: shortTimeout})}, true, false, ErrReadTimeout, false},
+		{"stall, read, streamed", []Option{WithTimeouts(Timeouts{Read: shortTimeout})}, true, true, ErrReadTimeout, false},
+		{"stall, total", []Option{WithTimeout(shortTimeout)}, true, false, ErrTimeout, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			stop := make(chan struct{})
+			t.Cleanup(func() { close(stop) })
+			srv := newRawServer(t, func(c net.Conn, req *http.Request) bool {
+				if _, err := io.WriteString(c, head); err != nil {
+					return false
+				}
+				if tt.stall {
+					_, _ = io.WriteString(c, body[:10])
+					return true // and nothing more, until the client goes
+				}
+				trickle(c, body, 10*time.Millisecond, stop)
+				return false
+			})
+			s := newTestSession(t, tt.opts...)
+			err := timed(t, func() error {
+				if !tt.stream {
+					_, err := s.Get(context.Background(), srv.URL())
+					return err
+				}
+				resp, err := s.Get(context.Background(), srv.URL(), Stream())
+				if err != nil {
+					return err
+				}
+				defer resp.Close()
+				_, err = io.ReadAll(resp.Body)
+				return err
+			})
+			require.Error(t, err)
+			assert.ErrorIs(t, err, tt.kind)
+			if tt.deadline {
+				assert.ErrorIs(t, err, context.DeadlineExceeded)
+			}
+			assert.NotErrorIs(t, err, ErrInvalidResponse, "a timeout is not a malformed response")
+			srv.waitClosed(t, 1)
+		})
+	}
+}
+
+func TestConnectTimeout(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		opts     []Option
+		kind     error
+		deadline bool
+	}{
+		// The TCP connect succeeds; the TLS handshake never gets an answer.
+		{"connect", []Option{WithTimeouts(Timeouts{Connect: shortTimeout})}, ErrConnectTimeout, false},
+		// The total deadline ends the request, but net/http keeps dialing
+		// in the background (a later request might use the connection)
+		// until the connect timeout, here an hour: Session.Close cancels
+		// that dial.
+		{"total", []Option{WithTimeouts(Timeouts{Connect: time.Hour, Total: shortTimeout})}, ErrTimeout, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			require.NoError(t, err)
+			accepted := make(chan net.Conn, 1)
+			closed := make(chan struct{})
+			go func() {
+				c, err := ln.Accept()
+				if err != nil {
+					close(closed)
+					return
+				}
+				accepted <- c
+				_, _ = io.Copy(io.Discard, c) // the ClientHello, then EOF when the client gives up
+				c.Close()
+				close(closed)
+			}()
+			t.Cleanup(func() {
+				ln.Close()
+				select {
+				case c := <-accepted:
+					c.Close()
+				default:
+				}
+				<-closed
+			})
+			s := newTestSession(t, tt.opts...)
+			err = timed(t, func() error {
+				_, err := s.Get(context.Background(), "https://"+ln.Addr().String()+"/")
+				return err
+			})
+			require.Error(t, err)
+			assert.ErrorIs(t, err, tt.kind)
+			assert.NotErrorIs(t, err, ErrTLS, "a handshake that timed out is not a TLS failure")
+			if tt.deadline {
+				assert.ErrorIs(t, err, context.DeadlineExceeded)
+				require.NoError(t, s.Close())
+			}
+			select {
+			case <-closed:
+			case <-time.After(generous):
+				t.Fatal("the client kept the connection")
+			}
+		})
+	}
+}
+
+func TestTimeoutIsNotRetried(t *testing.T) {
+	t.Parallel()
+	srv := newRawServer(t, silent)
+	s := newTestSession(t, WithTimeout(shortTimeout), WithRetry(RetryPolicy{MaxAttempts: 5, MinWait: time.Millisecond, MaxWait: time.Millisecond}))
+	err := timed(t, func() error {
+		_, err := s.Get(context.Background(), srv.URL())
+		return err
+	})
+	assert.ErrorIs(t, err, ErrTimeout)
+	assert.Equal(t, int64(1), srv.opened.Load(), "the total deadline is spent: no second attempt")
+	srv.waitClosed(t, 1)
+}
