@@ -19,21 +19,21 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// seen is what a recording server got: the headers of each request, by
+// seenRequests is what a recording server got: the headers of each request, by
 // path, in order.
-type seen struct {
+type seenRequests struct {
 	mu   sync.Mutex
 	reqs []*http.Request // bodies drained, headers kept
 }
 
-func (s *seen) add(r *http.Request) {
+func (s *seenRequests) add(r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.reqs = append(s.reqs, r)
 }
 
 // at returns the headers the request to path got (fails the test if none).
-func (s *seen) at(t *testing.T, path string) http.Header {
+func (s *seenRequests) at(t *testing.T, path string) http.Header {
 	t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -46,7 +46,7 @@ func (s *seen) at(t *testing.T, path string) http.Header {
 	return nil
 }
 
-func (s *seen) count() int {
+func (s *seenRequests) count() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.reqs)
@@ -54,7 +54,7 @@ func (s *seen) count() int {
 
 // redirector records each request, and redirects /go?to=URL there (with the
 // status in code=, 302 by default); any other path answers 200.
-func redirector(r *http.Request, w http.ResponseWriter, rec *seen) {
+func redirector(r *http.Request, w http.ResponseWriter, rec *seenRequests) {
 	_, _ = io.Copy(io.Discard, r.Body)
 	rec.add(r)
 	if to := r.URL.Query().Get("to"); to != "" {
@@ -69,19 +69,19 @@ func redirector(r *http.Request, w http.ResponseWriter, rec *seen) {
 	_, _ = io.WriteString(w, "ok")
 }
 
-// recordingServer is a loopback server running redirector.
-func recordingServer(t *testing.T) (*httptest.Server, *seen) {
+// credServer is a loopback server running redirector.
+func credServer(t *testing.T) (*httptest.Server, *seenRequests) {
 	t.Helper()
-	rec := &seen{}
+	rec := &seenRequests{}
 	srv := setupServer(t, func(w http.ResponseWriter, r *http.Request) { redirector(r, w, rec) })
 	return srv, rec
 }
 
-// recordingTLSServer is recordingServer over TLS, with the TLS config that
+// credTLSServer is credServer over TLS, with the TLS config that
 // trusts it.
-func recordingTLSServer(t *testing.T) (*httptest.Server, *seen, *tls.Config) {
+func credTLSServer(t *testing.T) (*httptest.Server, *seenRequests, *tls.Config) {
 	t.Helper()
-	rec := &seen{}
+	rec := &seenRequests{}
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { redirector(r, w, rec) }))
 	srv.Config.ErrorLog = discardLogger()
 	srv.StartTLS()
@@ -120,8 +120,8 @@ func TestCredentialsDroppedAcrossOrigins(t *testing.T) {
 	for _, cc := range credentialCases {
 		t.Run(cc.name, func(t *testing.T) {
 			t.Parallel()
-			a, recA := recordingServer(t)
-			b, recB := recordingServer(t) // same host, another port
+			a, recA := credServer(t)
+			b, recB := credServer(t) // same host, another port
 			hostOnly := strings.Replace(a.URL, "127.0.0.1", "localhost", 1)
 			routes := []struct {
 				name  string
@@ -162,7 +162,7 @@ func TestCredentialsKeptOnSameOrigin(t *testing.T) {
 	for _, cc := range credentialCases {
 		t.Run(cc.name, func(t *testing.T) {
 			t.Parallel()
-			a, rec := recordingServer(t)
+			a, rec := credServer(t)
 			s := newTestSession(t, append([]Option{WithBaseURL(a.URL)}, cc.opts...)...)
 			if cc.setup != nil {
 				cc.setup(s)
@@ -181,8 +181,8 @@ func TestCredentialsKeptOnSameOrigin(t *testing.T) {
 
 func TestNonSensitiveHeadersFollowRedirects(t *testing.T) {
 	t.Parallel()
-	a, _ := recordingServer(t)
-	b, recB := recordingServer(t)
+	a, _ := credServer(t)
+	b, recB := credServer(t)
 	s := newTestSession(t)
 	s.SetHeader("X-Trace", "t1")
 	_, err := s.Get(context.Background(), goTo(a.URL, b.URL+"/p"), Header("X-Other", "o"))
@@ -193,8 +193,8 @@ func TestNonSensitiveHeadersFollowRedirects(t *testing.T) {
 
 func TestHTTPSToHTTPDropsCredentials(t *testing.T) {
 	t.Parallel()
-	tlsSrv, recTLS, tc := recordingTLSServer(t)
-	plain, recPlain := recordingServer(t)
+	tlsSrv, recTLS, tc := credTLSServer(t)
+	plain, recPlain := credServer(t)
 	s := newTestSession(t, WithTLSConfig(tc), WithBaseURL(tlsSrv.URL))
 	s.SetBearerToken("tok")
 	s.SetCookie("sid", "secret")
@@ -212,7 +212,7 @@ func TestHTTPSToHTTPDropsCredentials(t *testing.T) {
 
 func TestTLSVerifiedByDefault(t *testing.T) {
 	t.Parallel()
-	tlsSrv, rec, _ := recordingTLSServer(t)
+	tlsSrv, rec, _ := credTLSServer(t)
 	s := newTestSession(t)
 	_, err := s.Get(context.Background(), tlsSrv.URL)
 	require.Error(t, err)
@@ -223,7 +223,7 @@ func TestTLSVerifiedByDefault(t *testing.T) {
 
 func TestProxyAuthorizationOnlyFirstHop(t *testing.T) {
 	t.Parallel()
-	a, rec := recordingServer(t)
+	a, rec := credServer(t)
 	s := newTestSession(t)
 	_, err := s.Get(context.Background(), goTo(a.URL, goTo(a.URL, a.URL+"/end")),
 		Header("Proxy-Authorization", "Basic eDp5"), Header("Authorization", "Bearer a"))
@@ -240,7 +240,7 @@ func TestProxyAuthorizationOnlyFirstHop(t *testing.T) {
 
 func TestReferer(t *testing.T) {
 	t.Parallel()
-	a, rec := recordingServer(t)
+	a, rec := credServer(t)
 	u, err := url.Parse(a.URL)
 	require.NoError(t, err)
 	u.User = url.UserPassword("user", "pw")
@@ -272,8 +272,8 @@ func mustParse(t *testing.T, raw string) *url.URL {
 
 func TestSessionCredentialsScopedToBaseURL(t *testing.T) {
 	t.Parallel()
-	base, recBase := recordingServer(t)
-	other, recOther := recordingServer(t)
+	base, recBase := credServer(t)
+	other, recOther := credServer(t)
 	otherHost := strings.Replace(base.URL, "127.0.0.1", "localhost", 1)
 	s := newTestSession(t, WithBaseURL(base.URL), WithBearerToken("tok"))
 	s.SetCookie("sid", "secret")
@@ -317,7 +317,7 @@ func TestSessionCredentialsScopedToBaseURL(t *testing.T) {
 
 func TestSchemeRelativeURLRefused(t *testing.T) {
 	t.Parallel()
-	base, rec := recordingServer(t)
+	base, rec := credServer(t)
 	s := newTestSession(t, WithBaseURL(base.URL), WithBearerToken("tok"))
 	for _, ref := range []string{"//127.0.0.1:1/x", "//evil.example", "///evil.example"} {
 		_, err := s.Get(context.Background(), ref)
@@ -328,7 +328,7 @@ func TestSchemeRelativeURLRefused(t *testing.T) {
 
 func TestRedirectOnlyToHTTP(t *testing.T) {
 	t.Parallel()
-	a, rec := recordingServer(t)
+	a, rec := credServer(t)
 	s := newTestSession(t)
 	for _, to := range []string{"file:///etc/passwd", "ftp://127.0.0.1/x", "gopher://127.0.0.1/", "javascript:alert(1)", "http:///nohost"} {
 		resp, err := s.Get(context.Background(), goTo(a.URL, to))
@@ -416,7 +416,7 @@ func TestRetriedBodyNeverCrossesServers(t *testing.T) {
 	t.Parallel()
 	type server struct {
 		srv    *httptest.Server
-		bodies sync.Map // body -> attempts seen
+		bodies sync.Map // body -> attempts seenRequests
 		wrong  atomic.Int64
 	}
 	mk := func(prefix string) *server {
