@@ -201,8 +201,8 @@ func TestNoBodyLimit(t *testing.T) {
 	assert.Len(t, resp.Bytes(), len(body))
 }
 
+// TestDeclaredLengthOverCapFailsBeforeReading is not parallel: it measures the process's allocations.
 func TestDeclaredLengthOverCapFailsBeforeReading(t *testing.T) {
-	t.Parallel()
 	srv := newRawServer(t, func(c net.Conn, req *http.Request) bool {
 		// A promise of 1 GiB, then nothing: a client that read it would
 		// wait for its read timeout.
@@ -222,8 +222,8 @@ func TestDeclaredLengthOverCapFailsBeforeReading(t *testing.T) {
 	assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(8<<20), "nothing like the declared length was allocated")
 }
 
+// TestDeclaredLengthUnderCapAllocatesWhatArrives is not parallel: it measures the process's allocations.
 func TestDeclaredLengthUnderCapAllocatesWhatArrives(t *testing.T) {
-	t.Parallel()
 	// 60 MiB declared (under the default cap), 10 bytes sent, then the
 	// connection is closed: a short body, and no 60 MiB buffer for it.
 	srv := newRawServer(t, func(c net.Conn, req *http.Request) bool {
@@ -236,7 +236,6 @@ func TestDeclaredLengthUnderCapAllocatesWhatArrives(t *testing.T) {
 	_, err := s.Get(context.Background(), srv.URL())
 	runtime.ReadMemStats(&after)
 	assert.ErrorIs(t, err, ErrInvalidResponse)
-	// Other parallel tests allocate too; 60 MiB would stand out.
 	assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(40<<20))
 }
 
@@ -381,8 +380,9 @@ func TestMalformedResponses(t *testing.T) {
 	}
 }
 
+// TestGzipBombIsABomb is not parallel: inflating 256 MiB under -race is
+// seconds of CPU that parallel tests with deadlines should not compete with.
 func TestGzipBombIsABomb(t *testing.T) {
-	t.Parallel()
 	zr, err := gzip.NewReader(bytes.NewReader(gzipBomb()))
 	require.NoError(t, err)
 	n, err := io.Copy(io.Discard, zr)
