@@ -32,8 +32,9 @@ const (
 type Timeouts struct {
 	// Connect covers the TCP connect and the TLS handshake. If not set, 10 s.
 	Connect time.Duration
-	// Read is the longest wait for the response headers, and between two
-	// reads of the body. If not set, 30 s.
+	// Read is the longest wait for the response headers, and for each
+	// read of the body to get data (time the caller spends between two
+	// reads of a stream does not count). If not set, 30 s.
 	Read time.Duration
 	// Total is a hard deadline on the whole request, redirects, retries
 	// and the body read included. If not set, 30 s.

@@ -212,15 +212,16 @@ type idleReader struct {
 func newIdleReader(r io.ReadCloser, d time.Duration, cancel context.CancelCauseFunc) *idleReader {
 	ir := &idleReader{r: r, d: d, cancel: cancel}
 	ir.timer = time.AfterFunc(d, func() { cancel(ErrReadTimeout) })
+	ir.timer.Stop() // armed by Read
 	return ir
 }
 
+// Read arms the timer only while it waits: time the caller spends between
+// two reads of a stream is not the server's delay.
 func (ir *idleReader) Read(p []byte) (int, error) {
 	ir.timer.Reset(ir.d)
 	n, err := ir.r.Read(p)
-	if err != nil {
-		ir.timer.Stop()
-	}
+	ir.timer.Stop()
 	return n, err
 }
 
