@@ -285,3 +285,33 @@ func TestTimeoutIsNotRetried(t *testing.T) {
 	assert.Equal(t, int64(1), srv.opened.Load(), "the total deadline is spent: no second attempt")
 	srv.waitClosed(t, 1)
 }
+
+// TestSlowConsumerIsNotAReadTimeout: the read timeout bounds how long the
+// server takes to send, not how long the caller takes between two reads of
+// a stream.
+func TestSlowConsumerIsNotAReadTimeout(t *testing.T) {
+	t.Parallel()
+	more := make(chan struct{})
+	srv := setupServer(t, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "first,")
+		w.(http.Flusher).Flush()
+		select {
+		case <-more:
+		case <-r.Context().Done():
+			return
+		}
+		_, _ = io.WriteString(w, "second")
+	})
+	s := newTestSession(t, WithTimeouts(Timeouts{Read: shortTimeout, Total: generous}))
+	resp, err := s.Get(context.Background(), srv.URL, Stream())
+	require.NoError(t, err)
+	defer resp.Close()
+	buf := make([]byte, 6)
+	_, err = io.ReadFull(resp.Body, buf)
+	require.NoError(t, err)
+	time.Sleep(3 * shortTimeout) // the caller is busy; the server is not late
+	close(more)
+	rest, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	assert.Equal(t, "first,second", string(buf)+string(rest))
+}
