@@ -223,8 +223,9 @@ func TestDefaultTransportAndClientUntouched(t *testing.T) {
 	defer c.Close()
 	_, err = c.Get(context.Background(), "/get")
 	require.NoError(t, err)
-	_, err = s.HTTPClient().Get(bin.URL + "/get")
+	hresp, err := s.HTTPClient().Get(bin.URL + "/get")
 	require.NoError(t, err)
+	require.NoError(t, hresp.Body.Close())
 
 	assert.Same(t, defTransport, http.DefaultTransport)
 	assert.Equal(t, before, snapshotTransport(tr))
