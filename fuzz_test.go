@@ -18,14 +18,14 @@ import (
 	"golang.org/x/net/http/httpguts"
 )
 
-// recordingTransport answers every request with 204 and keeps the last
+// fuzzTransport answers every request with 204 and keeps the last
 // request's headers, for fuzz targets that must see what would go on the
 // wire without a server per input.
-type recordingTransport struct {
+type fuzzTransport struct {
 	check func(*http.Request)
 }
 
-func (t *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+func (t *fuzzTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Body != nil {
 		req.Body.Close()
 	}
@@ -113,7 +113,7 @@ func FuzzHeader(f *testing.F) {
 		f.Add(s[0], s[1])
 	}
 	var sent *http.Request
-	rt := &recordingTransport{check: func(r *http.Request) { sent = r }}
+	rt := &fuzzTransport{check: func(r *http.Request) { sent = r }}
 	s, err := NewSession(WithTransport(rt))
 	if err != nil {
 		f.Fatal(err)
@@ -235,7 +235,7 @@ func FuzzSetCookie(f *testing.F) {
 		f.Add(s[0], s[1])
 	}
 	var sent *http.Request
-	rt := &recordingTransport{check: func(r *http.Request) { sent = r }}
+	rt := &fuzzTransport{check: func(r *http.Request) { sent = r }}
 	s, err := NewSession(WithTransport(rt), WithCookieJar(nil), WithBaseURL("http://127.0.0.1:1"))
 	if err != nil {
 		f.Fatal(err)

@@ -20,12 +20,12 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// rawServer is a misbehaving server on a raw listener: each connection's
+// badServer is a misbehaving server on a raw listener: each connection's
 // request head is read, then serve writes whatever it likes. It counts the
 // connections opened and closed (closed: the server saw EOF or an error
 // reading after serve returned, or serve closed it), and waits for its
 // goroutines at cleanup.
-type rawServer struct {
+type badServer struct {
 	ln     net.Listener
 	addr   string
 	opened atomic.Int64
@@ -34,16 +34,16 @@ type rawServer struct {
 	wg     sync.WaitGroup
 }
 
-func (s *rawServer) URL() string { return "http://" + s.addr }
+func (s *badServer) URL() string { return "http://" + s.addr }
 
-// newRawServer starts serve for every connection. When serve returns
+// newBadServer starts serve for every connection. When serve returns
 // true, the connection is kept open until the client closes it (or the
 // test ends); otherwise it is closed.
-func newRawServer(t *testing.T, serve func(c net.Conn, req *http.Request) (keep bool)) *rawServer {
+func newBadServer(t *testing.T, serve func(c net.Conn, req *http.Request) (keep bool)) *badServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	s := &rawServer{ln: ln, addr: ln.Addr().String(), stop: make(chan struct{})}
+	s := &badServer{ln: ln, addr: ln.Addr().String(), stop: make(chan struct{})}
 	var mu sync.Mutex
 	var conns []net.Conn
 	t.Cleanup(func() {
@@ -96,7 +96,7 @@ func newRawServer(t *testing.T, serve func(c net.Conn, req *http.Request) (keep 
 
 // waitClosed waits (generously) until the server has seen n connections
 // closed.
-func (s *rawServer) waitClosed(t *testing.T, n int64) {
+func (s *badServer) waitClosed(t *testing.T, n int64) {
 	t.Helper()
 	require.Eventually(t, func() bool { return s.closed.Load() >= n }, 10*time.Second, 5*time.Millisecond,
 		"connections closed: %d of %d", s.closed.Load(), n)
@@ -203,7 +203,7 @@ func TestNoBodyLimit(t *testing.T) {
 
 // TestDeclaredLengthOverCapFailsBeforeReading is not parallel: it measures the process's allocations.
 func TestDeclaredLengthOverCapFailsBeforeReading(t *testing.T) {
-	srv := newRawServer(t, func(c net.Conn, req *http.Request) bool {
+	srv := newBadServer(t, func(c net.Conn, req *http.Request) bool {
 		// A promise of 1 GiB, then nothing: a client that read it would
 		// wait for its read timeout.
 		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 1073741824\r\n\r\n")
@@ -226,7 +226,7 @@ func TestDeclaredLengthOverCapFailsBeforeReading(t *testing.T) {
 func TestDeclaredLengthUnderCapAllocatesWhatArrives(t *testing.T) {
 	// 60 MiB declared (under the default cap), 10 bytes sent, then the
 	// connection is closed: a short body, and no 60 MiB buffer for it.
-	srv := newRawServer(t, func(c net.Conn, req *http.Request) bool {
+	srv := newBadServer(t, func(c net.Conn, req *http.Request) bool {
 		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 62914560\r\n\r\n0123456789")
 		return false
 	})
@@ -285,7 +285,7 @@ func TestTruncatedBodies(t *testing.T) {
 			}
 			t.Run(name, func(t *testing.T) {
 				t.Parallel()
-				srv := newRawServer(t, func(c net.Conn, req *http.Request) bool {
+				srv := newBadServer(t, func(c net.Conn, req *http.Request) bool {
 					_, _ = io.WriteString(c, tt.response)
 					return false
 				})
@@ -323,7 +323,7 @@ func TestResponseHeaderLimit(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			srv := newRawServer(t, func(c net.Conn, req *http.Request) bool {
+			srv := newBadServer(t, func(c net.Conn, req *http.Request) bool {
 				var b strings.Builder
 				b.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n")
 				if tt.header > 0 {
@@ -368,7 +368,7 @@ func TestMalformedResponses(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			srv := newRawServer(t, func(c net.Conn, req *http.Request) bool {
+			srv := newBadServer(t, func(c net.Conn, req *http.Request) bool {
 				_, _ = io.WriteString(c, tt.response)
 				return false
 			})

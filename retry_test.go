@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
-	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -736,7 +735,3 @@ func TestRetryEachRedirectHop(t *testing.T) {
 	assert.Len(t, clk.Waits(), 3)
 	assert.Equal(t, int64(5), s.Stats().Requests)
 }
-
-// discardLogger silences a test server's log of the failures a test
-// provokes on purpose (TLS handshakes with untrusted certificates ...).
-func discardLogger() *log.Logger { return log.New(io.Discard, "", 0) }

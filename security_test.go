@@ -52,9 +52,9 @@ func (s *seenRequests) count() int {
 	return len(s.reqs)
 }
 
-// redirector records each request, and redirects /go?to=URL there (with the
+// credRedirector records each request, and redirects /go?to=URL there (with the
 // status in code=, 302 by default); any other path answers 200.
-func redirector(r *http.Request, w http.ResponseWriter, rec *seenRequests) {
+func credRedirector(r *http.Request, w http.ResponseWriter, rec *seenRequests) {
 	_, _ = io.Copy(io.Discard, r.Body)
 	rec.add(r)
 	if to := r.URL.Query().Get("to"); to != "" {
@@ -69,11 +69,11 @@ func redirector(r *http.Request, w http.ResponseWriter, rec *seenRequests) {
 	_, _ = io.WriteString(w, "ok")
 }
 
-// credServer is a loopback server running redirector.
+// credServer is a loopback server running credRedirector.
 func credServer(t *testing.T) (*httptest.Server, *seenRequests) {
 	t.Helper()
 	rec := &seenRequests{}
-	srv := setupServer(t, func(w http.ResponseWriter, r *http.Request) { redirector(r, w, rec) })
+	srv := setupServer(t, func(w http.ResponseWriter, r *http.Request) { credRedirector(r, w, rec) })
 	return srv, rec
 }
 
@@ -82,7 +82,7 @@ func credServer(t *testing.T) (*httptest.Server, *seenRequests) {
 func credTLSServer(t *testing.T) (*httptest.Server, *seenRequests, *tls.Config) {
 	t.Helper()
 	rec := &seenRequests{}
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { redirector(r, w, rec) }))
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { credRedirector(r, w, rec) }))
 	srv.Config.ErrorLog = discardLogger()
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
@@ -260,7 +260,10 @@ func TestReferer(t *testing.T) {
 	assert.NotContains(t, rec.at(t, "/mine").Get("Referer"), "pw")
 
 	assert.Empty(t, referer(mustParse(t, "https://a.example/x"), mustParse(t, "http://a.example/y")))
-	assert.Equal(t, "https://a.example/x?q=1", referer(mustParse(t, "https://u:p@a.example/x?q=1#f"), mustParse(t, "https://b.example/")))
+	assert.Equal(t, "https://a.example/x?q=1", referer(mustParse(t, "https://u:p@a.example/x?q=1#f"), mustParse(t, "https://a.example/y")))
+	// To another origin, only the origin: a path or query may hold secrets.
+	assert.Equal(t, "https://a.example/", referer(mustParse(t, "https://u:p@a.example/x?token=1#f"), mustParse(t, "https://b.example/")))
+	assert.Equal(t, "http://a.example/", referer(mustParse(t, "http://a.example/x?q=1"), mustParse(t, "https://a.example/")))
 }
 
 func mustParse(t *testing.T, raw string) *url.URL {

@@ -86,7 +86,7 @@ func TestServerNeverAnswers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			srv := newRawServer(t, silent)
+			srv := newBadServer(t, silent)
 			s := newTestSession(t, tt.opts...)
 			ctx := context.Background()
 			if tt.name == "caller's deadline" {
@@ -128,7 +128,7 @@ func TestHeadersTrickled(t *testing.T) {
 			t.Parallel()
 			stop := make(chan struct{})
 			t.Cleanup(func() { close(stop) })
-			srv := newRawServer(t, func(c net.Conn, req *http.Request) bool {
+			srv := newBadServer(t, func(c net.Conn, req *http.Request) bool {
 				trickle(c, head, 10*time.Millisecond, stop)
 				return false
 			})
@@ -173,7 +173,7 @@ func TestBodyTrickled(t *testing.T) {
 			t.Parallel()
 			stop := make(chan struct{})
 			t.Cleanup(func() { close(stop) })
-			srv := newRawServer(t, func(c net.Conn, req *http.Request) bool {
+			srv := newBadServer(t, func(c net.Conn, req *http.Request) bool {
 				if _, err := io.WriteString(c, head); err != nil {
 					return false
 				}
@@ -275,7 +275,7 @@ func TestConnectTimeout(t *testing.T) {
 
 func TestTimeoutIsNotRetried(t *testing.T) {
 	t.Parallel()
-	srv := newRawServer(t, silent)
+	srv := newBadServer(t, silent)
 	s := newTestSession(t, WithTimeout(shortTimeout), WithRetry(RetryPolicy{MaxAttempts: 5, MinWait: time.Millisecond, MaxWait: time.Millisecond}))
 	err := timed(t, func() error {
 		_, err := s.Get(context.Background(), srv.URL())
