@@ -3,6 +3,7 @@ package reqivo
 import (
 	"bufio"
 	"bytes"
+	"compress/flate"
 	"compress/gzip"
 	"context"
 	"io"
@@ -16,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/andybalholm/brotli"
+	"github.com/klauspost/compress/zstd"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -102,43 +105,107 @@ func (s *badServer) waitClosed(t *testing.T, n int64) {
 		"connections closed: %d of %d", s.closed.Load(), n)
 }
 
-var gzipBomb = sync.OnceValue(func() []byte {
-	// 256 MiB of zeros in a few hundred KiB: one gzip member of 8 MiB of
-	// zeros, repeated 32 times (a gzip stream may hold many members, and
-	// readers, net/http's included, inflate them all). Compressing 256 MiB
-	// at once would take most of a minute under -race.
-	var member bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&member, gzip.BestCompression)
-	_, _ = zw.Write(make([]byte, 8<<20))
-	_ = zw.Close()
-	return bytes.Repeat(member.Bytes(), 32)
-})
+// Compression bombs: 256 MiB of zeros (64 MiB for brotli) in a few
+// hundred KiB or less. Each is built from a repeatable piece, as
+// compressing 256 MiB at once would take most of a minute under -race.
+var (
+	// gzipBomb is one gzip member of 8 MiB of zeros, repeated 32 times (a
+	// gzip stream may hold many members, and readers inflate them all).
+	gzipBomb = sync.OnceValue(func() []byte {
+		var member bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&member, gzip.BestCompression)
+		_, _ = zw.Write(make([]byte, 8<<20))
+		_ = zw.Close()
+		return bytes.Repeat(member.Bytes(), 32)
+	})
+	// deflateBomb is raw deflate: once the window is all zeros, each
+	// flushed 4 MiB of zeros compresses to the same blocks, so they can be
+	// repeated before the final block.
+	deflateBomb = sync.OnceValue(func() []byte {
+		var b bytes.Buffer
+		w, _ := flate.NewWriter(&b, flate.BestCompression)
+		zeros := make([]byte, 4<<20)
+		piece := func() []byte {
+			_, _ = w.Write(zeros)
+			_ = w.Flush()
+			out := bytes.Clone(b.Bytes())
+			b.Reset()
+			return out
+		}
+		first, steady := piece(), piece()
+		_ = w.Close()
+		out := append(first, bytes.Repeat(steady, 63)...)
+		return append(out, b.Bytes()...)
+	})
+	// zstdBomb is one zstd frame of 4 MiB of zeros repeated 64 times (a
+	// zstd stream may hold many frames).
+	zstdBomb = sync.OnceValue(func() []byte {
+		var b bytes.Buffer
+		zw, _ := zstd.NewWriter(&b, zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(4<<20))
+		_, _ = zw.Write(make([]byte, 4<<20))
+		_ = zw.Close()
+		return bytes.Repeat(b.Bytes(), 64)
+	})
+	// brotliBomb is 64 MiB of zeros at a fast level.
+	brotliBomb = sync.OnceValue(func() []byte {
+		var b bytes.Buffer
+		bw := brotli.NewWriterLevel(&b, 1)
+		zeros := make([]byte, 4<<20)
+		for range 16 {
+			_, _ = bw.Write(zeros)
+		}
+		_ = bw.Close()
+		return b.Bytes()
+	})
+)
 
-// TestGzipBombStopsAtTheCap is not parallel: it measures the process's
-// allocations.
-func TestGzipBombStopsAtTheCap(t *testing.T) {
-	bomb := gzipBomb()
-	require.Less(t, len(bomb), 1<<20, "the bomb is small on the wire")
-	tests := []struct {
-		name    string
-		limit   int64
-		withLen bool // send the compressed Content-Length
-	}{
-		{"1 MiB cap, chunked", 1 << 20, false},
-		{"1 MiB cap, Content-Length of the compressed body", 1 << 20, true},
-		{"8 MiB cap", 8 << 20, false},
+var bombs = []struct {
+	encoding Encoding
+	bomb     func() []byte
+	inflated int64
+	decoder  func(io.Reader) io.Reader
+}{
+	{EncodingGzip, gzipBomb, 256 << 20, func(r io.Reader) io.Reader { zr, _ := gzip.NewReader(r); return zr }},
+	{EncodingDeflate, deflateBomb, 256 << 20, func(r io.Reader) io.Reader { return flate.NewReader(r) }},
+	{EncodingZstd, zstdBomb, 256 << 20, func(r io.Reader) io.Reader {
+		zr, _ := zstd.NewReader(r, zstd.WithDecoderConcurrency(1))
+		return zr.IOReadCloser()
+	}},
+	{EncodingBrotli, brotliBomb, 64 << 20, func(r io.Reader) io.Reader { return brotli.NewReader(r) }},
+}
+
+// TestCompressionBombStopsAtTheCap is not parallel: it measures the
+// process's allocations.
+func TestCompressionBombStopsAtTheCap(t *testing.T) {
+	type testCase struct {
+		name     string
+		encoding Encoding
+		bomb     []byte
+		limit    int64
+		withLen  bool // send the compressed Content-Length
 	}
+	var tests []testCase
+	for _, b := range bombs {
+		bomb := b.bomb()
+		require.Less(t, len(bomb), 1<<20, "the %s bomb is small on the wire", b.encoding)
+		tests = append(tests,
+			testCase{string(b.encoding) + ", 1 MiB cap, chunked", b.encoding, bomb, 1 << 20, false},
+			testCase{string(b.encoding) + ", 1 MiB cap, Content-Length of the compressed body", b.encoding, bomb, 1 << 20, true},
+		)
+	}
+	tests = append(tests, testCase{"gzip, 8 MiB cap", EncodingGzip, gzipBomb(), 8 << 20, false})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := setupServer(t, func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("Content-Encoding", "gzip")
+				w.Header().Set("Content-Encoding", string(tt.encoding))
 				w.Header().Set("Content-Type", "application/octet-stream")
 				if tt.withLen {
-					w.Header().Set("Content-Length", strconv.Itoa(len(bomb)))
+					w.Header().Set("Content-Length", strconv.Itoa(len(tt.bomb)))
 				}
-				_, _ = w.Write(bomb)
+				_, _ = w.Write(tt.bomb)
 			})
-			s := newTestSession(t, WithLimits(Limits{MaxResponseBytes: tt.limit}))
+			s := newTestSession(t, WithLimits(Limits{MaxResponseBytes: tt.limit}),
+				WithCompression(EncodingGzip, EncodingDeflate, EncodingBrotli, EncodingZstd))
 			runtime.GC()
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
@@ -147,11 +214,11 @@ func TestGzipBombStopsAtTheCap(t *testing.T) {
 			require.Error(t, err)
 			assert.ErrorIs(t, err, ErrBodyTooLarge)
 			alloc := after.TotalAlloc - before.TotalAlloc
-			t.Logf("allocated %d KiB for a cap of %d KiB (the bomb inflates to 256 MiB)", alloc>>10, tt.limit>>10)
+			t.Logf("allocated %d KiB for a cap of %d KiB", alloc>>10, tt.limit>>10)
 			// The buffer doubles up to cap+1: about 2x the cap, plus the
-			// inflater's and the connection's buffers. 4x + 8 MiB is
-			// generous, and far below the bomb.
-			assert.Less(t, alloc, uint64(4*tt.limit+8<<20))
+			// decoder's window and the connection's buffers. 4x + 16 MiB
+			// is generous, and far below the bomb.
+			assert.Less(t, alloc, uint64(4*tt.limit+16<<20))
 		})
 	}
 }
@@ -380,13 +447,18 @@ func TestMalformedResponses(t *testing.T) {
 	}
 }
 
-// TestGzipBombIsABomb is not parallel: inflating 256 MiB under -race is
-// seconds of CPU that parallel tests with deadlines should not compete with.
-func TestGzipBombIsABomb(t *testing.T) {
-	zr, err := gzip.NewReader(bytes.NewReader(gzipBomb()))
-	require.NoError(t, err)
-	n, err := io.Copy(io.Discard, zr)
-	require.NoError(t, err)
-	assert.Equal(t, int64(256<<20), n)
-	t.Logf("%d KiB inflate to %d MiB", len(gzipBomb())>>10, n>>20)
+// TestCompressionBombsAreBombs checks the bombs decode to more than they
+// seem: far past any cap the tests set (the full size is logged). It is not
+// parallel: inflating under -race is seconds of CPU that parallel tests
+// with deadlines should not compete with.
+func TestCompressionBombsAreBombs(t *testing.T) {
+	for _, b := range bombs {
+		t.Run(string(b.encoding), func(t *testing.T) {
+			const enough = 32 << 20
+			n, err := io.CopyN(io.Discard, b.decoder(bytes.NewReader(b.bomb())), enough)
+			require.NoError(t, err)
+			assert.Equal(t, int64(enough), n)
+			t.Logf("%d KiB on the wire, %d MiB inflated", len(b.bomb())>>10, b.inflated>>20)
+		})
+	}
 }
