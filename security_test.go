@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -481,4 +482,78 @@ func TestRetriedBodyNeverCrossesServers(t *testing.T) {
 		assert.Equal(t, 50, count)
 	}
 	assert.Equal(t, int64(200), s.Stats().Requests)
+}
+
+// TestLogsHoldNoSecrets is the go-retryablehttp CVE-2024-6104 scenario:
+// everything logged at Debug, across redirects, retries and failures, and
+// not one credential in the log.
+func TestLogsHoldNoSecrets(t *testing.T) {
+	t.Parallel()
+	var hits atomic.Int64
+	srv := setupServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/go" {
+			http.Redirect(w, r, "/final?session_id=sessionsecret", http.StatusFound)
+			return
+		}
+		http.SetCookie(w, &http.Cookie{Name: "sid", Value: "setcookiesecret"})
+		w.Header().Set("X-Auth-Token", "responsetokensecret")
+		if hits.Add(1) == 1 {
+			w.WriteHeader(503)
+			return
+		}
+		_, _ = io.WriteString(w, "ok")
+	})
+	var logs syncBuffer
+	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s := newTestSession(t, WithLogger(logger), WithBasicAuth("u", "basicsecret"),
+		WithRetry(RetryPolicy{MaxAttempts: 3}), WithSensitiveHeaders("X-Custom"))
+	newFakeClock().install(s)
+	s.SetCookie("m", "manualsecret")
+	u, err := url.Parse(srv.URL)
+	require.NoError(t, err)
+	u.User = url.UserPassword("user", "urlpwsecret")
+	resp, err := s.Get(context.Background(), u.String()+"/go?access_token=querysecret&page=1",
+		Header("X-Api-Key", "apikeysecret"), Header("X-Custom", "customsecret"),
+		Header("X-Upload-Token", "lookslikesecret"), Header("Cookie", "c=cookieheadersecret"))
+	require.NoError(t, err)
+	assert.Equal(t, "ok", resp.Text())
+
+	// A failure, with the same credentials in the URL.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	_, err = s.Get(context.Background(), "http://user:urlpwsecret@"+addr+"/?token=querysecret")
+	require.Error(t, err)
+
+	out := logs.String()
+	require.Contains(t, out, redacted, "sanity: something was logged, and redacted")
+	require.Contains(t, out, "page=1", "sanity: URLs are logged")
+	for _, secret := range []string{
+		"basicsecret", "urlpwsecret", "querysecret", "sessionsecret", "setcookiesecret",
+		"responsetokensecret", "manualsecret", "apikeysecret", "customsecret", "lookslikesecret",
+		"cookieheadersecret",
+		strings.TrimPrefix(basicAuthHeader("u", "basicsecret"), "Basic "),
+		strings.TrimPrefix(basicAuthHeader("user", "urlpwsecret"), "Basic "),
+	} {
+		assert.NotContains(t, out, secret)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
