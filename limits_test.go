@@ -9,6 +9,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -459,6 +461,38 @@ func TestCompressionBombsAreBombs(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, int64(enough), n)
 			t.Logf("%d KiB on the wire, %d MiB inflated", len(b.bomb())>>10, b.inflated>>20)
+		})
+	}
+}
+
+// TestTruncatedDownloadKeepsTheOldFile: a download cut short is an error,
+// and the file keeps what it held.
+func TestTruncatedDownloadKeepsTheOldFile(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ name, response string }{
+		{"short", "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789"},
+		{"chunked cut", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"},
+		{"gzip corrupt", "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 12\r\n\r\nnot gzip at!"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := newBadServer(t, func(c net.Conn, req *http.Request) bool {
+				_, _ = io.WriteString(c, tt.response)
+				return false
+			})
+			dir := t.TempDir()
+			path := filepath.Join(dir, "file")
+			require.NoError(t, os.WriteFile(path, []byte("old"), 0o644))
+			s := newTestSession(t)
+			_, err := s.Download(context.Background(), srv.URL(), path)
+			require.Error(t, err)
+			assert.ErrorIs(t, err, ErrInvalidResponse)
+			got, err := os.ReadFile(path)
+			require.NoError(t, err)
+			assert.Equal(t, "old", string(got))
+			entries, err := os.ReadDir(dir)
+			require.NoError(t, err)
+			assert.Len(t, entries, 1, "no temporary file left behind")
 		})
 	}
 }
