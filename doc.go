@@ -90,7 +90,9 @@
 // idempotent requests (or those with an Idempotency-Key header), with
 // exponential backoff and full jitter, honouring Retry-After up to
 // [RetryPolicy].MaxWait. A body that cannot be replayed byte for byte is
-// never retried, and no wait outlives the context.
+// never retried, and no wait outlives the context. [Response.Attempts] and
+// [Response.Retries] show what each try got and how long the session
+// waited after it.
 //
 // # Errors
 //
@@ -109,15 +111,16 @@
 //
 // Session credentials ([WithBasicAuth], [WithBearerToken],
 // [Session.SetBasicAuth], [Session.SetBearerToken]) and cookies set by hand
-// ([Session.SetCookie]) go only to the base URL's origin (scheme, host and
-// port), or with no base URL to the host of each request the caller makes.
+// ([Session.SetCookie]), and sensitive headers set on the session, go only
+// to the base URL's origin (scheme, host and port), or with no base URL to
+// the host of each request the caller makes.
 // No redirect carries Authorization, Proxy-Authorization, Cookie or a
 // header named by [WithSensitiveHeaders] to another origin or from https to
 // http, and once dropped they are not restored. Cookies the server sets
 // live in the jar and follow their own domain, path and Secure rules. TLS
 // is verified unless the caller's own tls.Config turns it off. CR, LF or
 // NUL in a header name or value is refused with [ErrInvalidHeader] before
-// anything is sent.
+// anything is sent. SECURITY.md lists each promise with its test.
 //
 // # Observability and payloads
 //
