@@ -1,0 +1,35 @@
+module github.com/reqivo/reqivo/bench
+
+go 1.26.0
+
+replace github.com/reqivo/reqivo => ../
+
+require (
+	github.com/carlmjohnson/requests v0.23.5
+	github.com/dghubble/sling v1.4.2
+	github.com/go-resty/resty/v2 v2.17.2
+	github.com/imroc/req/v3 v3.54.0
+	github.com/reqivo/reqivo v0.0.0-00010101000000-000000000000
+	resty.dev/v3 v3.0.0-rc.4
+)
+
+require (
+	github.com/andybalholm/brotli v1.2.0 // indirect
+	github.com/cloudflare/circl v1.6.1 // indirect
+	github.com/google/go-querystring v1.1.0 // indirect
+	github.com/hashicorp/errwrap v1.1.0 // indirect
+	github.com/hashicorp/go-multierror v1.1.1 // indirect
+	github.com/icholy/digest v1.1.0 // indirect
+	github.com/klauspost/compress v1.18.0 // indirect
+	github.com/quic-go/qpack v0.5.1 // indirect
+	github.com/quic-go/quic-go v0.53.0 // indirect
+	github.com/refraction-networking/utls v1.7.3 // indirect
+	go.uber.org/mock v0.5.2 // indirect
+	golang.org/x/crypto v0.55.0 // indirect
+	golang.org/x/mod v0.38.0 // indirect
+	golang.org/x/net v0.58.0 // indirect
+	golang.org/x/sync v0.22.0 // indirect
+	golang.org/x/sys v0.47.0 // indirect
+	golang.org/x/text v0.41.0 // indirect
+	golang.org/x/tools v0.48.0 // indirect
+)

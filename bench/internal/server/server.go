@@ -1,0 +1,115 @@
+// Package server is the benchmark's HTTP server, run in its own process
+// (by cmd server, or by the benchmarks' TestMain re-running the test
+// binary) so that -benchmem counts client allocations only.
+//
+// It listens on two loopback ports: the data port serves the scenarios
+// (GET /json, POST /echo, GET /blob) and counts the connections it
+// accepts; the control port answers GET /conns with that count.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/reqivo/reqivo/bench/internal/fixture"
+)
+
+// EnvVar names the variable that carries "<data addr>,<control addr>"
+// from the server to the benchmarks.
+const EnvVar = "BENCH_SERVER"
+
+// countingListener counts accepted connections.
+type countingListener struct {
+	net.Listener
+	n atomic.Int64
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.n.Add(1)
+	}
+	return c, err
+}
+
+// Run listens on two loopback ports, writes one line
+// "BENCH_SERVER=<data addr>,<control addr>" to out, and serves until ctx
+// is done.
+func Run(ctx context.Context, out io.Writer) error {
+	obj := fixture.SampleJSON()
+	objLen := strconv.Itoa(len(obj))
+	blob := make([]byte, fixture.BlobSize)
+	for i := range blob {
+		blob[i] = byte('a' + i%26)
+	}
+	blobLen := strconv.Itoa(len(blob))
+
+	data := http.NewServeMux()
+	data.HandleFunc("GET /json", func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h["Content-Type"] = []string{"application/json"}
+		h["Content-Length"] = []string{objLen}
+		w.Write(obj)
+	})
+	data.HandleFunc("POST /echo", func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		h := w.Header()
+		h["Content-Type"] = []string{"application/json"}
+		h["Content-Length"] = []string{strconv.Itoa(len(b))}
+		w.Write(b)
+	})
+	data.HandleFunc("GET /blob", func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h["Content-Type"] = []string{"application/octet-stream"}
+		h["Content-Length"] = []string{blobLen}
+		w.Write(blob)
+	})
+
+	dl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	cl := &countingListener{Listener: dl}
+	ctrlL, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		dl.Close()
+		return err
+	}
+	ctrl := http.NewServeMux()
+	ctrl.HandleFunc("GET /conns", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, cl.n.Load())
+	})
+
+	dataSrv := &http.Server{Handler: data, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 5 * time.Minute}
+	ctrlSrv := &http.Server{Handler: ctrl, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 2)
+	go func() { errc <- dataSrv.Serve(cl) }()
+	go func() { errc <- ctrlSrv.Serve(ctrlL) }()
+	if _, err := fmt.Fprintf(out, "%s=%s,%s\n", EnvVar, dl.Addr(), ctrlL.Addr()); err != nil {
+		return err
+	}
+
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	dataSrv.Shutdown(sctx)
+	ctrlSrv.Shutdown(sctx)
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
