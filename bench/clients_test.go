@@ -66,9 +66,9 @@ func tunedTransport() *http.Transport {
 // ---- net/http ----
 
 type netHTTP struct {
-	c                 *http.Client
+	c                *http.Client
 	json, echo, blob string
-	closeIdle         func()
+	closeIdle        func()
 }
 
 func newNetHTTPTuned(base string, _ bool) (client, error) {
