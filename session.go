@@ -167,7 +167,10 @@ func (s *Session) Patch(ctx context.Context, url string, opts ...RequestOption) 
 // Response.Err or Response.OK. Every error is a *RequestError matching one
 // of the kinds in errors.go.
 func (s *Session) Request(ctx context.Context, method, rawURL string, opts ...RequestOption) (*Response, error) {
-	var rc requestConfig
+	rc := &noRequestOptions // read only: a request without options allocates no config
+	if len(opts) > 0 {
+		rc = new(requestConfig)
+	}
 	fail := func(err error) (*Response, error) {
 		// A body an option took (a file, a multipart stream) is closed
 		// as it would be after a request.
@@ -180,7 +183,7 @@ func (s *Session) Request(ctx context.Context, method, rawURL string, opts ...Re
 		if o == nil {
 			return fail(errorf(ErrInvalidOption, "nil request option"))
 		}
-		if err := o(&rc); err != nil {
+		if err := o(rc); err != nil {
 			return fail(err)
 		}
 	}
@@ -221,8 +224,12 @@ func (s *Session) Request(ctx context.Context, method, rawURL string, opts ...Re
 	if rc.extra != nil {
 		rc.extra.wrapUpload(req)
 	}
-	return s.execute(ctx, req, &rc)
+	return s.execute(ctx, req, rc)
 }
+
+// noRequestOptions is the config of a request without options; nothing
+// writes it.
+var noRequestOptions requestConfig
 
 // Do sends req with the session applied: persistent headers under req's
 // own, auth, cookies, hooks, redirects, retries and the timeouts. Like
