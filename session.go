@@ -432,29 +432,30 @@ func asReadCloser(r io.Reader) io.ReadCloser {
 }
 
 // execute runs one logical request: merge, hooks, the redirect chain, the
-// body read and the response hooks. req is owned by execute; req.Header
-// holds the per-request headers only (or is nil).
-func (s *Session) execute(ctx context.Context, req *http.Request, rc *requestConfig) (resp *Response, err error) {
+// body read and the response hooks. in is owned by execute, which sends a
+// copy of it with the request's context (so in may live on the caller's
+// stack); in.Header holds the per-request headers only (or is nil).
+func (s *Session) execute(ctx context.Context, in *http.Request, rc *requestConfig) (resp *Response, err error) {
 	start := time.Now()
-	method := req.Method
+	method := in.Method
 	if s.err != nil {
-		closeBody(req)
-		return nil, &RequestError{Method: method, URL: redactURL(req.URL), Err: s.err}
+		closeBody(in)
+		return nil, &RequestError{Method: method, URL: redactURL(in.URL), Err: s.err}
 	}
 	if s.closed.Load() {
-		closeBody(req)
-		return nil, &RequestError{Method: method, URL: redactURL(req.URL), Err: ErrClosed}
+		closeBody(in)
+		return nil, &RequestError{Method: method, URL: redactURL(in.URL), Err: ErrClosed}
 	}
 	if ctx == nil {
-		closeBody(req)
-		return nil, &RequestError{Method: method, URL: redactURL(req.URL), Err: errorf(ErrInvalidOption, "nil context")}
+		closeBody(in)
+		return nil, &RequestError{Method: method, URL: redactURL(in.URL), Err: errorf(ErrInvalidOption, "nil context")}
 	}
 	s.inFlight.Add(1)
 	defer s.done()
 	st := s.state.Load()
 	if len(st.invalid) > 0 {
-		closeBody(req)
-		return nil, &RequestError{Method: method, URL: redactURL(req.URL), Err: firstInvalid(st.invalid)}
+		closeBody(in)
+		return nil, &RequestError{Method: method, URL: redactURL(in.URL), Err: firstInvalid(st.invalid)}
 	}
 
 	// Deadlines: the total one, and a cancel for the read timeout between
@@ -463,32 +464,23 @@ func (s *Session) execute(ctx context.Context, req *http.Request, rc *requestCon
 	if rc.timeoutSet {
 		total = rc.timeout
 	}
-	var cancelTotal context.CancelFunc
+	var dl deadlines
 	if total > 0 {
-		ctx, cancelTotal = context.WithTimeout(ctx, total)
+		ctx, dl.total = context.WithTimeout(ctx, total)
 	}
 	read := s.cfg.timeouts.Read
-	var cancelRead context.CancelCauseFunc
 	if read > 0 && (total == 0 || read < total) {
-		ctx, cancelRead = context.WithCancelCause(ctx)
-	}
-	cancel := func() {
-		if cancelRead != nil {
-			cancelRead(nil)
-		}
-		if cancelTotal != nil {
-			cancelTotal()
-		}
+		ctx, dl.read = context.WithCancelCause(ctx)
 	}
 	var tr *tracer
 	if s.cfg.trace || rc.extra != nil && rc.extra.trace {
 		ctx, tr = withTracer(ctx)
 	}
-	req = req.WithContext(ctx)
+	req := in.WithContext(ctx)
 
 	ch, err := s.prepare(req, st)
 	if err != nil {
-		cancel()
+		dl.release()
 		closeBody(req)
 		return nil, &RequestError{Method: method, URL: redactURL(req.URL), Err: err}
 	}
@@ -496,7 +488,7 @@ func (s *Session) execute(ctx context.Context, req *http.Request, rc *requestCon
 	hresp, history, err := ch.run(req)
 	if err != nil {
 		err = requestError(ctx, method, req.URL, err) // before cancel: it reads ctx
-		cancel()
+		dl.release()
 		return nil, err
 	}
 	r := &Response{Response: hresp, history: history, attempts: ch.attempts, retries: ch.retries, timings: tr}
@@ -505,16 +497,16 @@ func (s *Session) execute(ctx context.Context, req *http.Request, rc *requestCon
 		rc.extra.wrapDownload(hresp)
 	}
 	if rc.stream {
-		hresp.Body = newLiveBody(hresp.Body, ctx, read, cancelRead, cancel)
+		hresp.Body = newLiveBody(hresp.Body, ctx, read, dl.read, dl.release)
 	} else {
 		body := hresp.Body
-		if cancelRead != nil {
-			body = newIdleReader(body, read, cancelRead)
+		if dl.read != nil {
+			body = newIdleReader(body, read, dl.read)
 		}
 		if err = r.buffer(body, s.cfg.limits.MaxResponseBytes); err != nil {
 			err = requestError(ctx, method, hresp.Request.URL, err)
 		}
-		cancel()
+		dl.release()
 		if err != nil {
 			return nil, err
 		}
@@ -601,6 +593,22 @@ func canonicalHeader(h http.Header) http.Header {
 		out[ck] = append(out[ck], h[k]...)
 	}
 	return out
+}
+
+// deadlines holds the cancels of a request's derived contexts.
+type deadlines struct {
+	total context.CancelFunc      // nil: no total deadline
+	read  context.CancelCauseFunc // nil: no read timeout between body reads
+}
+
+// release cancels the derived contexts.
+func (d deadlines) release() {
+	if d.read != nil {
+		d.read(nil)
+	}
+	if d.total != nil {
+		d.total()
+	}
 }
 
 // done ends a request; on a closed session it closes the idle connections
