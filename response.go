@@ -35,6 +35,7 @@ type Response struct {
 	attempts int
 	timings  *tracer // nil unless tracing was asked for
 	retries  []Attempt
+	bb       bufferedBody // the Body once buffered; here to save an allocation
 }
 
 // Bytes returns the body. It is nil for a streamed response (use Body).
@@ -159,9 +160,8 @@ func (r *Response) buffer(body io.ReadCloser, limit int64) error {
 	}
 	r.body = buf
 	r.buffered = true
-	b := &bufferedBody{}
-	b.Reset(buf)
-	r.Body = b
+	r.bb.Reset(buf)
+	r.Body = &r.bb
 	return nil
 }
 
