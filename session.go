@@ -39,6 +39,9 @@ type Session struct {
 
 	mu    sync.Mutex // serialises the writers of state
 	state atomic.Pointer[state]
+
+	resolvedMu sync.Mutex                          // serialises the writers of resolved
+	resolved   atomic.Pointer[map[string]*url.URL] // see resolve; never modified once published
 }
 
 // state is the run-time changeable part of a session. A published state is
@@ -387,8 +390,48 @@ func (s *Session) OnResponse(hook func(*Response) error) {
 	s.update(func(st *state) { st.onResponse = append(slices.Clip(st.onResponse), hook) })
 }
 
-// resolve turns a request URL into an absolute one.
+// maxResolved bounds the cache of resolve.
+const maxResolved = 256
+
+// resolve turns a request URL into an absolute one. The URL returned is
+// the caller's to change. Resolutions without user information or a query
+// are cached (the first maxResolved of them): a session tends to call the
+// same few URLs, and copying one costs less than parsing and resolving it.
 func (s *Session) resolve(raw string) (*url.URL, error) {
+	if m := s.resolved.Load(); m != nil {
+		if c, ok := (*m)[raw]; ok {
+			u := *c
+			return &u, nil
+		}
+	}
+	u, err := s.resolveURL(raw)
+	if err == nil && raw != "" && u.User == nil && u.RawQuery == "" && !u.ForceQuery {
+		s.cacheResolved(raw, u)
+	}
+	return u, err
+}
+
+// cacheResolved publishes a copy of the map of resolve with raw -> a copy
+// of u added, unless it is full.
+func (s *Session) cacheResolved(raw string, u *url.URL) {
+	s.resolvedMu.Lock()
+	defer s.resolvedMu.Unlock()
+	var old map[string]*url.URL
+	if m := s.resolved.Load(); m != nil {
+		old = *m
+	}
+	if _, ok := old[raw]; ok || len(old) >= maxResolved {
+		return
+	}
+	m := make(map[string]*url.URL, len(old)+1)
+	maps.Copy(m, old)
+	c := *u
+	m[raw] = &c
+	s.resolved.Store(&m)
+}
+
+// resolveURL is resolve without the cache.
+func (s *Session) resolveURL(raw string) (*url.URL, error) {
 	base := s.cfg.baseURL
 	if raw == "" {
 		if base == nil {
