@@ -215,14 +215,6 @@ func (s *Session) Request(ctx context.Context, method, rawURL string, opts ...Re
 	}
 	if rc.bodySet {
 		req.Body, req.GetBody, req.ContentLength = asReadCloser(rc.body), rc.getBody, rc.contentLength
-		if rc.contentType != "" {
-			if req.Header == nil {
-				req.Header = make(http.Header, 2)
-			}
-			if _, ok := req.Header["Content-Type"]; !ok {
-				req.Header["Content-Type"] = []string{rc.contentType}
-			}
-		}
 	}
 	if rc.extra != nil {
 		rc.extra.wrapUpload(req)
@@ -477,7 +469,8 @@ func asReadCloser(r io.Reader) io.ReadCloser {
 // execute runs one logical request: merge, hooks, the redirect chain, the
 // body read and the response hooks. in is owned by execute, which sends a
 // copy of it with the request's context (so in may live on the caller's
-// stack); in.Header holds the per-request headers only (or is nil).
+// stack); in.Header holds the per-request headers only (or is nil), and
+// rc.contentType the Content-Type of a body option.
 func (s *Session) execute(ctx context.Context, in *http.Request, rc *requestConfig) (resp *Response, err error) {
 	start := time.Now()
 	method := in.Method
@@ -521,7 +514,7 @@ func (s *Session) execute(ctx context.Context, in *http.Request, rc *requestConf
 	}
 	req := in.WithContext(ctx)
 
-	ch, err := s.prepare(req, st)
+	ch, err := s.merge(req, st, rc.contentType)
 	if err != nil {
 		dl.release()
 		closeBody(req)
@@ -569,6 +562,12 @@ func (s *Session) execute(ctx context.Context, in *http.Request, rc *requestConf
 // returns the redirect chain that starts at req. The WebSocket handshake
 // goes through it too.
 func (s *Session) prepare(req *http.Request, st *state) (*chain, error) {
+	return s.merge(req, st, "")
+}
+
+// merge is prepare with the Content-Type of a body option (or ""), which
+// counts as one of req's own headers unless req has one.
+func (s *Session) merge(req *http.Request, st *state, contentType string) (*chain, error) {
 	// Sensitive session headers (an X-Api-Key set with SetHeader ...) are
 	// credentials too: they are scoped as session auth.
 	credOK := s.credentialsAllowed(req.URL)
@@ -578,8 +577,14 @@ func (s *Session) prepare(req *http.Request, st *state) (*chain, error) {
 			delete(h, k)
 		}
 	}
-	for k, v := range canonicalHeader(req.Header) {
+	own := canonicalHeader(req.Header)
+	for k, v := range own {
 		h[k] = v
+	}
+	if contentType != "" {
+		if _, ok := own["Content-Type"]; !ok {
+			h["Content-Type"] = []string{contentType}
+		}
 	}
 	req.Header = h
 	if _, ok := h["Authorization"]; !ok {
