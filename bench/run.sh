@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Runs the benchmarks against a server in its own process and prints the
+# medians as Markdown (the table of BENCHMARKS.md).
+#
+#   bench/run.sh                 # 5 rounds, every scenario, 1 s per benchmark
+#   ROUNDS=3 BENCH='GET$|POST' BENCHTIME=2000x bench/run.sh
+#
+# ROUNDS     rounds; each runs the clients in another (rotated) order (5)
+# BENCH      -bench regexp of the scenarios (.)
+# BENCHTIME  -benchtime (1s)
+# ASYNC      1: include the async fan-out (needs reqivo.AsyncSession);
+#            0: leave it out; unset: include it when it builds
+# OUT        where the raw `go test` output goes (bench/results.txt)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+ROUNDS=${ROUNDS:-5}
+BENCH=${BENCH:-.}
+BENCHTIME=${BENCHTIME:-1s}
+OUT=${OUT:-$PWD/results.txt}
+
+tags=()
+case "${ASYNC:-}" in
+1) tags=(-tags async) ;;
+0) ;;
+*) if go vet -tags async . >/dev/null 2>&1; then tags=(-tags async); fi ;;
+esac
+
+tmp=$(mktemp -d)
+pid=
+cleanup() {
+	if [ -n "$pid" ]; then
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+go build -o "$tmp/server" ./server
+go test -c "${tags[@]}" -o "$tmp/bench.test" .
+
+"$tmp/server" >"$tmp/server.out" &
+pid=$!
+for _ in $(seq 100); do
+	grep -q '^BENCH_SERVER=' "$tmp/server.out" 2>/dev/null && break
+	sleep 0.1
+done
+line=$(grep '^BENCH_SERVER=' "$tmp/server.out") || { echo "run.sh: the server did not start" >&2; exit 1; }
+export BENCH_SERVER=${line#BENCH_SERVER=}
+
+clients=(nethttp defaultclient resty2 resty3 req sling requests reqivo)
+: >"$OUT"
+{
+	echo "# $(date -u +%FT%TZ) $(go version) tags=${tags[*]:-none}"
+	echo "# ROUNDS=$ROUNDS BENCH=$BENCH BENCHTIME=$BENCHTIME"
+} >>"$OUT"
+for ((r = 0; r < ROUNDS; r++)); do
+	n=${#clients[@]}
+	order=()
+	for ((i = 0; i < n; i++)); do order+=("${clients[(i + r) % n]}"); done
+	order_csv=$(IFS=,; echo "${order[*]}")
+	echo "round $((r + 1))/$ROUNDS: $order_csv" >&2
+	BENCH_CLIENTS=$order_csv "$tmp/bench.test" -test.run='^$' -test.bench="$BENCH" \
+		-test.benchmem -test.benchtime="$BENCHTIME" | tee -a "$OUT" >&2
+done
+
+# Stop the server by its PID before the report.
+kill "$pid"
+wait "$pid" 2>/dev/null || true
+pid=
+
+echo "## Results" 
+echo
+echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, $(go version | cut -d' ' -f3-), $(uname -sr)."
+echo "Command: \`ROUNDS=$ROUNDS BENCH='$BENCH' BENCHTIME=$BENCHTIME bench/run.sh\` (tags: ${tags[*]:-none}; raw output in bench/results.txt)."
+echo
+go run ./report <"$OUT"
