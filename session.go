@@ -514,8 +514,8 @@ func (s *Session) execute(ctx context.Context, in *http.Request, rc *requestConf
 	}
 	req := in.WithContext(ctx)
 
-	ch, err := s.merge(req, st, rc.contentType)
-	if err != nil {
+	var ch chain
+	if err := s.merge(req, st, rc.contentType, &ch); err != nil {
 		dl.release()
 		closeBody(req)
 		return nil, &RequestError{Method: method, URL: redactURL(req.URL), Err: err}
@@ -562,12 +562,17 @@ func (s *Session) execute(ctx context.Context, in *http.Request, rc *requestConf
 // returns the redirect chain that starts at req. The WebSocket handshake
 // goes through it too.
 func (s *Session) prepare(req *http.Request, st *state) (*chain, error) {
-	return s.merge(req, st, "")
+	ch := new(chain)
+	if err := s.merge(req, st, "", ch); err != nil {
+		return nil, err
+	}
+	return ch, nil
 }
 
 // merge is prepare with the Content-Type of a body option (or ""), which
-// counts as one of req's own headers unless req has one.
-func (s *Session) merge(req *http.Request, st *state, contentType string) (*chain, error) {
+// counts as one of req's own headers unless req has one, and the chain
+// written to ch (which execute keeps on its stack).
+func (s *Session) merge(req *http.Request, st *state, contentType string, ch *chain) error {
 	// Sensitive session headers (an X-Api-Key set with SetHeader ...) are
 	// credentials too: they are scoped as session auth.
 	credOK := s.credentialsAllowed(req.URL)
@@ -600,22 +605,22 @@ func (s *Session) merge(req *http.Request, st *state, contentType string) (*chai
 	if _, ok := h["Accept-Encoding"]; !ok {
 		h["Accept-Encoding"] = s.cfg.compression.accept()
 	}
-	ch := &chain{s: s, st: st, credOK: credOK, first: originOf(req.URL), userCookie: h.Get("Cookie")}
+	*ch = chain{s: s, st: st, credOK: credOK, first: originOf(req.URL), userCookie: h.Get("Cookie")}
 	if err := ch.setCookies(req); err != nil {
-		return nil, err
+		return err
 	}
 	if len(st.onRequest) > 0 {
 		for _, hook := range st.onRequest {
 			if err := hook(req); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		req.Header = canonicalHeader(req.Header)
 		if err := validateHeader(req.Header); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return ch, nil
+	return nil
 }
 
 // canonicalHeader returns h with every key in canonical form (values of
