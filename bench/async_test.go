@@ -20,8 +20,10 @@ const fanout = 1000
 
 // BenchmarkFanout: 1,000 GETs of the JSON object, decoded, through an
 // AsyncSession (futures, then Gather) against plain goroutines and a
-// WaitGroup on one Session, both at their defaults. One op is the whole
-// fan-out; cpu-ns/op is per fan-out too, conns/1k per request.
+// WaitGroup on one Session (1,000 in flight), and against 64 workers on
+// one Session (64 in flight, as AsyncSession), all at their defaults. One
+// op is the whole fan-out; cpu-ns/op is per fan-out too, conns/1k per
+// request.
 func BenchmarkFanout(b *testing.B) {
 	ctx := context.Background()
 	b.Run("async", func(b *testing.B) {
@@ -77,6 +79,28 @@ func BenchmarkFanout(b *testing.B) {
 				}
 			}
 			return nil
+		}
+		measure(b, 1, fanout, op, op)
+	})
+	// workers64 bounds the goroutines' requests in flight to 64, as
+	// AsyncSession does by default: what a careful hand-written fan-out
+	// costs.
+	b.Run("workers64", func(b *testing.B) {
+		data, _ := serverAddrs(b)
+		s, err := reqivo.NewSession(reqivo.WithBaseURL("http://" + data))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer s.Close()
+		op := func() error {
+			return runOps(reqivo.DefaultMaxConcurrency, fanout, func() error {
+				r, err := s.Get(ctx, "json")
+				if err != nil {
+					return err
+				}
+				var v fixture.Object
+				return r.JSON(&v)
+			})
 		}
 		measure(b, 1, fanout, op, op)
 	})
