@@ -335,10 +335,14 @@ func Gather(ctx context.Context, fs ...*Future) ([]*Response, error) {
 	var stopped error
 	for i, f := range fs {
 		if stopped == nil {
+			// select picks at random when f and ctx are both done: stop
+			// only if a future is in fact left unresolved.
 			select {
 			case <-f.Done():
 			case <-ctx.Done():
-				stopped = gatherStopped(ctx, unresolved(fs[i:]), len(fs))
+				if left := unresolved(fs[i:]); left > 0 {
+					stopped = gatherStopped(ctx, left, len(fs))
+				}
 			}
 		}
 		select {

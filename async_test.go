@@ -582,3 +582,25 @@ func TestAsyncCloseWaitsForCancelledInLine(t *testing.T) {
 		assert.ErrorIs(t, err, context.Canceled)
 	}
 }
+
+// A context that has ended does not make Gather fail when every future has
+// resolved already: it had nothing left to wait for.
+func TestGatherResolvedBeforeContextEnds(t *testing.T) {
+	t.Parallel()
+	_, url := setupGate(t)
+	a := newTestAsync(t, WithBaseURL(url))
+	fs := []*Future{a.Get(context.Background(), "/a"), a.Get(context.Background(), "/b")}
+	for _, f := range fs {
+		_, err := await(t, f)
+		require.NoError(t, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for range 200 { // select would pick the done context half the time
+		rs, err := Gather(ctx, fs...)
+		require.NoError(t, err)
+		require.Len(t, rs, 2)
+		assert.NotNil(t, rs[0])
+		assert.NotNil(t, rs[1])
+	}
+}
