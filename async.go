@@ -31,6 +31,10 @@ import (
 //
 // An AsyncSession is safe for concurrent use by multiple goroutines. Close
 // it when done: Close waits for every request it accepted.
+//
+// The zero AsyncSession is not usable: make one with NewAsyncSession. The
+// requests of one that was not made so resolve at once, and its Close
+// returns, with an error matching ErrInvalidOption.
 type AsyncSession struct {
 	*Session
 
@@ -111,6 +115,10 @@ func (a *AsyncSession) Patch(ctx context.Context, url string, opts ...RequestOpt
 // an error matching ErrClosed.
 func (a *AsyncSession) Request(ctx context.Context, method, url string, opts ...RequestOption) *Future {
 	f := &Future{done: make(chan struct{}), a: a, ctx: ctx, method: method, url: url, opts: opts}
+	if !a.made() {
+		f.refuse(errNotMade)
+		return f
+	}
 	if ctx == nil {
 		// Session.Request refuses a nil context before any I/O, with the
 		// error every other request method gives.
@@ -145,6 +153,12 @@ func (a *AsyncSession) Request(ctx context.Context, method, url string, opts ...
 	a.mu.Unlock()
 	return f
 }
+
+// errNotMade is what an AsyncSession not made by NewAsyncSession returns.
+var errNotMade = errorf(ErrInvalidOption, "AsyncSession not made by NewAsyncSession")
+
+// made reports whether a was made by NewAsyncSession.
+func (a *AsyncSession) made() bool { return a != nil && a.Session != nil && a.idle != nil }
 
 // work runs f, then the requests waiting in line, until the line is empty.
 func (a *AsyncSession) work(f *Future) {
@@ -216,6 +230,9 @@ func (a *AsyncSession) resolvedLocked() {
 // from a hook of one of the session's own requests, which it would wait
 // for. To stop sooner, cancel the requests' contexts.
 func (a *AsyncSession) Close() error {
+	if !a.made() {
+		return errNotMade
+	}
 	a.mu.Lock()
 	first := !a.closing
 	a.closing = true
@@ -305,8 +322,10 @@ func (f *Future) refuse(err error) {
 		c.Close()
 	}
 	u := RedactURL(f.url)
-	if r, rerr := f.a.Session.resolve(f.url); rerr == nil {
-		u = redactURL(r)
+	if f.a.made() {
+		if r, rerr := f.a.Session.resolve(f.url); rerr == nil {
+			u = redactURL(r)
+		}
 	}
 	f.resolve(nil, &RequestError{Method: f.method, URL: u, Err: err})
 }

@@ -604,3 +604,36 @@ func TestGatherResolvedBeforeContextEnds(t *testing.T) {
 		assert.NotNil(t, rs[1])
 	}
 }
+
+// An AsyncSession not made by NewAsyncSession refuses requests at once,
+// and closing it neither panics nor blocks.
+func TestAsyncZeroValue(t *testing.T) {
+	t.Parallel()
+	s := newTestSession(t)
+	for _, tt := range []struct {
+		name string
+		a    *AsyncSession
+	}{
+		{"zero", &AsyncSession{}},
+		{"literal around a session", &AsyncSession{Session: s}},
+		{"nil", nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			body := &trackedReader{Reader: strings.NewReader("x")}
+			var nilCtx context.Context
+			for _, f := range []*Future{
+				tt.a.Get(context.Background(), "http://127.0.0.1:1/"),
+				tt.a.Post(context.Background(), "http://127.0.0.1:1/", Body(body)),
+				tt.a.Get(nilCtx, "http://127.0.0.1:1/"),
+			} {
+				_, err := await(t, f)
+				assert.ErrorIs(t, err, ErrInvalidOption)
+				var re *RequestError
+				assert.ErrorAs(t, err, &re)
+			}
+			assert.True(t, body.closed.Load(), "the refused request's body is closed")
+			assert.ErrorIs(t, tt.a.Close(), ErrInvalidOption)
+		})
+	}
+}
