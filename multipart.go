@@ -78,12 +78,13 @@ func (p Part) ContentType(ct string) Part {
 // file is an error, before anything is sent.
 func Multipart(parts ...Part) RequestOption {
 	return func(rc *requestConfig) error {
-		if err := rc.setBody(); err != nil {
-			return err
-		}
 		b := &multipartBody{parts: make([]Part, len(parts))}
 		copy(b.parts, parts)
 		// Closers given to FormFile are closed on every path from here on.
+		if err := rc.setBody(); err != nil {
+			b.closeReaders()
+			return err
+		}
 		if err := b.check(); err != nil {
 			b.closeReaders()
 			return err

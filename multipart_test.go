@@ -258,6 +258,10 @@ func TestMultipartEarlyFailureClosesReaders(t *testing.T) {
 			_, err := s.Post(context.Background(), base, Multipart(FormFile("f", "f", r)), Header("Bad\n", "x"))
 			return err
 		}},
+		{"another body before it", func(s *Session, r io.Reader) error {
+			_, err := s.Post(context.Background(), base, BodyString("x"), Multipart(FormFile("f", "f", r)))
+			return err
+		}},
 		{"other part invalid", func(s *Session, r io.Reader) error {
 			_, err := s.Post(context.Background(), base, Multipart(FormFile("f", "f", r), FormField("", "x")))
 			return err
