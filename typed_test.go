@@ -56,6 +56,10 @@ func setupJSONServer(t testing.TB) string {
 			reply(200, "application/json", `{"id":`)
 		case "/wrong-type":
 			reply(200, "application/json", `{"id":"one"}`)
+		case "/null":
+			reply(200, "application/json", " null\n")
+		case "/trailing":
+			reply(200, "application/json", `{"id":1,"name":"ada"} {"id":2}`)
 		case "/empty":
 			reply(204, "", "")
 		case "/missing":
@@ -88,6 +92,10 @@ func TestGetJSON(t *testing.T) {
 		{name: "no content type is refused", path: "/untyped", kind: ErrInvalidResponse, wantAcc: "application/json"},
 		{name: "bad JSON", path: "/bad", kind: ErrInvalidResponse, wantAcc: "application/json"},
 		{name: "JSON of another shape", path: "/wrong-type", kind: ErrInvalidResponse, wantAcc: "application/json"},
+		{name: "null is not a user", path: "/null", kind: ErrInvalidResponse, wantAcc: "application/json"},
+		{name: "null is not a user, streamed", path: "/null", opts: []RequestOption{Stream()}, kind: ErrInvalidResponse, wantAcc: "application/json"},
+		{name: "data after the JSON", path: "/trailing", kind: ErrInvalidResponse, wantAcc: "application/json"},
+		{name: "data after the JSON, streamed", path: "/trailing", opts: []RequestOption{Stream()}, kind: ErrInvalidResponse, wantAcc: "application/json"},
 		{name: "404", path: "/missing", status: 404, wantAcc: "application/json"},
 		{name: "404 streamed", path: "/missing", opts: []RequestOption{Stream()}, status: 404, wantAcc: "application/json"},
 		{name: "request fails", path: "//elsewhere/x", kind: ErrInvalidURL, noResp: true},
@@ -143,4 +151,46 @@ func TestRequestJSONSessionAccept(t *testing.T) {
 
 	_, _, err = GetJSON[user](context.Background(), nil, "/user")
 	assert.ErrorIs(t, err, ErrInvalidOption)
+}
+
+// A JSON null is a nil value for the types that have one, and an error for
+// the others, whose zero value would look like an answer.
+func TestRequestJSONNull(t *testing.T) {
+	t.Parallel()
+	base := setupJSONServer(t)
+	s := newTestSession(t, WithBaseURL(base))
+	ctx := context.Background()
+	for _, stream := range []bool{false, true} {
+		var opts []RequestOption
+		if stream {
+			opts = append(opts, Stream())
+		}
+		p, _, err := GetJSON[*user](ctx, s, "/null", opts...)
+		assert.NoError(t, err)
+		assert.Nil(t, p)
+		m, _, err := GetJSON[map[string]any](ctx, s, "/null", opts...)
+		assert.NoError(t, err)
+		assert.Nil(t, m)
+		l, _, err := GetJSON[[]user](ctx, s, "/null", opts...)
+		assert.NoError(t, err)
+		assert.Nil(t, l)
+		a, _, err := GetJSON[any](ctx, s, "/null", opts...)
+		assert.NoError(t, err)
+		assert.Nil(t, a)
+		n, _, err := GetJSON[nullable](ctx, s, "/null", opts...)
+		assert.NoError(t, err, "a type that decodes null itself")
+		assert.True(t, n.null)
+		_, _, err = GetJSON[int](ctx, s, "/null", opts...)
+		assert.ErrorIs(t, err, ErrInvalidResponse)
+		_, _, err = GetJSON[string](ctx, s, "/null", opts...)
+		assert.ErrorIs(t, err, ErrInvalidResponse)
+	}
+}
+
+// nullable decodes a JSON null itself.
+type nullable struct{ null bool }
+
+func (n *nullable) UnmarshalJSON(b []byte) error {
+	n.null = string(b) == "null"
+	return nil
 }
