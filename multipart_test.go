@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -369,4 +371,70 @@ func TestMultipartSizeChanged(t *testing.T) {
 			assert.Contains(t, err.Error(), tc.name)
 		})
 	}
+}
+
+// gatedReader gives its first chunk, then waits for open before the rest:
+// a body that held the file whole before sending it would never get past
+// the first chunk.
+type gatedReader struct {
+	first, rest []byte
+	open        <-chan struct{}
+}
+
+func (g *gatedReader) Read(p []byte) (int, error) {
+	if len(g.first) > 0 {
+		n := copy(p, g.first)
+		g.first = g.first[n:]
+		return n, nil
+	}
+	if g.open != nil {
+		select {
+		case <-g.open:
+		case <-time.After(eventuallyWait):
+			return 0, errors.New("the server never got the start of the file: the body is not streamed")
+		}
+		g.open = nil
+	}
+	if len(g.rest) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, g.rest)
+	g.rest = g.rest[n:]
+	return n, nil
+}
+
+// The file is streamed: the server reads the start of it while the rest
+// has not been read from the caller's reader yet.
+func TestMultipartStreamsTheFile(t *testing.T) {
+	t.Parallel()
+	gotStart := make(chan struct{})
+	srv := setupServer(t, func(w http.ResponseWriter, r *http.Request) {
+		mr, err := r.MultipartReader()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		p, err := mr.NextPart()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		start := make([]byte, 4)
+		if _, err := io.ReadFull(p, start); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		close(gotStart)
+		rest, err := io.ReadAll(p)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		_, _ = fmt.Fprintf(w, "%s+%d", start, len(rest))
+	})
+	s := newTestSession(t)
+	r := &gatedReader{first: []byte("head"), rest: bytes.Repeat([]byte("x"), 1<<20), open: gotStart}
+	resp, err := s.Post(context.Background(), srv.URL, Multipart(FormFile("f", "f.bin", r)))
+	require.NoError(t, err)
+	assert.Equal(t, "head+1048576", resp.Text())
 }
