@@ -19,8 +19,8 @@
 //
 // [Session.Get], [Session.Post] and the other verbs read the body whole
 // (bounded by [Limits].MaxResponseBytes) before they return, so the
-// connection is back in the pool and [Response.Body] reads the buffered
-// bytes again; [Stream] leaves the body live. Request options ([Header],
+// connection is back in the pool and the Response's Body reads the
+// buffered bytes again; [Stream] leaves the body live. Request options ([Header],
 // [Query], [Params], [JSON], [Form], [Body], [BodyBytes], [BodyString],
 // [Timeout], [Stream]) apply to one request.
 //

@@ -23,7 +23,10 @@ const downloadFileMode = 0o644
 //
 // opts are those of Get (OnDownloadProgress shows the transfer); the body
 // is streamed, not held in memory, and is not bounded by
-// Limits.MaxResponseBytes. A status other than 2xx writes nothing and is
+// Limits.MaxResponseBytes. The session's total timeout (30 s unless set)
+// covers the whole transfer: give a large download a longer Timeout, or
+// Timeout(0) for none (the read timeout still ends a transfer that
+// stalls). A status other than 2xx writes nothing and is
 // returned as an *HTTPError. On success the returned Response has its
 // status and headers, and no body. A path whose directory cannot take a
 // file fails with ErrInvalidOption before anything is sent; a failure to

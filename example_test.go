@@ -48,7 +48,11 @@ func Example() {
 func ExampleSession_SetHeader() {
 	bin := startHTTPBin()
 	defer bin.Close()
-	s, _ := reqivo.NewSession(reqivo.WithBaseURL(bin.URL))
+	s, err := reqivo.NewSession(reqivo.WithBaseURL(bin.URL))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer s.Close()
 
 	s.SetHeader("X-Client", "example")
@@ -58,7 +62,10 @@ func ExampleSession_SetHeader() {
 		return
 	}
 	var body struct{ Headers http.Header }
-	_ = resp.JSON(&body)
+	if err := resp.JSON(&body); err != nil {
+		fmt.Println(err)
+		return
+	}
 	fmt.Println(body.Headers.Get("X-Client"), body.Headers.Get("User-Agent") == reqivo.DefaultUserAgent)
 	// Output: example true
 }
@@ -67,7 +74,11 @@ func ExampleSession_SetHeader() {
 func ExampleHeader() {
 	bin := startHTTPBin()
 	defer bin.Close()
-	s, _ := reqivo.NewSession(reqivo.WithBaseURL(bin.URL), reqivo.WithHeader("X-Client", "session"))
+	s, err := reqivo.NewSession(reqivo.WithBaseURL(bin.URL), reqivo.WithHeader("X-Client", "session"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer s.Close()
 
 	resp, err := s.Get(context.Background(), "/headers", reqivo.Header("X-Client", "request"))
@@ -76,7 +87,10 @@ func ExampleHeader() {
 		return
 	}
 	var body struct{ Headers http.Header }
-	_ = resp.JSON(&body)
+	if err := resp.JSON(&body); err != nil {
+		fmt.Println(err)
+		return
+	}
 	fmt.Println(body.Headers.Values("X-Client"))
 	// Output: [request]
 }
@@ -85,7 +99,11 @@ func ExampleHeader() {
 func ExampleSession_Cookies() {
 	bin := startHTTPBin()
 	defer bin.Close()
-	s, _ := reqivo.NewSession(reqivo.WithBaseURL(bin.URL))
+	s, err := reqivo.NewSession(reqivo.WithBaseURL(bin.URL))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer s.Close()
 
 	// /cookies/set sets the cookie, then redirects to /cookies.
@@ -95,7 +113,10 @@ func ExampleSession_Cookies() {
 		return
 	}
 	var body struct{ Cookies map[string]string }
-	_ = resp.JSON(&body)
+	if err := resp.JSON(&body); err != nil {
+		fmt.Println(err)
+		return
+	}
 	fmt.Println(body.Cookies["flavor"], len(resp.History()), s.Cookies("")[0].Name)
 	// Output: chocolate 1 flavor
 }
@@ -104,7 +125,11 @@ func ExampleSession_Cookies() {
 func ExampleSession_SetCookie() {
 	bin := startHTTPBin()
 	defer bin.Close()
-	s, _ := reqivo.NewSession(reqivo.WithBaseURL(bin.URL))
+	s, err := reqivo.NewSession(reqivo.WithBaseURL(bin.URL))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer s.Close()
 
 	s.SetCookie("session_id", "abc123")
@@ -114,7 +139,10 @@ func ExampleSession_SetCookie() {
 		return
 	}
 	var body struct{ Cookies map[string]string }
-	_ = resp.JSON(&body)
+	if err := resp.JSON(&body); err != nil {
+		fmt.Println(err)
+		return
+	}
 	fmt.Println(body.Cookies)
 	// Output: map[session_id:abc123]
 }
@@ -123,7 +151,11 @@ func ExampleSession_SetCookie() {
 func ExampleWithBasicAuth() {
 	bin := startHTTPBin()
 	defer bin.Close()
-	s, _ := reqivo.NewSession(reqivo.WithBaseURL(bin.URL), reqivo.WithBasicAuth("user", "pass"))
+	s, err := reqivo.NewSession(reqivo.WithBaseURL(bin.URL), reqivo.WithBasicAuth("user", "pass"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer s.Close()
 
 	resp, err := s.Get(context.Background(), "/basic-auth/user/pass")
@@ -150,7 +182,11 @@ func ExampleWithBasicAuth() {
 func ExampleWithBearerToken() {
 	bin := startHTTPBin()
 	defer bin.Close()
-	s, _ := reqivo.NewSession(reqivo.WithBaseURL(bin.URL), reqivo.WithBearerToken("my-token"))
+	s, err := reqivo.NewSession(reqivo.WithBaseURL(bin.URL), reqivo.WithBearerToken("my-token"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer s.Close()
 
 	resp, err := s.Get(context.Background(), "/bearer")
@@ -162,7 +198,10 @@ func ExampleWithBearerToken() {
 		Authenticated bool
 		Token         string
 	}
-	_ = resp.JSON(&body)
+	if err := resp.JSON(&body); err != nil {
+		fmt.Println(err)
+		return
+	}
 	fmt.Println(body.Authenticated, body.Token)
 	// Output: true my-token
 }
@@ -195,7 +234,11 @@ func ExampleNew() {
 func ExampleSession_Stats() {
 	bin := startHTTPBin()
 	defer bin.Close()
-	s, _ := reqivo.NewSession(reqivo.WithBaseURL(bin.URL))
+	s, err := reqivo.NewSession(reqivo.WithBaseURL(bin.URL))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer s.Close()
 
 	for i := 0; i < 3; i++ {
@@ -212,7 +255,11 @@ func ExampleSession_Stats() {
 func ExampleWithBaseURL() {
 	bin := startHTTPBin()
 	defer bin.Close()
-	s, _ := reqivo.NewSession(reqivo.WithBaseURL(bin.URL + "/anything/v1/"))
+	s, err := reqivo.NewSession(reqivo.WithBaseURL(bin.URL + "/anything/v1/"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer s.Close()
 
 	for _, ref := range []string{"users", "/get", "//elsewhere.example/"} {
@@ -233,10 +280,14 @@ func ExampleWithBaseURL() {
 func ExampleWithTimeout() {
 	bin := startHTTPBin()
 	defer bin.Close()
-	s, _ := reqivo.NewSession(reqivo.WithBaseURL(bin.URL), reqivo.WithTimeout(300*time.Millisecond))
+	s, err := reqivo.NewSession(reqivo.WithBaseURL(bin.URL), reqivo.WithTimeout(300*time.Millisecond))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer s.Close()
 
-	_, err := s.Get(context.Background(), "/delay/2")
+	_, err = s.Get(context.Background(), "/delay/2")
 	fmt.Println(errors.Is(err, reqivo.ErrTimeout))
 	resp, err := s.Get(context.Background(), "/delay/0")
 	if err != nil {
@@ -253,7 +304,11 @@ func ExampleWithTimeout() {
 func ExampleTimeout() {
 	bin := startHTTPBin()
 	defer bin.Close()
-	s, _ := reqivo.NewSession(reqivo.WithBaseURL(bin.URL), reqivo.WithTimeout(200*time.Millisecond))
+	s, err := reqivo.NewSession(reqivo.WithBaseURL(bin.URL), reqivo.WithTimeout(200*time.Millisecond))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer s.Close()
 
 	resp, err := s.Get(context.Background(), "/delay/0.5", reqivo.Timeout(5*time.Second))
@@ -297,7 +352,10 @@ func Example_sessionFactory() {
 		return
 	}
 	var body struct{ Headers http.Header }
-	_ = resp.JSON(&body)
+	if err := resp.JSON(&body); err != nil {
+		fmt.Println(err)
+		return
+	}
 	fmt.Println(body.Headers.Get("Authorization"), body.Headers.Get("Accept"))
 	// Output: Bearer factory-token application/json
 }
@@ -327,7 +385,11 @@ func (a *UserAgentAPI) UserAgent(ctx context.Context) (string, error) {
 func Example_wrapperType() {
 	bin := startHTTPBin()
 	defer bin.Close()
-	s, _ := reqivo.NewSession(reqivo.WithBaseURL(bin.URL), reqivo.WithHeader("User-Agent", "wrapper/1.0"))
+	s, err := reqivo.NewSession(reqivo.WithBaseURL(bin.URL), reqivo.WithHeader("User-Agent", "wrapper/1.0"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer s.Close()
 
 	api := &UserAgentAPI{s: s}
@@ -336,11 +398,42 @@ func Example_wrapperType() {
 	// Output: wrapper/1.0 <nil>
 }
 
-// Do and HTTPClient let code written for net/http use the session.
+// Do sends an *http.Request with the session applied and returns the live
+// *http.Response, whose body the caller closes.
+func ExampleSession_Do() {
+	bin := startHTTPBin()
+	defer bin.Close()
+	s, err := reqivo.NewSession(reqivo.WithBearerToken("t0k"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer s.Close()
+
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, bin.URL+"/bearer", nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	resp, err := s.Do(req) // the session's bearer token goes with it
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer resp.Body.Close()
+	fmt.Println(resp.StatusCode, req.Header.Get("Authorization") == "")
+	// Output: 200 true
+}
+
+// HTTPClient lets code written for net/http use the session.
 func ExampleSession_HTTPClient() {
 	bin := startHTTPBin()
 	defer bin.Close()
-	s, _ := reqivo.NewSession(reqivo.WithBearerToken("t0k"))
+	s, err := reqivo.NewSession(reqivo.WithBearerToken("t0k"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer s.Close()
 
 	hc := s.HTTPClient() // hand it to any SDK that takes an *http.Client

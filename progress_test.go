@@ -294,3 +294,34 @@ func TestDownloadNetworkError(t *testing.T) {
 	assert.False(t, errors.Is(err, ErrInvalidOption))
 	assert.Empty(t, dirEntries(t, dir))
 }
+
+// The session's total timeout covers a download's transfer; Timeout(0)
+// lifts it for one download.
+func TestDownloadTotalTimeout(t *testing.T) {
+	t.Parallel()
+	const pause = 300 * time.Millisecond // well past the session's 50 ms
+	srv := setupServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "4")
+		_, _ = io.WriteString(w, "ab")
+		w.(http.Flusher).Flush()
+		select {
+		case <-time.After(pause):
+		case <-r.Context().Done():
+			return
+		}
+		_, _ = io.WriteString(w, "cd")
+	})
+	s := newTestSession(t, WithTimeout(50*time.Millisecond))
+	dir := t.TempDir()
+	target := filepath.Join(dir, "out")
+
+	_, err := s.Download(context.Background(), srv.URL, target)
+	assert.ErrorIs(t, err, ErrTimeout)
+	assert.Empty(t, dirEntries(t, dir))
+
+	_, err = s.Download(context.Background(), srv.URL, target, Timeout(0))
+	require.NoError(t, err)
+	got, err := os.ReadFile(target)
+	require.NoError(t, err)
+	assert.Equal(t, "abcd", string(got))
+}

@@ -43,6 +43,7 @@ func TestTimings(t *testing.T) {
 			tm := resp.Timings()
 			if !tt.traced {
 				assert.Equal(t, Timings{}, tm)
+				assert.Nil(t, resp.timings, "a request that does not ask builds no tracer")
 				return
 			}
 			assert.False(t, tm.ConnReused)

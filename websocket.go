@@ -30,6 +30,7 @@ const (
 	MessageBinary = MessageType(websocket.MessageBinary) // any bytes
 )
 
+// String returns "text", "binary", or the number of another type.
 func (t MessageType) String() string {
 	switch t {
 	case MessageText:
@@ -149,6 +150,7 @@ type CloseError struct {
 	err    error
 }
 
+// Error returns the status code and the reason.
 func (e *CloseError) Error() string {
 	msg := "reqivo: websocket closed by the peer with status " + strconv.Itoa(e.Code)
 	if e.Reason != "" {
