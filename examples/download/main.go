@@ -87,12 +87,13 @@ type progressBar struct {
 	last  time.Time
 	done  int64
 	total int64
+	stale bool // done or total changed since the last draw
 }
 
 func newProgressBar(w io.Writer, width int) *progressBar { return &progressBar{w: w, width: width} }
 
 func (b *progressBar) update(done, total int64) {
-	b.done, b.total = done, total
+	b.done, b.total, b.stale = done, total, true
 	if now := time.Now(); now.Sub(b.last) >= 50*time.Millisecond || done == total {
 		b.last = now
 		b.draw()
@@ -100,6 +101,7 @@ func (b *progressBar) update(done, total int64) {
 }
 
 func (b *progressBar) draw() {
+	b.stale = false
 	if b.total <= 0 {
 		fmt.Fprintf(b.w, "\r%d bytes", b.done)
 		return
@@ -113,6 +115,8 @@ func (b *progressBar) finish() {
 	if b.last.IsZero() {
 		return // nothing was drawn
 	}
-	b.draw()
+	if b.stale {
+		b.draw()
+	}
 	fmt.Fprintln(b.w)
 }
