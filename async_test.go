@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"runtime"
 	"strconv"
@@ -391,10 +390,7 @@ func TestGatherOrderAndErrors(t *testing.T) {
 		w.WriteHeader(http.StatusTeapot)
 		_, _ = io.WriteString(w, r.URL.Query().Get("i"))
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	refused := "http://" + ln.Addr().String() + "/"
-	require.NoError(t, ln.Close())
+	refused := "http://" + closedAddr(t) + "/"
 
 	a := newTestAsync(t, WithBaseURL(srv.URL), WithMaxConcurrency(2))
 	fs := []*Future{

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -283,13 +282,9 @@ func TestDownloadBadPath(t *testing.T) {
 // A transfer that cannot start leaves no file behind.
 func TestDownloadNetworkError(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
 	s := newTestSession(t)
 	dir := t.TempDir()
-	_, err = s.Download(context.Background(), "http://"+addr+"/", filepath.Join(dir, "out"))
+	_, err := s.Download(context.Background(), "http://"+closedAddr(t)+"/", filepath.Join(dir, "out"))
 	assert.ErrorIs(t, err, ErrNetwork)
 	assert.False(t, errors.Is(err, ErrInvalidOption))
 	assert.Empty(t, dirEntries(t, dir))

@@ -89,14 +89,21 @@ func TestWebSocketHandshakeBadAnswer(t *testing.T) {
 	assert.False(t, errors.As(err, &he), "not a refusal")
 }
 
-func TestWebSocketNetworkError(t *testing.T) {
-	t.Parallel()
+// closedAddr returns the address of a loopback port that was just
+// listening and is closed: a dial to it is refused.
+func closedAddr(t testing.TB) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	addr := ln.Addr().String()
 	require.NoError(t, ln.Close())
+	return addr
+}
+
+func TestWebSocketNetworkError(t *testing.T) {
+	t.Parallel()
 	s := newTestSession(t)
-	_, err = s.WebSocket(wsContext(t), "ws://user:hunter2@"+addr+"/ws?api_key=secret")
+	_, err := s.WebSocket(wsContext(t), "ws://user:hunter2@"+closedAddr(t)+"/ws?api_key=secret")
 	assert.ErrorIs(t, err, ErrNetwork)
 	var opErr *net.OpError
 	assert.ErrorAs(t, err, &opErr)
