@@ -57,8 +57,9 @@ func FormFileFromPath(field, path string) Part {
 	return Part{name: field, isFile: true, filename: filepath.Base(path), path: path, size: -1}
 }
 
-// ContentType returns a copy of a file part with its Content-Type set to
-// ct.
+// ContentType returns a copy of p with its Content-Type set to ct. A file
+// part has one guessed from its file name if not set; a field has none
+// unless set (RFC 7578 allows one, text/plain being the default).
 func (p Part) ContentType(ct string) Part {
 	p.contentType = ct
 	return p
@@ -178,6 +179,9 @@ func (p *Part) header() textproto.MIMEHeader {
 		h.Set("Content-Type", p.contentType)
 	} else {
 		h.Set("Content-Disposition", `form-data; name="`+quoteEscaper.Replace(p.name)+`"`)
+		if p.contentType != "" {
+			h.Set("Content-Type", p.contentType)
+		}
 	}
 	return h
 }

@@ -156,6 +156,11 @@ func TestMultipart(t *testing.T) {
 			},
 		},
 		{
+			name:  "a field with a Content-Type",
+			parts: func() []Part { return []Part{FormField("meta", `{"a":1}`).ContentType("application/json")} },
+			want:  []receivedPart{{Name: "meta", ContentType: "application/json", Value: `{"a":1}`, Size: 7}},
+		},
+		{
 			name: "byte readers have a length",
 			parts: func() []Part {
 				return []Part{FormFile("f", "x.json", strings.NewReader(`{"a":1}`)), FormFile("g", "g", bytes.NewBufferString("gg")).ContentType("image/png")}
