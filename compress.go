@@ -36,8 +36,8 @@ const zstdMaxWindow = 8 << 20
 // compression is what WithCompression configures; a nil *compression is
 // the default, gzip and deflate.
 type compression struct {
-	header []string // the Accept-Encoding value, shared read-only (cap 1)
-	codes  map[string]bool
+	value string // the Accept-Encoding value
+	codes map[string]bool
 }
 
 var defaultCompression = newCompression([]Encoding{EncodingGzip, EncodingDeflate})
@@ -53,7 +53,7 @@ func newCompression(encs []Encoding) *compression {
 	if v == "" {
 		v = "identity"
 	}
-	c.header = []string{v}[:1:1]
+	c.value = v
 	return c
 }
 
@@ -88,13 +88,12 @@ func WithCompression(encs ...Encoding) Option {
 	}
 }
 
-// accept returns the Accept-Encoding value to send. The slice is shared
-// by every request: it has capacity 1, so an append copies it.
-func (c *compression) accept() []string {
+// accept returns the Accept-Encoding value to send.
+func (c *compression) accept() string {
 	if c == nil {
 		c = defaultCompression
 	}
-	return c.header
+	return c.value
 }
 
 // decode replaces resp.Body with its decoded form when the response is
@@ -118,7 +117,7 @@ func (c *compression) decode(resp *http.Response) {
 		if req.Method == http.MethodHead {
 			return
 		}
-		if ae := req.Header["Accept-Encoding"]; len(ae) != 1 || ae[0] != c.header[0] {
+		if ae := req.Header["Accept-Encoding"]; len(ae) != 1 || ae[0] != c.value {
 			return
 		}
 	}

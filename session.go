@@ -582,13 +582,23 @@ func (s *Session) merge(req *http.Request, st *state, contentType string, ch *ch
 			delete(h, k)
 		}
 	}
+	// The values merge adds share one allocation, each a slice of
+	// capacity 1 of it: req.Header is the caller's to change (a hook, code
+	// holding Response.Request), so none of its slices may be shared with
+	// the session or another request.
+	added := make([]string, 0, 3)
+	add := func(k, v string) {
+		added = append(added, v)
+		n := len(added)
+		h[k] = added[n-1 : n : n]
+	}
 	own := canonicalHeader(req.Header)
 	for k, v := range own {
 		h[k] = v
 	}
 	if contentType != "" {
 		if _, ok := own["Content-Type"]; !ok {
-			h["Content-Type"] = []string{contentType}
+			add("Content-Type", contentType)
 		}
 	}
 	req.Header = h
@@ -597,13 +607,13 @@ func (s *Session) merge(req *http.Request, st *state, contentType string, ch *ch
 			// Credentials in the URL are the caller's for that URL, as in
 			// net/http and curl; they go no further than its origin.
 			pass, _ := ui.Password()
-			h["Authorization"] = []string{basicAuthHeader(ui.Username(), pass)}
+			add("Authorization", basicAuthHeader(ui.Username(), pass))
 		} else if credOK && st.auth != "" {
-			h["Authorization"] = []string{st.auth}
+			add("Authorization", st.auth)
 		}
 	}
 	if _, ok := h["Accept-Encoding"]; !ok {
-		h["Accept-Encoding"] = s.cfg.compression.accept()
+		add("Accept-Encoding", s.cfg.compression.accept())
 	}
 	*ch = chain{s: s, st: st, credOK: credOK, first: originOf(req.URL), userCookie: h.Get("Cookie")}
 	if err := ch.setCookies(req); err != nil {
