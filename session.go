@@ -382,22 +382,29 @@ func (s *Session) OnResponse(hook func(*Response) error) {
 	s.update(func(st *state) { st.onResponse = append(slices.Clip(st.onResponse), hook) })
 }
 
-// maxResolved bounds the cache of resolve.
-const maxResolved = 256
+// The cache of resolve keeps at most maxResolved URLs, each at most
+// maxResolvedLen bytes long, so it holds under a MiB whatever the caller
+// sends.
+const (
+	maxResolved    = 256
+	maxResolvedLen = 1 << 10
+)
 
 // resolve turns a request URL into an absolute one. The URL returned is
 // the caller's to change. Resolutions without user information or a query
 // are cached (the first maxResolved of them): a session tends to call the
 // same few URLs, and copying one costs less than parsing and resolving it.
 func (s *Session) resolve(raw string) (*url.URL, error) {
-	if m := s.resolved.Load(); m != nil {
+	m := s.resolved.Load()
+	if m != nil {
 		if c, ok := (*m)[raw]; ok {
 			u := *c
 			return &u, nil
 		}
 	}
 	u, err := s.resolveURL(raw)
-	if err == nil && raw != "" && u.User == nil && u.RawQuery == "" && !u.ForceQuery {
+	if err == nil && raw != "" && len(raw) <= maxResolvedLen && u.User == nil && u.RawQuery == "" && !u.ForceQuery &&
+		(m == nil || len(*m) < maxResolved) { // full: no lock taken
 		s.cacheResolved(raw, u)
 	}
 	return u, err
