@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -232,7 +233,11 @@ func (p *RetryPolicy) backoff(n int, jitter func(int64) int64) time.Duration {
 	if ceiling <= 0 {
 		return 0
 	}
-	return time.Duration(jitter(int64(ceiling) + 1))
+	n64 := int64(ceiling)
+	if n64 < math.MaxInt64 {
+		n64++ // the draw includes the ceiling
+	}
+	return time.Duration(jitter(n64))
 }
 
 // maxRetryAfter bounds what parseRetryAfter returns, so that no value
