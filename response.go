@@ -71,7 +71,8 @@ func (r *Response) Text() string {
 }
 
 // JSON decodes the body into v. For a streamed response it decodes from
-// the live body. Bad JSON gives an error matching ErrInvalidResponse.
+// the live body, and a read of it that fails gives that failure's kind
+// (ErrTimeout ...). Bad JSON gives an error matching ErrInvalidResponse.
 func (r *Response) JSON(v any) error {
 	var err error
 	if r.buffered {
@@ -79,10 +80,10 @@ func (r *Response) JSON(v any) error {
 	} else {
 		err = json.NewDecoder(r.Body).Decode(v)
 	}
-	if err != nil {
+	if err != nil && !isKind(err) {
 		return wrapKind(ErrInvalidResponse, "decoding JSON", err)
 	}
-	return nil
+	return err
 }
 
 // OK reports whether the status is 2xx.

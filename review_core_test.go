@@ -107,3 +107,19 @@ func TestRetryMaxWaitLargestDuration(t *testing.T) {
 	assert.Equal(t, 200, resp.StatusCode)
 	assert.Equal(t, int64(2), hits.Load())
 }
+
+// JSON on a streamed body that fails to arrive reports why it failed (a
+// timeout here), not also ErrInvalidResponse: one kind per error.
+func TestStreamJSONReadErrorKeepsItsOneKind(t *testing.T) {
+	t.Parallel()
+	rs := stallServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"a\":")
+	s := newTestSession(t, WithTimeout(200*time.Millisecond))
+	resp, err := s.Get(context.Background(), rs.URL("/"), Stream())
+	require.NoError(t, err)
+	defer resp.Close()
+	var v map[string]any
+	err = resp.JSON(&v)
+	assert.ErrorIs(t, err, ErrTimeout)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.NotErrorIs(t, err, ErrInvalidResponse)
+}
