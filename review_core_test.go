@@ -7,6 +7,7 @@ import (
 	"context"
 	"math"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -122,4 +123,62 @@ func TestStreamJSONReadErrorKeepsItsOneKind(t *testing.T) {
 	assert.ErrorIs(t, err, ErrTimeout)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.NotErrorIs(t, err, ErrInvalidResponse)
+}
+
+// What a hook leaves is checked as the caller's own input is, before
+// anything is sent: a Host with CR or LF is ErrInvalidHeader, a URL the
+// session cannot send is ErrInvalidURL.
+func TestOnRequestHookOutputChecked(t *testing.T) {
+	t.Parallel()
+	srv := setupCountingServer(t, echoHandler)
+	tests := []struct {
+		name string
+		hook func(*http.Request) error
+		want error
+	}{
+		{"Host with CRLF", func(r *http.Request) error { r.Host = "a\r\nX-Evil: 1"; return nil }, ErrInvalidHeader},
+		{"Host with NUL", func(r *http.Request) error { r.Host = "a\x00b"; return nil }, ErrInvalidHeader},
+		{"scheme not http", func(r *http.Request) error { r.URL.Scheme = "ftp"; return nil }, ErrInvalidURL},
+		{"no host", func(r *http.Request) error { r.URL.Host = ""; return nil }, ErrInvalidURL},
+		{"nil URL", func(r *http.Request) error { r.URL = nil; return nil }, ErrInvalidURL},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := newTestSession(t)
+			s.OnRequest(tt.hook)
+			_, err := s.Get(context.Background(), srv.URL)
+			assertRequestKind(t, err, tt.want)
+		})
+	}
+	assert.Zero(t, srv.requests.Load(), "nothing sent")
+}
+
+// The redirect rules judge origins from where the request went: a hook
+// that points it elsewhere makes that the first origin, so a same-origin
+// redirect there keeps the hook's Authorization.
+func TestOnRequestHookURLIsTheFirstOrigin(t *testing.T) {
+	t.Parallel()
+	var got atomic.Value
+	b := setupServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/start" {
+			http.Redirect(w, r, "/end", http.StatusFound)
+			return
+		}
+		got.Store(r.Header.Get("Authorization"))
+	})
+	a := setupCountingServer(t, echoHandler)
+	bu, err := url.Parse(b.URL)
+	require.NoError(t, err)
+	s := newTestSession(t)
+	s.OnRequest(func(r *http.Request) error {
+		r.URL.Host, r.Host = bu.Host, bu.Host
+		r.Header.Set("Authorization", "Bearer for-b")
+		return nil
+	})
+	resp, err := s.Get(context.Background(), a.URL+"/start")
+	require.NoError(t, err)
+	assert.Equal(t, b.URL+"/end", resp.URL().String())
+	assert.Equal(t, "Bearer for-b", got.Load())
+	assert.Zero(t, a.requests.Load())
 }

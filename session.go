@@ -632,10 +632,23 @@ func (s *Session) merge(req *http.Request, st *state, contentType string, ch *ch
 				return err
 			}
 		}
+		// What the hooks leave is checked as the caller's own input is,
+		// and the chain starts where it now points.
 		req.Header = canonicalHeader(req.Header)
 		if err := validateHeader(req.Header); err != nil {
 			return err
 		}
+		if req.URL == nil {
+			return errorf(ErrInvalidURL, "no URL after the OnRequest hooks")
+		}
+		if err := checkAbsolute(req.URL); err != nil {
+			return err
+		}
+		if !httpguts.ValidHostHeader(req.Host) {
+			// net/http would send the request with no Host at all.
+			return errorf(ErrInvalidHeader, "bad Host "+quote(req.Host))
+		}
+		ch.first = originOf(req.URL)
 	}
 	return nil
 }
