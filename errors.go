@@ -18,6 +18,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // kind is a sentinel error that may also match a broader kind: ErrTLS
@@ -92,7 +94,11 @@ type RequestError struct {
 }
 
 func (e *RequestError) Error() string {
-	return "reqivo: " + e.Method + " " + e.URL + ": " + strings.TrimPrefix(e.Err.Error(), "reqivo: ")
+	m := e.Method
+	if m != "" && !httpguts.ValidHeaderFieldName(m) {
+		m = quote(m) // a refused method, shown escaped
+	}
+	return "reqivo: " + m + " " + e.URL + ": " + strings.TrimPrefix(e.Err.Error(), "reqivo: ")
 }
 
 // Unwrap returns the cause.

@@ -8,7 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strings"
+	"strconv"
 	"time"
 )
 
@@ -389,4 +389,7 @@ func redactParseError(err error) error {
 	return err
 }
 
-func quote(s string) string { return "\"" + strings.ReplaceAll(s, "\"", "\\\"") + "\"" }
+// quote quotes s for an error message as strconv.Quote does: a control
+// byte in a refused name or value (CR, LF ...) is shown escaped, never
+// written into the caller's logs as it is.
+func quote(s string) string { return strconv.Quote(s) }
