@@ -39,6 +39,11 @@ func (k *kind) Is(target error) bool { return k.parent != nil && target == k.par
 // ErrReadTimeout also match ErrTimeout), and keeps its cause chain, so
 // errors.Is(err, context.DeadlineExceeded) and errors.As(err, &opErr) with a
 // *net.OpError work as they do with net/http.
+//
+// The one exception is an error returned by an OnRequest or OnResponse
+// hook: it is the caller's own, so it is the cause of the *RequestError as
+// the hook made it, and matches a kind only if it already did. errors.Is
+// finds it as it finds the hook's own sentinel.
 var (
 	// ErrClosed: the session was closed.
 	ErrClosed error = &kind{msg: "reqivo: session closed"}

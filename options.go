@@ -251,7 +251,8 @@ func WithMiddleware(mw ...func(http.RoundTripper) http.RoundTripper) Option {
 }
 
 // WithOnRequest adds a hook run once per request, after headers, auth and
-// cookies are merged; an error from it stops the request before it is sent.
+// cookies are merged; an error from it stops the request before it is sent
+// (see Session.OnRequest).
 func WithOnRequest(hook func(*http.Request) error) Option {
 	return func(c *config) error {
 		if hook == nil {
@@ -263,7 +264,8 @@ func WithOnRequest(hook func(*http.Request) error) Option {
 }
 
 // WithOnResponse adds a hook run once per request with the final response;
-// an error from it is returned by the request, with the response closed.
+// an error from it is returned by the request, with the response closed
+// (see Session.OnResponse).
 func WithOnResponse(hook func(*Response) error) Option {
 	return func(c *config) error {
 		if hook == nil {

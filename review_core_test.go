@@ -5,6 +5,8 @@ package reqivo
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"net/url"
@@ -237,4 +239,42 @@ func TestErrorStringsEscapeControlBytes(t *testing.T) {
 		})
 	}
 	assert.Zero(t, srv.requests.Load())
+}
+
+// A hook's error is the caller's own: it comes back in a *RequestError as
+// the hook made it, matching a kind of ours only if it already did.
+func TestHookErrorsPassThroughUnchanged(t *testing.T) {
+	t.Parallel()
+	srv := setupServer(t, echoHandler)
+	plain := errors.New("hook says no")
+	kinded := fmt.Errorf("hook refuses: %w", ErrInvalidOption)
+	tests := []struct {
+		name string
+		opt  Option
+		err  error
+		kind error // nil: none of ours
+	}{
+		{"OnRequest", WithOnRequest(func(*http.Request) error { return plain }), plain, nil},
+		{"OnResponse", WithOnResponse(func(*Response) error { return plain }), plain, nil},
+		{"OnRequest with a kind", WithOnRequest(func(*http.Request) error { return kinded }), kinded, ErrInvalidOption},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := newTestSession(t, tt.opt)
+			_, err := s.Get(context.Background(), srv.URL+"/?token=secret")
+			var re *RequestError
+			require.ErrorAs(t, err, &re)
+			assert.Equal(t, tt.err, re.Err)
+			assert.Equal(t, srv.URL+"/?token=xxxxx", re.URL)
+			for name, k := range allKinds {
+				if k != tt.kind {
+					assert.NotErrorIs(t, err, k, name)
+				}
+			}
+			if tt.kind != nil {
+				assert.ErrorIs(t, err, tt.kind)
+			}
+		})
+	}
 }

@@ -365,7 +365,10 @@ func (s *Session) Header() http.Header { return s.state.Load().header.Clone() }
 
 // OnRequest adds a hook run once per request (not per redirect hop or
 // retry), in the order added, after headers, auth and cookies are merged.
-// An error from a hook stops the request before anything is sent.
+// The hook may change the request; what it leaves is checked as the
+// caller's own input is. An error from a hook stops the request before
+// anything is sent and is the cause of the *RequestError the request
+// returns, unchanged (see the kinds in errors.go).
 func (s *Session) OnRequest(hook func(*http.Request) error) {
 	if hook == nil {
 		return
@@ -374,7 +377,8 @@ func (s *Session) OnRequest(hook func(*http.Request) error) {
 }
 
 // OnResponse adds a hook run once per request with the final response, in
-// the order added. An error from a hook is returned by the request.
+// the order added. An error from a hook closes the response and is the
+// cause of the *RequestError the request returns, unchanged.
 func (s *Session) OnResponse(hook func(*Response) error) {
 	if hook == nil {
 		return
