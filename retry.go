@@ -210,7 +210,22 @@ func (s *Session) send(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	if resp == nil {
-		return nil, errNilResponse
+		return nil, errorf(ErrInvalidResponse, "transport returned neither a response nor an error")
+	}
+	// A RoundTripper of the caller's (WithTransport, WithMiddleware) may
+	// leave out what net/http's always sets: fill it in, as http.Client
+	// does for the body.
+	if resp.Body == nil {
+		if resp.ContentLength > 0 && req.Method != http.MethodHead {
+			return nil, errorf(ErrInvalidResponse, "transport returned no body with a Content-Length")
+		}
+		resp.Body = http.NoBody
+	}
+	if resp.Request == nil {
+		resp.Request = req
+	}
+	if resp.Header == nil {
+		resp.Header = http.Header{}
 	}
 	if s.jar != nil && len(resp.Header["Set-Cookie"]) > 0 {
 		s.jar.SetCookies(req.URL, resp.Cookies())

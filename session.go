@@ -5,7 +5,6 @@ package reqivo
 
 import (
 	"context"
-	"errors"
 	"io"
 	"maps"
 	"net/http"
@@ -727,6 +726,3 @@ func closeBody(req *http.Request) {
 		req.Body.Close()
 	}
 }
-
-// errNilResponse guards against a RoundTripper that breaks its contract.
-var errNilResponse = errors.New("reqivo: transport returned neither a response nor an error")
