@@ -66,7 +66,9 @@ var (
 	// took longer than Timeouts.Read. It also matches ErrTimeout.
 	ErrReadTimeout error = &kind{msg: "reqivo: read timeout", parent: ErrTimeout}
 	// ErrNetwork: the connection was refused or reset, a name did not
-	// resolve, or the server closed the connection before a response.
+	// resolve, or the server closed the connection before a response. A
+	// request whose context the caller cancelled matches it too, with
+	// context.Canceled in its chain.
 	ErrNetwork error = &kind{msg: "reqivo: network error"}
 	// ErrTLS: the TLS handshake failed (an unknown authority, a wrong host
 	// name ...). It also matches ErrNetwork.
