@@ -365,9 +365,12 @@ func (s *Session) Header() http.Header { return s.state.Load().header.Clone() }
 // OnRequest adds a hook run once per request (not per redirect hop or
 // retry), in the order added, after headers, auth and cookies are merged.
 // The hook may change the request; what it leaves is checked as the
-// caller's own input is. An error from a hook stops the request before
-// anything is sent and is the cause of the *RequestError the request
-// returns, unchanged (see the kinds in errors.go).
+// caller's own input is. A hook is the caller's own code: if it points
+// the request at another origin, what was merged for the first (auth,
+// cookies) goes there too, and redirects are judged from there. An error
+// from a hook stops the request before anything is sent and is the cause
+// of the *RequestError the request returns, unchanged (see the kinds in
+// errors.go).
 func (s *Session) OnRequest(hook func(*http.Request) error) {
 	if hook == nil {
 		return
