@@ -487,24 +487,19 @@ func asReadCloser(r io.Reader) io.ReadCloser {
 func (s *Session) execute(ctx context.Context, in *http.Request, rc *requestConfig) (resp *Response, err error) {
 	start := time.Now()
 	method := in.Method
-	if s.err != nil {
-		closeBody(in)
-		return nil, &RequestError{Method: method, URL: redactURL(in.URL), Err: s.err}
-	}
-	if s.closed.Load() {
-		closeBody(in)
-		return nil, &RequestError{Method: method, URL: redactURL(in.URL), Err: ErrClosed}
-	}
-	if ctx == nil {
-		closeBody(in)
-		return nil, &RequestError{Method: method, URL: redactURL(in.URL), Err: errorf(ErrInvalidOption, "nil context")}
+	switch {
+	case s.err != nil:
+		return refuse(method, in, s.err)
+	case s.closed.Load():
+		return refuse(method, in, ErrClosed)
+	case ctx == nil:
+		return refuse(method, in, errorf(ErrInvalidOption, "nil context"))
 	}
 	s.inFlight.Add(1)
 	defer s.done()
 	st := s.state.Load()
 	if len(st.invalid) > 0 {
-		closeBody(in)
-		return nil, &RequestError{Method: method, URL: redactURL(in.URL), Err: firstInvalid(st.invalid)}
+		return refuse(method, in, firstInvalid(st.invalid))
 	}
 
 	// Deadlines: the total one, and a cancel for the read timeout between
@@ -530,8 +525,7 @@ func (s *Session) execute(ctx context.Context, in *http.Request, rc *requestConf
 	var ch chain
 	if err := s.merge(req, st, rc.contentType, &ch); err != nil {
 		dl.release()
-		closeBody(req)
-		return nil, &RequestError{Method: method, URL: redactURL(req.URL), Err: err}
+		return refuse(method, req, err)
 	}
 
 	hresp, history, err := ch.run(req)
@@ -722,6 +716,13 @@ func (s *Session) credentialsAllowed(u *url.URL) bool {
 func firstInvalid(m map[string]error) error {
 	keys := slices.Sorted(maps.Keys(m))
 	return m[keys[0]]
+}
+
+// refuse ends a request that is not sent: its body is closed, as a sent
+// one's would be, and err is returned in a *RequestError.
+func refuse(method string, req *http.Request, err error) (*Response, error) {
+	closeBody(req)
+	return nil, &RequestError{Method: method, URL: redactURL(req.URL), Err: err}
 }
 
 func closeBody(req *http.Request) {
