@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -388,80 +387,6 @@ func (s *Session) OnResponse(hook func(*Response) error) {
 	s.update(func(st *state) { st.onResponse = append(slices.Clip(st.onResponse), hook) })
 }
 
-// The cache of resolve keeps at most maxResolved URLs, each at most
-// maxResolvedLen bytes long, so it holds under a MiB whatever the caller
-// sends.
-const (
-	maxResolved    = 256
-	maxResolvedLen = 1 << 10
-)
-
-// resolve turns a request URL into an absolute one. The URL returned is
-// the caller's to change. Resolutions without user information or a query
-// are cached (the first maxResolved of them): a session tends to call the
-// same few URLs, and copying one costs less than parsing and resolving it.
-func (s *Session) resolve(raw string) (*url.URL, error) {
-	m := s.resolved.Load()
-	if m != nil {
-		if c, ok := (*m)[raw]; ok {
-			u := *c
-			return &u, nil
-		}
-	}
-	u, err := s.resolveURL(raw)
-	if err == nil && raw != "" && len(raw) <= maxResolvedLen && u.User == nil && u.RawQuery == "" && !u.ForceQuery &&
-		(m == nil || len(*m) < maxResolved) { // full: no lock taken
-		s.cacheResolved(raw, u)
-	}
-	return u, err
-}
-
-// cacheResolved publishes a copy of the map of resolve with raw -> a copy
-// of u added, unless it is full.
-func (s *Session) cacheResolved(raw string, u *url.URL) {
-	s.resolvedMu.Lock()
-	defer s.resolvedMu.Unlock()
-	var old map[string]*url.URL
-	if m := s.resolved.Load(); m != nil {
-		old = *m
-	}
-	if _, ok := old[raw]; ok || len(old) >= maxResolved {
-		return
-	}
-	m := make(map[string]*url.URL, len(old)+1)
-	maps.Copy(m, old)
-	c := *u
-	m[raw] = &c
-	s.resolved.Store(&m)
-}
-
-// resolveURL is resolve without the cache.
-func (s *Session) resolveURL(raw string) (*url.URL, error) {
-	base := s.cfg.baseURL
-	if raw == "" {
-		if base == nil {
-			return nil, errorf(ErrInvalidURL, "empty URL")
-		}
-		u := *base
-		return &u, nil
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return nil, wrapKind(ErrInvalidURL, "", redactParseError(err))
-	}
-	if u.Scheme != "" {
-		return u, checkAbsolute(u)
-	}
-	if base == nil {
-		return nil, errorf(ErrInvalidURL, "relative URL "+quote(redactURL(u))+" and no base URL")
-	}
-	if u.Host != "" || strings.HasPrefix(raw, "//") {
-		return nil, errorf(ErrInvalidURL, "scheme-relative URL "+quote(redactURL(u))+" would leave the base URL's host")
-	}
-	r := base.ResolveReference(u)
-	return r, checkAbsolute(r)
-}
-
 func checkMethod(m string) error {
 	if m == "" || !httpguts.ValidHeaderFieldName(m) {
 		return errorf(ErrInvalidOption, "bad method "+quote(m))
@@ -562,120 +487,6 @@ func (s *Session) execute(ctx context.Context, in *http.Request, rc *requestConf
 		}
 	}
 	return r, nil
-}
-
-// prepare merges the session into req, which it owns: session headers,
-// req's own headers over them, auth, cookies, then the OnRequest hooks. It
-// returns the redirect chain that starts at req. The WebSocket handshake
-// goes through it too.
-func (s *Session) prepare(req *http.Request, st *state) (*chain, error) {
-	ch := new(chain)
-	if err := s.merge(req, st, "", ch); err != nil {
-		return nil, err
-	}
-	return ch, nil
-}
-
-// merge is prepare with the Content-Type of a body option (or ""), which
-// counts as one of req's own headers unless req has one, and the chain
-// written to ch (which execute keeps on its stack).
-func (s *Session) merge(req *http.Request, st *state, contentType string, ch *chain) error {
-	// Sensitive session headers (an X-Api-Key set with SetHeader ...) are
-	// credentials too: they are scoped as session auth.
-	credOK := s.credentialsAllowed(req.URL)
-	h := st.header.Clone()
-	if !credOK {
-		for k := range s.cfg.sensitive {
-			delete(h, k)
-		}
-	}
-	// The values merge adds share one allocation, each a slice of
-	// capacity 1 of it: req.Header is the caller's to change (a hook, code
-	// holding Response.Request), so none of its slices may be shared with
-	// the session or another request.
-	added := make([]string, 0, 3)
-	add := func(k, v string) {
-		added = append(added, v)
-		n := len(added)
-		h[k] = added[n-1 : n : n]
-	}
-	own := canonicalHeader(req.Header)
-	for k, v := range own {
-		h[k] = v
-	}
-	if contentType != "" {
-		if _, ok := own["Content-Type"]; !ok {
-			add("Content-Type", contentType)
-		}
-	}
-	req.Header = h
-	if _, ok := h["Authorization"]; !ok {
-		if ui := req.URL.User; ui != nil {
-			// Credentials in the URL are the caller's for that URL, as in
-			// net/http and curl; they go no further than its origin.
-			pass, _ := ui.Password()
-			add("Authorization", basicAuthHeader(ui.Username(), pass))
-		} else if credOK && st.auth != "" {
-			add("Authorization", st.auth)
-		}
-	}
-	if _, ok := h["Accept-Encoding"]; !ok {
-		add("Accept-Encoding", s.cfg.compression.accept())
-	}
-	*ch = chain{s: s, st: st, credOK: credOK, first: originOf(req.URL), userCookie: h.Get("Cookie")}
-	if err := ch.setCookies(req); err != nil {
-		return err
-	}
-	if len(st.onRequest) > 0 {
-		for _, hook := range st.onRequest {
-			if err := hook(req); err != nil {
-				return err
-			}
-		}
-		// What the hooks leave is checked as the caller's own input is,
-		// and the chain starts where it now points.
-		req.Header = canonicalHeader(req.Header)
-		if err := validateHeader(req.Header); err != nil {
-			return err
-		}
-		if req.URL == nil {
-			return errorf(ErrInvalidURL, "no URL after the OnRequest hooks")
-		}
-		if err := checkAbsolute(req.URL); err != nil {
-			return err
-		}
-		if !httpguts.ValidHostHeader(req.Host) {
-			// net/http would send the request with no Host at all.
-			return errorf(ErrInvalidHeader, "bad Host "+quote(req.Host))
-		}
-		ch.first = originOf(req.URL)
-	}
-	return nil
-}
-
-// canonicalHeader returns h with every key in canonical form (values of
-// keys that differ only in case joined, in sorted key order), or h itself
-// when it already is. net/http lets a caller put any key in the map, but
-// the merge and the redirect rules look names up canonically: a
-// "authorization" key would be sent beside the session's Authorization
-// and carried across origins.
-func canonicalHeader(h http.Header) http.Header {
-	clean := true
-	for k := range h {
-		if http.CanonicalHeaderKey(k) != k {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		return h
-	}
-	out := make(http.Header, len(h))
-	for _, k := range slices.Sorted(maps.Keys(h)) {
-		ck := http.CanonicalHeaderKey(k)
-		out[ck] = append(out[ck], h[k]...)
-	}
-	return out
 }
 
 // deadlines holds the cancels of a request's derived contexts.
