@@ -55,6 +55,7 @@ type config struct {
 	authBasic      bool
 	bearer         string
 	limits         Limits
+	poolLimitsSet  bool // WithLimits set a field of the pooled transport
 	maxRedirects   int
 	jar            http.CookieJar
 	jarSet         bool
@@ -196,6 +197,10 @@ func WithLimits(l Limits) Option {
 			return err
 		}
 		c.limits = lim
+		// DefaultLimits() with its MaxResponseBytes changed sets no pool field.
+		d := DefaultLimits()
+		d.MaxResponseBytes = lim.MaxResponseBytes
+		c.poolLimitsSet = lim != d
 		return nil
 	}
 }
@@ -224,7 +229,9 @@ func WithCookieJar(jar http.CookieJar) Option {
 
 // WithTransport replaces the pooled *http.Transport, for tests and custom
 // stacks; the session then does not tune or close it, and WithTLSConfig,
-// WithProxy and the pool fields of Limits cannot be used with it. nil is an
+// WithProxy and the fields of Limits but MaxResponseBytes are an error with
+// it. Timeouts.Connect, and the part of Timeouts.Read that waits for the
+// response headers, are the transport's own business then. nil is an
 // error.
 func WithTransport(rt http.RoundTripper) Option {
 	return func(c *config) error {
@@ -346,8 +353,8 @@ func WithMaxConcurrency(n int) Option {
 
 // validate checks what no single option can.
 func (c *config) validate() error {
-	if c.transport != nil && (c.tlsConfig != nil || c.proxySet) {
-		return errorf(ErrInvalidOption, "WithTLSConfig and WithProxy configure the pooled transport; they cannot be used with WithTransport")
+	if c.transport != nil && (c.tlsConfig != nil || c.proxySet || c.poolLimitsSet) {
+		return errorf(ErrInvalidOption, "WithTLSConfig, WithProxy and the pool fields of WithLimits configure the pooled transport; they cannot be used with WithTransport")
 	}
 	return nil
 }

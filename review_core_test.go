@@ -355,3 +355,30 @@ func TestCanceledRequestIsErrNetwork(t *testing.T) {
 	assert.ErrorIs(t, err, context.Canceled)
 	assert.Zero(t, srv.requests.Load())
 }
+
+// WithTransport says the pool fields of Limits cannot be used with it: a
+// caller setting them must hear so, not have them silently ignored.
+// MaxResponseBytes is the session's own and stays usable.
+func TestWithTransportRefusesPoolLimits(t *testing.T) {
+	t.Parallel()
+	tr := &http.Transport{}
+	for name, l := range map[string]Limits{
+		"MaxConnsPerHost":        {MaxConnsPerHost: 4},
+		"MaxIdleConns":           {MaxIdleConns: 4},
+		"MaxIdleConnsPerHost":    {MaxIdleConnsPerHost: 4},
+		"IdleConnTimeout":        {IdleConnTimeout: time.Second},
+		"MaxResponseHeaderBytes": {MaxResponseHeaderBytes: 1 << 10},
+	} {
+		for _, opts := range [][]Option{{WithTransport(tr), WithLimits(l)}, {WithLimits(l), WithTransport(tr)}} {
+			_, err := NewSession(opts...)
+			assert.ErrorIs(t, err, ErrInvalidOption, name)
+		}
+	}
+	l := DefaultLimits()
+	l.MaxResponseBytes = 1 << 10
+	for _, l := range []Limits{{MaxResponseBytes: 1 << 10}, l} {
+		s, err := NewSession(WithTransport(tr), WithLimits(l))
+		require.NoError(t, err)
+		assert.NoError(t, s.Close())
+	}
+}
