@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"sync"
 )
@@ -313,14 +312,8 @@ func (f *Future) run() {
 // request body as Session.Request does when it refuses one.
 func (f *Future) refuse(err error) {
 	var rc requestConfig
-	for _, o := range f.opts {
-		if o == nil || o(&rc) != nil {
-			break
-		}
-	}
-	if c, ok := rc.body.(io.Closer); ok {
-		c.Close()
-	}
+	_ = rc.apply(f.opts) // only to take the bodies, to close them
+	rc.closeBody()
 	u := RedactURL(f.url)
 	if f.a.made() {
 		if r, rerr := f.a.Session.resolve(f.url); rerr == nil {

@@ -104,7 +104,11 @@
 // too), [ErrTooManyRedirects], [ErrRedirectLoop], [ErrInvalidResponse],
 // [ErrBodyTooLarge], [ErrWebSocket]. The cause chain is kept:
 // errors.Is(err, context.DeadlineExceeded) and errors.As(err, &opErr) work.
-// A status of 400 or more is not an error of the request; [Response.Err]
+// A request its caller cancelled matches [ErrNetwork], with
+// context.Canceled in the chain. Two exceptions carry no kind of ours: an
+// error returned by your own OnRequest or OnResponse hook comes back
+// unchanged inside the *RequestError, and a file [Session.Download] could
+// not write keeps its *fs.PathError. A status of 400 or more is not an error of the request; [Response.Err]
 // turns it into an [*HTTPError].
 //
 // # Cookies and security

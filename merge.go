@@ -12,15 +12,12 @@ import (
 )
 
 // prepare merges the session into req, which it owns: session headers,
-// req's own headers over them, auth, cookies, then the OnRequest hooks. It
-// returns the redirect chain that starts at req. The WebSocket handshake
-// goes through it too.
-func (s *Session) prepare(req *http.Request, st *state) (*chain, error) {
-	ch := new(chain)
-	if err := s.merge(req, st, "", ch); err != nil {
-		return nil, err
-	}
-	return ch, nil
+// req's own headers over them, auth, cookies, then the OnRequest hooks.
+// The WebSocket handshake goes through it; requests use merge, which also
+// starts their redirect chain.
+func (s *Session) prepare(req *http.Request, st *state) error {
+	var ch chain
+	return s.merge(req, st, "", &ch)
 }
 
 // merge is prepare with the Content-Type of a body option (or ""), which

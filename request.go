@@ -28,6 +28,7 @@ type requestConfig struct {
 	timeout       time.Duration
 	timeoutSet    bool
 	stream        bool
+	host          string // a Host given with Header, sent as req.Host
 	extra         *requestExtra // tracing and progress; nil on the default path
 }
 
@@ -78,6 +79,9 @@ func Params(v url.Values) RequestOption {
 func Body(r io.Reader) RequestOption {
 	return func(rc *requestConfig) error {
 		if err := rc.setBody(); err != nil {
+			if c, ok := r.(io.Closer); ok {
+				c.Close() // refused, but closed as the request's body would be
+			}
 			return err
 		}
 		switch v := r.(type) {
@@ -170,6 +174,32 @@ func Stream() RequestOption {
 	return func(rc *requestConfig) error {
 		rc.stream = true
 		return nil
+	}
+}
+
+// apply applies opts and returns the first error. After an error the rest
+// are still applied, their errors dropped, so that every body they hold is
+// taken and can be closed with the failed request (closeBody).
+func (rc *requestConfig) apply(opts []RequestOption) error {
+	var first error
+	for _, o := range opts {
+		err := errorf(ErrInvalidOption, "nil request option")
+		if o != nil {
+			err = o(rc)
+		}
+		if err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// closeBody closes the body an option took (a file, a multipart stream), as
+// it would be closed after a request, when the request fails before it is
+// sent.
+func (rc *requestConfig) closeBody() {
+	if c, ok := rc.body.(io.Closer); ok {
+		c.Close()
 	}
 }
 

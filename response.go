@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"math"
 	"mime"
@@ -78,7 +79,10 @@ func (r *Response) JSON(v any) error {
 	if r.buffered {
 		err = json.Unmarshal(r.body, v)
 	} else {
-		err = json.NewDecoder(r.Body).Decode(v)
+		dec := json.NewDecoder(r.Body)
+		if err = dec.Decode(v); err == nil && dec.More() {
+			err = errors.New("data after the JSON value")
+		}
 	}
 	if err != nil && !isKind(err) {
 		return wrapKind(ErrInvalidResponse, "decoding JSON", err)

@@ -20,7 +20,9 @@ import (
 // Session sends requests with persistent headers, auth, cookies and hooks
 // over one connection pool. A Session is safe for concurrent use by
 // multiple goroutines; its state may change while requests run, and each
-// request reads one consistent snapshot of it.
+// request reads one consistent snapshot of it. The zero Session is not
+// usable: make one with NewSession or New (its requests fail with
+// ErrInvalidOption).
 type Session struct {
 	cfg        *config
 	transport  *http.Transport   // the pool; nil with WithTransport
@@ -32,8 +34,7 @@ type Session struct {
 	client     *http.Client
 	clock      clock
 
-	closed   atomic.Bool
-	inFlight atomic.Int64
+	closed atomic.Bool
 
 	mu    sync.Mutex // serialises the writers of state
 	state atomic.Pointer[state]
@@ -173,23 +174,26 @@ func (s *Session) Request(ctx context.Context, method, rawURL string, opts ...Re
 		rc = new(requestConfig)
 	}
 	fail := func(err error) (*Response, error) {
-		// A body an option took (a file, a multipart stream) is closed
-		// as it would be after a request.
-		if c, ok := rc.body.(io.Closer); ok {
-			c.Close()
-		}
+		rc.closeBody()
 		return nil, &RequestError{Method: method, URL: RedactURL(rawURL), Err: err}
 	}
-	for _, o := range opts {
-		if o == nil {
-			return fail(errorf(ErrInvalidOption, "nil request option"))
-		}
-		if err := o(rc); err != nil {
-			return fail(err)
-		}
+	if err := rc.apply(opts); err != nil {
+		return fail(err)
+	}
+	if !s.usable() {
+		return fail(errZeroSession)
 	}
 	if err := checkMethod(method); err != nil {
 		return fail(err)
+	}
+	if hosts, ok := rc.header["Host"]; ok {
+		// net/http sends req.Host, never a Host header: move it there
+		// rather than drop it.
+		if !httpguts.ValidHostHeader(hosts[0]) {
+			return fail(errorf(ErrInvalidHeader, "bad Host "+quote(hosts[0])))
+		}
+		rc.host = hosts[0]
+		delete(rc.header, "Host")
 	}
 	u, err := s.resolve(rawURL)
 	if err != nil {
@@ -211,6 +215,9 @@ func (s *Session) Request(ctx context.Context, method, rawURL string, opts ...Re
 		Header:     rc.header,
 		Host:       u.Host,
 	}
+	if rc.host != "" {
+		req.Host = rc.host
+	}
 	if rc.bodySet {
 		req.Body, req.GetBody, req.ContentLength = asReadCloser(rc.body), rc.getBody, rc.contentLength
 	}
@@ -223,6 +230,12 @@ func (s *Session) Request(ctx context.Context, method, rawURL string, opts ...Re
 // noRequestOptions is the config of a request without options; nothing
 // writes it.
 var noRequestOptions requestConfig
+
+// errZeroSession is what a Session not made by NewSession or New returns.
+var errZeroSession = errorf(ErrInvalidOption, "the zero Session is not usable: make one with NewSession or New")
+
+// usable reports whether s was made by NewSession or New.
+func (s *Session) usable() bool { return s != nil && s.cfg != nil }
 
 // Do sends req with the session applied: persistent headers under req's
 // own, auth, cookies, hooks, redirects, retries and the timeouts. Like
@@ -244,6 +257,9 @@ func (s *Session) Do(req *http.Request) (*http.Response, error) {
 			req.Body.Close()
 		}
 		return nil, &RequestError{Method: method, URL: redactURL(req.URL), Err: err}
+	}
+	if !s.usable() {
+		return fail(errZeroSession)
 	}
 	if err := checkMethod(method); err != nil {
 		return fail(err)
@@ -420,7 +436,6 @@ func (s *Session) execute(ctx context.Context, in *http.Request, rc *requestConf
 	case ctx == nil:
 		return refuse(method, in, errorf(ErrInvalidOption, "nil context"))
 	}
-	s.inFlight.Add(1)
 	defer s.done()
 	st := s.state.Load()
 	if len(st.invalid) > 0 {
@@ -508,7 +523,6 @@ func (d deadlines) release() {
 // done ends a request; on a closed session it closes the idle connections
 // the request may have put back.
 func (s *Session) done() {
-	s.inFlight.Add(-1)
 	if s.closed.Load() && s.transport != nil {
 		s.transport.CloseIdleConnections()
 	}

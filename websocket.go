@@ -191,6 +191,9 @@ func (s *Session) WebSocket(ctx context.Context, rawURL string, opts ...WebSocke
 	fail := func(err error) (*WebSocket, error) {
 		return nil, &RequestError{Method: http.MethodGet, URL: shown, Err: err}
 	}
+	if !s.usable() {
+		return fail(errZeroSession)
+	}
 	cfg := wsConfig{maxMessage: DefaultMaxMessageBytes}
 	for _, o := range opts {
 		if o == nil {
@@ -214,7 +217,6 @@ func (s *Session) WebSocket(ctx context.Context, rawURL string, opts ...WebSocke
 	case ctx == nil:
 		return fail(errorf(ErrInvalidOption, "nil context"))
 	}
-	s.inFlight.Add(1)
 	defer s.done()
 	st := s.state.Load()
 	if len(st.invalid) > 0 {
@@ -284,7 +286,7 @@ type handshake struct {
 
 func (h *handshake) RoundTrip(req *http.Request) (*http.Response, error) {
 	r := req.Clone(req.Context())
-	if _, err := h.s.prepare(r, h.st); err != nil {
+	if err := h.s.prepare(r, h.st); err != nil {
 		h.prepErr = err
 		return nil, err
 	}
