@@ -28,7 +28,7 @@ type requestConfig struct {
 	timeout       time.Duration
 	timeoutSet    bool
 	stream        bool
-	host          string // a Host given with Header, sent as req.Host
+	host          string        // a Host given with Header, sent as req.Host
 	extra         *requestExtra // tracing and progress; nil on the default path
 }
 
