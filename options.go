@@ -32,9 +32,12 @@ const (
 type Timeouts struct {
 	// Connect covers the TCP connect and the TLS handshake. If not set, 10 s.
 	Connect time.Duration
-	// Read is the longest wait for the response headers, and for each
-	// read of the body to get data (time the caller spends between two
-	// reads of a stream does not count). If not set, 30 s.
+	// Read is the longest wait for the response headers of each attempt
+	// (counted from its start, connecting and sending included), and for
+	// each read of the body to get data (time the caller spends between
+	// two reads of a stream does not count). When it is not shorter than
+	// the total deadline, that deadline bounds the same waits and no timer
+	// of its own runs. If not set, 30 s.
 	Read time.Duration
 	// Total is a hard deadline on the whole request, redirects, retries
 	// and the body read included. If not set, 30 s.

@@ -102,7 +102,9 @@ func newTransport(c *config, n *counters) *http.Transport {
 		return conn, err
 	}
 	t.TLSHandshakeTimeout = c.timeouts.Connect
-	t.ResponseHeaderTimeout = c.timeouts.Read
+	// No ResponseHeaderTimeout: the wait for headers is bounded per
+	// attempt by the session (see headerWait), and only when the total
+	// deadline does not already bound it, which saves a timer per request.
 	t.MaxConnsPerHost = c.limits.MaxConnsPerHost
 	t.MaxIdleConns = c.limits.MaxIdleConns
 	t.MaxIdleConnsPerHost = c.limits.MaxIdleConnsPerHost

@@ -21,6 +21,7 @@ type chain struct {
 	userCookie string    // the Cookie header the caller set, before the jar's and the manual ones
 	attempts   int       // attempts of the latest hop
 	retries    []Attempt // the latest hop's tries that were retried
+	wait       headerWait
 }
 
 // setCookies writes the Cookie header of a hop: the caller's own (unless
@@ -93,7 +94,7 @@ func (c *chain) run(req *http.Request) (*http.Response, []*http.Response, error)
 	var history []*http.Response
 	var visited map[string]bool
 	for hop := 0; ; hop++ {
-		resp, retries, err := s.attempt(req)
+		resp, retries, err := s.attempt(req, &c.wait)
 		c.attempts, c.retries = len(retries)+1, retries
 		if err != nil {
 			closeAll(history)

@@ -139,7 +139,7 @@ type Attempt struct {
 // attempt sends one hop, retrying it as the policy says, and returns the
 // response with the tries that were retried, oldest first (none when the
 // first try was the answer).
-func (s *Session) attempt(req *http.Request) (*http.Response, []Attempt, error) {
+func (s *Session) attempt(req *http.Request, wait *headerWait) (*http.Response, []Attempt, error) {
 	p := s.cfg.retry
 	var tries []Attempt
 	for n := 1; ; n++ {
@@ -147,7 +147,11 @@ func (s *Session) attempt(req *http.Request) (*http.Response, []Attempt, error) 
 		if s.cfg.logger != nil {
 			sreq, al = s.startAttempt(req, n)
 		}
+		t := wait.start()
 		resp, err := s.send(sreq)
+		if t != nil {
+			t.Stop()
+		}
 		if al != nil {
 			resp = al.end(resp, err)
 		}

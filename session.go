@@ -468,6 +468,7 @@ func (s *Session) execute(ctx context.Context, in *http.Request, rc *requestConf
 		return refuse(method, req, err)
 	}
 
+	ch.wait = headerWait{d: read, cancel: dl.read}
 	hresp, history, err := ch.run(req)
 	if err != nil {
 		err = requestError(ctx, method, req.URL, err) // before cancel: it reads ctx
@@ -502,6 +503,24 @@ func (s *Session) execute(ctx context.Context, in *http.Request, rc *requestConf
 		}
 	}
 	return r, nil
+}
+
+// headerWait bounds the wait for the response headers of each attempt with
+// the read timeout, when the total deadline does not already (cancel is
+// nil then): past it, the request is cancelled with ErrReadTimeout.
+type headerWait struct {
+	d      time.Duration
+	cancel context.CancelCauseFunc
+}
+
+// start arms the wait for one attempt; the caller stops the timer it
+// returns (nil when there is nothing to arm) once the headers are in.
+func (w *headerWait) start() *time.Timer {
+	if w == nil || w.cancel == nil {
+		return nil
+	}
+	cancel := w.cancel
+	return time.AfterFunc(w.d, func() { cancel(ErrReadTimeout) })
 }
 
 // deadlines holds the cancels of a request's derived contexts.

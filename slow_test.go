@@ -60,7 +60,6 @@ func TestDefaultTimeouts(t *testing.T) {
 	assert.Equal(t, Timeouts{Connect: 10 * time.Second, Read: 30 * time.Second, Total: 30 * time.Second}, s.cfg.timeouts)
 	assert.Equal(t, 30*time.Second, DefaultTimeout)
 	require.NotNil(t, s.transport)
-	assert.Equal(t, 30*time.Second, s.transport.ResponseHeaderTimeout)
 	assert.Equal(t, 10*time.Second, s.transport.TLSHandshakeTimeout)
 
 	// Timeout(0) and WithTimeout(0) are the only ways to no total deadline.
@@ -81,6 +80,8 @@ func TestServerNeverAnswers(t *testing.T) {
 		{"per-request total", nil, []RequestOption{Timeout(shortTimeout)}, ErrTimeout, true},
 		{"read", []Option{WithTimeouts(Timeouts{Read: shortTimeout})}, nil, ErrReadTimeout, false},
 		{"read, streamed", []Option{WithTimeouts(Timeouts{Read: shortTimeout})}, []RequestOption{Stream()}, ErrReadTimeout, false},
+		{"read, no total deadline", []Option{WithTimeouts(Timeouts{Read: shortTimeout}), WithTimeout(0)}, nil, ErrReadTimeout, false},
+		{"read, a request without a total deadline", []Option{WithTimeouts(Timeouts{Read: shortTimeout})}, []RequestOption{Timeout(0)}, ErrReadTimeout, false},
 		{"caller's deadline", []Option{WithTimeout(0)}, nil, ErrTimeout, true},
 	}
 	for _, tt := range tests {
