@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/carlmjohnson/requests"
 	"github.com/dghubble/sling"
@@ -39,6 +40,7 @@ var clients = []struct {
 	new  newClientFunc
 }{
 	{"nethttp", newNetHTTPTuned},
+	{"nethttp30s", newNetHTTPTimeout},
 	{"defaultclient", newDefaultClient},
 	{"resty2", newResty2},
 	{"resty3", newResty3},
@@ -74,6 +76,14 @@ type netHTTP struct {
 func newNetHTTPTuned(base string, _ bool) (client, error) {
 	t := tunedTransport()
 	return &netHTTP{c: &http.Client{Transport: t}, json: base + "/json", echo: base + "/echo", blob: base + "/blob", closeIdle: t.CloseIdleConnections}, nil
+}
+
+// newNetHTTPTimeout is tuned net/http with the 30 s Client.Timeout that
+// Reqivo has by default: the like-for-like reference for what a deadline
+// on every request costs.
+func newNetHTTPTimeout(base string, _ bool) (client, error) {
+	t := tunedTransport()
+	return &netHTTP{c: &http.Client{Transport: t, Timeout: 30 * time.Second}, json: base + "/json", echo: base + "/echo", blob: base + "/blob", closeIdle: t.CloseIdleConnections}, nil
 }
 
 // newDefaultClient is http.DefaultClient. With pool100 it is skipped: the

@@ -49,7 +49,7 @@ done
 line=$(grep '^BENCH_SERVER=' "$tmp/server.out") || { echo "run.sh: the server did not start" >&2; exit 1; }
 export BENCH_SERVER=${line#BENCH_SERVER=}
 
-clients=(nethttp defaultclient resty2 resty3 req sling requests reqivo)
+clients=(nethttp nethttp30s defaultclient resty2 resty3 req sling requests reqivo)
 : >"$OUT"
 {
 	echo "# $(date -u +%FT%TZ) $(go version) tags=${tags[*]:-none}"

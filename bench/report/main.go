@@ -144,10 +144,17 @@ func (r *results) budget(w io.Writer) {
 			line{s + ": client CPU ≤ 1.05 × net/http", fmt.Sprintf("%.3f ×", cpu/ref), cpu <= 1.05*ref, !ok1 || !ok2, false},
 			line{s + ": allocs ≤ net/http + 6", fmt.Sprintf("%+.0f", a-refA), a-refA <= 6, !ok3 || !ok4, false})
 	}
+	for _, s := range []string{"GET", "POST"} {
+		cpu, ok1 := get(s, "reqivo", "cpu-ns/op")
+		ref, ok2 := get(s, "nethttp30s", "cpu-ns/op")
+		lines = append(lines, line{s + ": client CPU ÷ net/http with the same 30 s Client.Timeout", fmt.Sprintf("%.3f ×", cpu/ref), true, !ok1 || !ok2, true})
+	}
 	ns, ok1 := get("GET64", "reqivo", "ns/op")
 	ref, ok2 := get("GET64", reference, "ns/op")
 	lines = append(lines, line{"GET64: throughput within 5% of net/http (time ≤ 1.05 ×)", fmt.Sprintf("%.3f ×", ns/ref), ns <= 1.05*ref, !ok1 || !ok2, false})
 	c, ok := get("GET64", "reqivo", "conns/1k")
+	ns30, ok3 := get("GET64", "nethttp30s", "ns/op")
+	lines = append(lines, line{"GET64: time ÷ net/http with the same 30 s Client.Timeout", fmt.Sprintf("%.3f ×", ns/ns30), true, !ok1 || !ok3, true})
 	lines = append(lines, line{"GET64: ≤ 5 new conns / 1k requests", fmt.Sprintf("%.1f", c), c <= 5, !ok, false})
 	bb, ok := get("Blob", "reqivo", "B/op")
 	lines = append(lines, line{"Blob: ≤ 1.15 MiB allocated / request", format("B/op", bb), bb <= 1.15*(1<<20), !ok, false})
