@@ -266,29 +266,15 @@ func TestConcurrentStateSnapshots(t *testing.T) {
 	}()
 
 	const workers, perWorker = 32, 20
-	var wg sync.WaitGroup
-	errs := make(chan error, workers*perWorker)
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < perWorker; i++ {
-				resp, err := s.Get(context.Background(), "/")
-				if err != nil {
-					errs <- err
-					continue
-				}
-				_ = resp.Close()
-			}
-		}()
-	}
-	wg.Wait()
+	hammer(t, workers, perWorker, func() error {
+		resp, err := s.Get(context.Background(), "/")
+		if err != nil {
+			return err
+		}
+		return resp.Close()
+	})
 	close(stop)
 	writer.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
 
 	require.Len(t, all, workers*perWorker)
 	for _, v := range all {

@@ -63,16 +63,6 @@ func assertRequestKind(t testing.TB, err error, want error) {
 	assert.False(t, strings.HasSuffix(err.Error(), "."), "no final period: %q", err.Error())
 }
 
-// freePort returns a loopback address nothing listens on.
-func freePort(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
-}
-
 func TestErrInvalidURL(t *testing.T) {
 	t.Parallel()
 	srv := setupCountingServer(t, echoHandler)
@@ -188,7 +178,7 @@ func TestErrInvalidHeaderCookie(t *testing.T) {
 func TestErrNetworkRefused(t *testing.T) {
 	t.Parallel()
 	s := newTestSession(t)
-	_, err := s.Get(context.Background(), "http://"+freePort(t)+"/")
+	_, err := s.Get(context.Background(), "http://"+closedAddr(t)+"/")
 	assertRequestKind(t, err, ErrNetwork)
 	var opErr *net.OpError
 	assert.ErrorAs(t, err, &opErr, "the cause chain is kept")
@@ -266,7 +256,7 @@ func TestErrInvalidResponseJSON(t *testing.T) {
 func TestRequestErrorRedactsURL(t *testing.T) {
 	t.Parallel()
 	s := newTestSession(t)
-	addr := freePort(t)
+	addr := closedAddr(t)
 	raw := "http://alice:hunter2@" + addr + "/p?token=T0K&api_key=K3Y&secret=S3C&password=PW0&signature=S1G&page=2&X-Amz-Signature=AMZ"
 	_, err := s.Post(context.Background(), raw)
 	var re *RequestError

@@ -3,6 +3,7 @@ package reqivo
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"reflect"
@@ -61,29 +62,16 @@ func TestConcurrentRequestsReuseConnections(t *testing.T) {
 	})
 	s := newTestSession(t, WithBaseURL(srv.URL))
 	const workers, perWorker = 64, 16
-	var wg sync.WaitGroup
-	errs := make(chan error, workers*perWorker)
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < perWorker; i++ {
-				resp, err := s.Get(context.Background(), "/")
-				if err != nil {
-					errs <- err
-					continue
-				}
-				if len(resp.Bytes()) != 2048 {
-					errs <- assert.AnError
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+	hammer(t, workers, perWorker, func() error {
+		resp, err := s.Get(context.Background(), "/")
+		if err != nil {
+			return err
+		}
+		if n := len(resp.Bytes()); n != 2048 {
+			return fmt.Errorf("got %d bytes, want 2048", n)
+		}
+		return nil
+	})
 	st := s.Stats()
 	t.Logf("%d requests over %d connections", st.Requests, st.ConnsOpened)
 	assert.EqualValues(t, workers*perWorker, st.Requests)

@@ -4,8 +4,10 @@
 package reqivo
 
 import (
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 
 	"github.com/mccutchen/go-httpbin/v2/httpbin"
@@ -40,4 +42,39 @@ func newTestSession(t testing.TB, opts ...Option) *Session {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Close() })
 	return s
+}
+
+// closedAddr returns the address of a loopback port that was just
+// listening and is closed: a dial to it is refused.
+func closedAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
+}
+
+// hammer runs do perWorker times in each of workers goroutines and reports
+// every error it returns.
+func hammer(t testing.TB, workers, perWorker int, do func() error) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*perWorker)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < perWorker; i++ {
+				if err := do(); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
 }

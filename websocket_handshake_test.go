@@ -89,17 +89,6 @@ func TestWebSocketHandshakeBadAnswer(t *testing.T) {
 	assert.False(t, errors.As(err, &he), "not a refusal")
 }
 
-// closedAddr returns the address of a loopback port that was just
-// listening and is closed: a dial to it is refused.
-func closedAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
-}
-
 func TestWebSocketNetworkError(t *testing.T) {
 	t.Parallel()
 	s := newTestSession(t)
