@@ -88,11 +88,12 @@ func (s *Session) merge(req *http.Request, st *state, contentType string, ch *ch
 		if err := checkAbsolute(req.URL); err != nil {
 			return err
 		}
-		if !httpguts.ValidHostHeader(req.Host) {
-			// net/http would send the request with no Host at all.
-			return errorf(ErrInvalidHeader, "bad Host "+quote(req.Host))
-		}
 		ch.first = originOf(req.URL)
+	}
+	// One check for every Host, however it was set (Header("Host"), Do's
+	// req.Host, a hook): net/http would send a bad one as no Host at all.
+	if !httpguts.ValidHostHeader(req.Host) {
+		return errorf(ErrInvalidHeader, "bad Host "+quote(req.Host))
 	}
 	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // chain follows the redirects of one logical request.
@@ -19,7 +21,6 @@ type chain struct {
 	first      origin    // the first hop's origin
 	stripped   bool      // the chain has left the first origin: sensitive headers are gone for good
 	userCookie string    // the Cookie header the caller set, before the jar's and the manual ones
-	attempts   int       // attempts of the latest hop
 	retries    []Attempt // the latest hop's tries that were retried
 	wait       headerWait
 }
@@ -62,7 +63,7 @@ func (c *chain) setCookies(req *http.Request) error {
 		return nil
 	}
 	v := b.String()
-	if !validCookieHeader(v) {
+	if !httpguts.ValidHeaderFieldValue(v) {
 		return errorf(ErrInvalidHeader, "bad Cookie header")
 	}
 	req.Header["Cookie"] = []string{v}
@@ -78,15 +79,6 @@ func hasCookie(cs []*http.Cookie, name string) bool {
 	return false
 }
 
-func validCookieHeader(v string) bool {
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; c < 0x20 && c != '\t' || c == 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
 // run sends req and follows redirects. It returns the final response with
 // its body live, and the earlier hops with their bodies drained and closed.
 func (c *chain) run(req *http.Request) (*http.Response, []*http.Response, error) {
@@ -95,7 +87,7 @@ func (c *chain) run(req *http.Request) (*http.Response, []*http.Response, error)
 	var visited map[string]bool
 	for hop := 0; ; hop++ {
 		resp, retries, err := s.attempt(req, &c.wait)
-		c.attempts, c.retries = len(retries)+1, retries
+		c.retries = retries
 		if err != nil {
 			closeAll(history)
 			return nil, history, err

@@ -33,7 +33,6 @@ type Response struct {
 	buffered bool
 	history  []*http.Response
 	elapsed  time.Duration
-	attempts int
 	timings  *tracer // nil unless tracing was asked for
 	retries  []Attempt
 	bb       bufferedBody // the Body once buffered; here to save an allocation
@@ -115,7 +114,7 @@ func (r *Response) Elapsed() time.Duration { return r.elapsed }
 
 // Attempts is how many times the final hop was sent: 1, or more after
 // retries.
-func (r *Response) Attempts() int { return r.attempts }
+func (r *Response) Attempts() int { return len(r.retries) + 1 }
 
 // Retries returns the tries of the final hop that were retried, oldest
 // first, each with its status or error and the wait that followed; it is

@@ -188,10 +188,7 @@ func (s *Session) Request(ctx context.Context, method, rawURL string, opts ...Re
 	}
 	if hosts, ok := rc.header["Host"]; ok {
 		// net/http sends req.Host, never a Host header: move it there
-		// rather than drop it.
-		if !httpguts.ValidHostHeader(hosts[0]) {
-			return fail(errorf(ErrInvalidHeader, "bad Host "+quote(hosts[0])))
-		}
+		// rather than drop it (merge checks it).
 		rc.host = hosts[0]
 		delete(rc.header, "Host")
 	}
@@ -285,9 +282,6 @@ func (s *Session) Do(req *http.Request) (*http.Response, error) {
 	}
 	if err := validateHeader(r2.Header); err != nil {
 		return fail(err)
-	}
-	if !httpguts.ValidHostHeader(r2.Host) {
-		return fail(errorf(ErrInvalidHeader, "bad Host "+quote(r2.Host)))
 	}
 	rc := requestConfig{stream: true}
 	resp, err := s.execute(req.Context(), r2, &rc)
@@ -475,7 +469,7 @@ func (s *Session) execute(ctx context.Context, in *http.Request, rc *requestConf
 		dl.release()
 		return nil, err
 	}
-	r := &Response{Response: hresp, history: history, attempts: ch.attempts, retries: ch.retries, timings: tr}
+	r := &Response{Response: hresp, history: history, retries: ch.retries, timings: tr}
 	s.cfg.compression.decode(hresp)
 	if rc.extra != nil {
 		rc.extra.wrapDownload(hresp)
