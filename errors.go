@@ -336,11 +336,13 @@ func redactQuery(q string) string {
 	return strings.Join(parts, "&")
 }
 
+// errorBodyBytes is how much of an error response's body HTTPError keeps.
+const errorBodyBytes = 4 << 10
+
 // httpError builds the *HTTPError for resp, whose body is body.
 func httpError(method string, u *url.URL, statusCode int, status string, body []byte) *HTTPError {
-	const max = 4 << 10
-	if len(body) > max {
-		body = body[:max]
+	if len(body) > errorBodyBytes {
+		body = body[:errorBodyBytes]
 	}
 	if status == "" {
 		status = strconv.Itoa(statusCode)

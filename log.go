@@ -159,6 +159,22 @@ func (s *Session) logRetry(req *http.Request, n int, wait time.Duration, resp *h
 	s.cfg.logger.LogAttrs(ctx, slog.LevelWarn, "reqivo: retry", attrs...)
 }
 
+// logGiveUp writes the Warn record of attempt n, which the policy would
+// retry, ending the retries with resp, and why.
+func (s *Session) logGiveUp(req *http.Request, n int, resp *http.Response, why string) {
+	ctx := req.Context()
+	if !s.cfg.logger.Enabled(ctx, slog.LevelWarn) {
+		return
+	}
+	s.cfg.logger.LogAttrs(ctx, slog.LevelWarn, "reqivo: not retrying",
+		slog.String("method", req.Method),
+		slog.String("url", redactURL(req.URL)),
+		slog.Int("attempt", n),
+		slog.Int("status", resp.StatusCode),
+		slog.String("reason", why),
+	)
+}
+
 // redactedHeader logs a header with its secrets redacted; it is a
 // LogValuer, so nothing is built unless a handler writes the record.
 type redactedHeader struct {

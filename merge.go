@@ -11,19 +11,60 @@ import (
 	"golang.org/x/net/http/httpguts"
 )
 
-// prepare merges the session into req, which it owns: session headers,
-// req's own headers over them, auth, cookies, then the OnRequest hooks.
-// The WebSocket handshake goes through it; requests use merge, which also
-// starts their redirect chain.
-func (s *Session) prepare(req *http.Request, st *state) error {
-	var ch chain
-	return s.merge(req, st, "", &ch)
+// prepare is the preamble every request shares, the WebSocket handshake
+// included: merge, the first hop's cookies, the OnRequest hooks, and the
+// checks of what they leave. It writes req, which it owns, and returns
+// the start of its redirect chain.
+func (s *Session) prepare(req *http.Request, st *state, contentType string) (chain, error) {
+	m := s.merge(req, st, contentType)
+	req.Header = m.header
+	ch := chain{credOK: m.credOK, first: originOf(req.URL), userCookie: m.header.Get("Cookie"), compress: m.compress}
+	if err := s.setCookies(req, st, &ch); err != nil {
+		return ch, err
+	}
+	if len(st.onRequest) > 0 {
+		for _, hook := range st.onRequest {
+			if err := hook(req); err != nil {
+				return ch, err
+			}
+		}
+		// What the hooks leave is checked as the caller's own input is,
+		// and the chain starts where it now points.
+		req.Header = canonicalHeader(req.Header)
+		if err := validateHeader(req.Header); err != nil {
+			return ch, err
+		}
+		if req.URL == nil {
+			return ch, errorf(ErrInvalidURL, "no URL after the OnRequest hooks")
+		}
+		if err := checkAbsolute(req.URL); err != nil {
+			return ch, err
+		}
+		ch.first = originOf(req.URL)
+	}
+	// One check for every Host, however it was set (Header("Host"), Do's
+	// req.Host, a hook): net/http would send a bad one as no Host at all.
+	if !httpguts.ValidHostHeader(req.Host) {
+		return ch, errorf(ErrInvalidHeader, "bad Host "+quote(req.Host))
+	}
+	return ch, nil
 }
 
-// merge is prepare with the Content-Type of a body option (or ""), which
-// counts as one of req's own headers unless req has one, and the chain
-// written to ch (which execute keeps on its stack).
-func (s *Session) merge(req *http.Request, st *state, contentType string, ch *chain) error {
+// merged is what merge makes of a request and a state snapshot.
+type merged struct {
+	header   http.Header // the headers to send, before cookies and hooks
+	credOK   bool        // session credentials and manual cookies may go to the request's origin
+	compress bool        // the session asked for compression: it decodes the body
+}
+
+// merge is a pure function of req's URL and headers, the snapshot st and
+// the Content-Type of a body option (or ""), which counts as one of req's
+// own headers unless req has one. Merge order: session headers (sensitive
+// ones only where credentials may go), req's own over them, then auth.
+// The session asks for compression unless the request set its own
+// Accept-Encoding or asks for a Range, whose bytes a coding would shift
+// (as net/http does).
+func (s *Session) merge(req *http.Request, st *state, contentType string) merged {
 	// Sensitive session headers (an X-Api-Key set with SetHeader ...) are
 	// credentials too: they are scoped as session auth.
 	credOK := s.credentialsAllowed(req.URL)
@@ -52,7 +93,6 @@ func (s *Session) merge(req *http.Request, st *state, contentType string, ch *ch
 			add("Content-Type", contentType)
 		}
 	}
-	req.Header = h
 	if _, ok := h["Authorization"]; !ok {
 		if ui := req.URL.User; ui != nil {
 			// Credentials in the URL are the caller's for that URL, as in
@@ -63,39 +103,14 @@ func (s *Session) merge(req *http.Request, st *state, contentType string, ch *ch
 			add("Authorization", st.auth)
 		}
 	}
+	compress := false
 	if _, ok := h["Accept-Encoding"]; !ok {
-		add("Accept-Encoding", s.cfg.compression.accept())
-	}
-	*ch = chain{s: s, st: st, credOK: credOK, first: originOf(req.URL), userCookie: h.Get("Cookie")}
-	if err := ch.setCookies(req); err != nil {
-		return err
-	}
-	if len(st.onRequest) > 0 {
-		for _, hook := range st.onRequest {
-			if err := hook(req); err != nil {
-				return err
-			}
+		if _, ranged := h["Range"]; !ranged {
+			add("Accept-Encoding", s.cfg.compression.accept())
+			compress = true
 		}
-		// What the hooks leave is checked as the caller's own input is,
-		// and the chain starts where it now points.
-		req.Header = canonicalHeader(req.Header)
-		if err := validateHeader(req.Header); err != nil {
-			return err
-		}
-		if req.URL == nil {
-			return errorf(ErrInvalidURL, "no URL after the OnRequest hooks")
-		}
-		if err := checkAbsolute(req.URL); err != nil {
-			return err
-		}
-		ch.first = originOf(req.URL)
 	}
-	// One check for every Host, however it was set (Header("Host"), Do's
-	// req.Host, a hook): net/http would send a bad one as no Host at all.
-	if !httpguts.ValidHostHeader(req.Host) {
-		return errorf(ErrInvalidHeader, "bad Host "+quote(req.Host))
-	}
-	return nil
+	return merged{header: h, credOK: credOK, compress: compress}
 }
 
 // canonicalHeader returns h with every key in canonical form (values of

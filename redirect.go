@@ -7,35 +7,33 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 
 	"golang.org/x/net/http/httpguts"
 )
 
-// chain follows the redirects of one logical request.
+// chain is the redirect chain of one logical request: what decides the
+// credentials and cookies of each hop. prepare starts it; the call's
+// newHop moves it on.
 type chain struct {
-	s          *Session
-	st         *state
-	credOK     bool      // session credentials and manual cookies went to the first hop
-	first      origin    // the first hop's origin
-	stripped   bool      // the chain has left the first origin: sensitive headers are gone for good
-	userCookie string    // the Cookie header the caller set, before the jar's and the manual ones
-	retries    []Attempt // the latest hop's tries that were retried
-	wait       headerWait
+	credOK     bool   // session credentials and manual cookies went to the first hop
+	first      origin // the first hop's origin
+	stripped   bool   // the chain has left the first origin: sensitive headers are gone for good
+	userCookie string // the Cookie header the caller set, before the jar's and the manual ones
+	compress   bool   // the session asked for compression: it decodes the final body
 }
 
-// setCookies writes the Cookie header of a hop: the caller's own (unless
-// stripped), the session's manual cookies (while the chain has not left an
-// origin they may go to), and the jar's for the hop's URL.
-func (c *chain) setCookies(req *http.Request) error {
+// setCookies writes the Cookie header of a hop of ch: the caller's own
+// (unless stripped), the manual cookies of st (while the chain has not
+// left an origin they may go to), and the jar's for the hop's URL.
+func (s *Session) setCookies(req *http.Request, st *state, c *chain) error {
 	var b strings.Builder
 	if c.userCookie != "" && !c.stripped {
 		b.WriteString(c.userCookie)
 	}
 	var manual []*http.Cookie
 	if c.credOK && !c.stripped {
-		manual = c.st.cookies
+		manual = st.cookies
 	}
 	for _, ck := range manual {
 		if b.Len() > 0 {
@@ -45,8 +43,8 @@ func (c *chain) setCookies(req *http.Request) error {
 		b.WriteByte('=')
 		b.WriteString(cookieValue(ck.Value))
 	}
-	if c.s.jar != nil {
-		for _, ck := range c.s.jar.Cookies(req.URL) {
+	if s.jar != nil {
+		for _, ck := range s.jar.Cookies(req.URL) {
 			if hasCookie(manual, ck.Name) {
 				continue // a cookie set by hand wins over the jar's
 			}
@@ -79,49 +77,6 @@ func hasCookie(cs []*http.Cookie, name string) bool {
 	return false
 }
 
-// run sends req and follows redirects. It returns the final response with
-// its body live, and the earlier hops with their bodies drained and closed.
-func (c *chain) run(req *http.Request) (*http.Response, []*http.Response, error) {
-	s := c.s
-	var history []*http.Response
-	var visited map[string]bool
-	for hop := 0; ; hop++ {
-		resp, retries, err := s.attempt(req, &c.wait)
-		c.retries = retries
-		if err != nil {
-			closeAll(history)
-			return nil, history, err
-		}
-		next, follow := c.nextHop(req, resp)
-		if !follow {
-			return resp, history, nil
-		}
-		if hop >= s.cfg.maxRedirects {
-			discard(resp)
-			closeAll(history)
-			return nil, nil, errorf(ErrTooManyRedirects, "stopped after "+strconv.Itoa(s.cfg.maxRedirects)+" redirects")
-		}
-		if visited == nil {
-			visited = map[string]bool{req.Method + " " + req.URL.String(): true}
-		}
-		key := next.method + " " + next.url.String()
-		if visited[key] && len(resp.Header["Set-Cookie"]) == 0 {
-			discard(resp)
-			closeAll(history)
-			return nil, nil, errorf(ErrRedirectLoop, "back to "+quote(redactURL(next.url)))
-		}
-		visited[key] = true
-		discard(resp)
-		history = append(history, resp)
-		nreq, err := c.newHop(req, next)
-		if err != nil {
-			closeAll(history)
-			return nil, nil, err
-		}
-		req = nreq
-	}
-}
-
 // hop is where a redirect leads.
 type hop struct {
 	method   string
@@ -130,7 +85,7 @@ type hop struct {
 }
 
 // nextHop reports whether resp is a redirect to follow and where to.
-func (c *chain) nextHop(req *http.Request, resp *http.Response) (hop, bool) {
+func (c *call) nextHop(req *http.Request, resp *http.Response) (hop, bool) {
 	if c.s.cfg.maxRedirects == 0 {
 		return hop{}, false
 	}
@@ -166,7 +121,7 @@ func (c *chain) nextHop(req *http.Request, resp *http.Response) (hop, bool) {
 }
 
 // newHop builds the request for the next hop from the previous one.
-func (c *chain) newHop(prev *http.Request, next hop) (*http.Request, error) {
+func (c *call) newHop(prev *http.Request, next hop) (*http.Request, error) {
 	hdr := prev.Header.Clone()
 	delete(hdr, "Cookie")
 	delete(hdr, "Proxy-Authorization") // never past the first hop
@@ -204,8 +159,8 @@ func (c *chain) newHop(prev *http.Request, next hop) (*http.Request, error) {
 			}
 		}
 	}
-	req = req.WithContext(prev.Context())
-	if err := c.setCookies(req); err != nil {
+	req = req.WithContext(c.ctx)
+	if err := c.s.setCookies(req, c.st, &c.chain); err != nil {
 		return nil, err
 	}
 	return req, nil

@@ -28,6 +28,8 @@ type requestConfig struct {
 	timeout       time.Duration
 	timeoutSet    bool
 	stream        bool
+	idle          time.Duration // IdleTimeout: replaces Timeouts.Read for this request
+	idleSet       bool
 	host          string        // a Host given with Header, sent as req.Host
 	extra         *requestExtra // tracing and progress; nil on the default path
 }

@@ -4,18 +4,13 @@
 package reqivo
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"math"
 	"mime"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -128,138 +123,4 @@ func (r *Response) Close() error {
 		return nil
 	}
 	return r.Body.Close()
-}
-
-// bufferedBody is the Body of a buffered response.
-type bufferedBody struct{ bytes.Reader }
-
-func (*bufferedBody) Close() error { return nil }
-
-// maxPrealloc bounds the buffer allocated on the word of a Content-Length
-// before any of the body has come: past it the buffer grows as bytes
-// arrive, so a server cannot make the client allocate what it never sends.
-const maxPrealloc = 1 << 20
-
-// buffer reads body whole, up to limit decoded bytes (negative: no limit),
-// and closes it. A declared Content-Length over the limit fails before
-// anything is read.
-func (r *Response) buffer(body io.ReadCloser, limit int64) error {
-	defer body.Close()
-	cl := r.ContentLength
-	if r.Body == http.NoBody || r.Request.Method == http.MethodHead {
-		cl = 0 // a HEAD response's Content-Length describes a body it has not
-	}
-	if limit >= 0 && cl > limit {
-		return errorf(ErrBodyTooLarge, "Content-Length over the limit")
-	}
-	hint := int64(512)
-	if cl >= 0 {
-		// One more byte than declared, so reading to EOF (which puts the
-		// connection back in the pool) needs no second buffer.
-		hint = min(cl, maxPrealloc) + 1
-	}
-	buf, err := readAllLimit(body, limit, hint)
-	if err != nil {
-		return err
-	}
-	r.body = buf
-	r.buffered = true
-	r.bb.Reset(buf)
-	r.Body = &r.bb
-	return nil
-}
-
-// readAllLimit reads r to EOF into a buffer of initial capacity hint,
-// failing with ErrBodyTooLarge past limit bytes (negative: no limit). The
-// buffer never grows past limit+1.
-func readAllLimit(r io.Reader, limit, hint int64) ([]byte, error) {
-	if limit == math.MaxInt64 {
-		limit = -1 // limit+1 would overflow; no body gets that long anyway
-	}
-	if limit >= 0 && hint > limit+1 {
-		hint = limit + 1
-	}
-	b := make([]byte, 0, max(hint, 1))
-	for {
-		n, err := r.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if limit >= 0 && int64(len(b)) > limit {
-			return nil, errorf(ErrBodyTooLarge, "body over the limit")
-		}
-		if err == io.EOF {
-			return b, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		if len(b) == cap(b) {
-			newCap := max(int64(cap(b))*2, 512)
-			if limit >= 0 && newCap > limit+1 {
-				newCap = limit + 1
-			}
-			nb := make([]byte, len(b), newCap)
-			copy(nb, b)
-			b = nb
-		}
-	}
-}
-
-// idleReader fails a body read that waits longer than d for data, by
-// cancelling the request's context with ErrReadTimeout.
-type idleReader struct {
-	r      io.ReadCloser
-	d      time.Duration
-	timer  *time.Timer
-	cancel context.CancelCauseFunc
-}
-
-func newIdleReader(r io.ReadCloser, d time.Duration, cancel context.CancelCauseFunc) *idleReader {
-	ir := &idleReader{r: r, d: d, cancel: cancel}
-	ir.timer = time.AfterFunc(d, func() { cancel(ErrReadTimeout) })
-	ir.timer.Stop() // armed by Read
-	return ir
-}
-
-// Read arms the timer only while it waits: time the caller spends between
-// two reads of a stream is not the server's delay.
-func (ir *idleReader) Read(p []byte) (int, error) {
-	ir.timer.Reset(ir.d)
-	n, err := ir.r.Read(p)
-	ir.timer.Stop()
-	return n, err
-}
-
-func (ir *idleReader) Close() error {
-	ir.timer.Stop()
-	return ir.r.Close()
-}
-
-// liveBody is the Body of a streamed response: it keeps the request's
-// deadlines, maps their errors to our kinds, and releases them on Close.
-type liveBody struct {
-	r      io.ReadCloser
-	ctx    context.Context
-	cancel func()
-	once   sync.Once
-}
-
-func newLiveBody(body io.ReadCloser, ctx context.Context, read time.Duration, cancelRead context.CancelCauseFunc, cancel func()) io.ReadCloser {
-	if cancelRead != nil {
-		body = newIdleReader(body, read, cancelRead)
-	}
-	return &liveBody{r: body, ctx: ctx, cancel: cancel}
-}
-
-func (b *liveBody) Read(p []byte) (int, error) {
-	n, err := b.r.Read(p)
-	if err != nil && err != io.EOF {
-		err = classify(b.ctx, err)
-	}
-	return n, err
-}
-
-func (b *liveBody) Close() error {
-	err := b.r.Close()
-	b.once.Do(b.cancel)
-	return err
 }

@@ -7,7 +7,6 @@ package reqivo
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -64,20 +63,29 @@ func WithRetry(p RetryPolicy) Option {
 	}
 }
 
-// DefaultRetry is the default rule: retry network errors (not a
-// cancellation, a timeout of the caller's, or a TLS failure) and the
-// statuses 429, 502, 503 and 504, only for idempotent methods (GET, HEAD,
-// OPTIONS, PUT, DELETE, TRACE) or a request carrying an Idempotency-Key
-// header.
+// DefaultRetry is the default rule: retry network errors (a connection
+// refused, reset or cut off in the middle of the body; not a TLS failure)
+// and an attempt's read timeout, and the statuses 429, 502, 503 and 504,
+// only for idempotent methods (GET, HEAD, OPTIONS, PUT, DELETE, TRACE) or
+// a request carrying an Idempotency-Key header. Nothing is retried once
+// the request's context is done: the caller cancelled it or its total
+// deadline passed.
 func DefaultRetry(req *http.Request, resp *http.Response, err error) bool {
 	if !idempotent(req) {
 		return false
 	}
 	if err != nil {
+		if req.Context().Err() != nil {
+			return false
+		}
+		err = classify(nil, err)
+		if errors.Is(err, ErrReadTimeout) {
+			return true
+		}
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			return false
 		}
-		return !errors.Is(classify(nil, err), ErrTLS)
+		return errors.Is(err, ErrNetwork) && !errors.Is(err, ErrTLS)
 	}
 	switch resp.StatusCode {
 	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
@@ -134,107 +142,6 @@ type Attempt struct {
 	Err error
 	// Wait is how long the session waited before the next try.
 	Wait time.Duration
-}
-
-// attempt sends one hop, retrying it as the policy says, and returns the
-// response with the tries that were retried, oldest first (none when the
-// first try was the answer).
-func (s *Session) attempt(req *http.Request, wait *headerWait) (*http.Response, []Attempt, error) {
-	p := s.cfg.retry
-	var tries []Attempt
-	for n := 1; ; n++ {
-		sreq, al := req, (*attemptLog)(nil)
-		if s.cfg.logger != nil {
-			sreq, al = s.startAttempt(req, n)
-		}
-		t := wait.start()
-		resp, err := s.send(sreq)
-		if t != nil {
-			t.Stop()
-		}
-		if al != nil {
-			resp = al.end(resp, err)
-		}
-		if p == nil || n >= p.MaxAttempts || !replayable(req) || !p.Retry(req, resp, err) {
-			if err != nil && n > 1 {
-				err = fmt.Errorf("giving up after %d attempts: %w", n, err)
-			}
-			return resp, tries, err
-		}
-		ctx := req.Context()
-		wait := p.backoff(n, s.clock.jitter)
-		if resp != nil {
-			if ra, ok := parseRetryAfter(resp.Header.Get("Retry-After"), s.clock.now()); ok {
-				if ra > p.MaxWait {
-					return resp, tries, nil // the server asks for longer than we wait
-				}
-				wait = ra
-			}
-		}
-		if dl, ok := ctx.Deadline(); ok && s.clock.now().Add(wait).After(dl) {
-			return resp, tries, err // the wait would outlive the context
-		}
-		try := Attempt{Wait: wait}
-		if resp != nil {
-			try.StatusCode = resp.StatusCode
-			discard(resp)
-		} else {
-			try.Err = classify(nil, err)
-		}
-		if s.cfg.logger != nil {
-			s.logRetry(req, n, wait, resp, err)
-		}
-		tries = append(tries, try)
-		if serr := s.clock.sleep(ctx, wait); serr != nil {
-			if err == nil {
-				err = serr
-			}
-			return nil, tries, err
-		}
-		next := req.Clone(ctx)
-		if req.GetBody != nil {
-			body, gerr := req.GetBody()
-			if gerr != nil {
-				return nil, tries, gerr
-			}
-			next.Body = body
-		}
-		req = next
-	}
-}
-
-// send is one round trip on the wire, with the jar updated from its
-// response.
-func (s *Session) send(req *http.Request) (*http.Response, error) {
-	resp, err := s.rt.RoundTrip(req)
-	if err != nil {
-		if resp != nil && resp.Body != nil {
-			resp.Body.Close()
-		}
-		return nil, err
-	}
-	if resp == nil {
-		return nil, errorf(ErrInvalidResponse, "transport returned neither a response nor an error")
-	}
-	// A RoundTripper of the caller's (WithTransport, WithMiddleware) may
-	// leave out what net/http's always sets: fill it in, as http.Client
-	// does for the body.
-	if resp.Body == nil {
-		if resp.ContentLength > 0 && req.Method != http.MethodHead {
-			return nil, errorf(ErrInvalidResponse, "transport returned no body with a Content-Length")
-		}
-		resp.Body = http.NoBody
-	}
-	if resp.Request == nil {
-		resp.Request = req
-	}
-	if resp.Header == nil {
-		resp.Header = http.Header{}
-	}
-	if s.jar != nil && len(resp.Header["Set-Cookie"]) > 0 {
-		s.jar.SetCookies(req.URL, resp.Cookies())
-	}
-	return resp, nil
 }
 
 // backoff is the wait before retry n (1 is the first): a random duration

@@ -12,7 +12,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"golang.org/x/net/http/httpguts"
 )
@@ -31,7 +30,6 @@ type Session struct {
 	baseOrigin origin
 	n          counters
 	err        error // construction error, returned by every request (see New)
-	client     *http.Client
 	clock      clock
 
 	closed atomic.Bool
@@ -51,7 +49,14 @@ type state struct {
 	cookies    []*http.Cookie
 	onRequest  []func(*http.Request) error
 	onResponse []func(*Response) error
-	invalid    map[string]error // bad persistent settings, keyed by what set them
+	invalid    map[string]invalidSetting // bad persistent settings, keyed by what set them
+	nInvalid   uint64                    // settings recorded in invalid so far, for their order
+}
+
+// invalidSetting is a bad persistent setting and when it was made.
+type invalidSetting struct {
+	err error
+	seq uint64
 }
 
 // NewSession returns a session configured by opts. An invalid option gives
@@ -112,10 +117,6 @@ func newSession(opts []Option) *Session {
 		st.auth = "Bearer " + c.bearer
 	}
 	s.state.Store(st)
-	s.client = &http.Client{
-		Transport:     sessionTransport{s},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
 	return s
 }
 
@@ -291,23 +292,33 @@ func (s *Session) Do(req *http.Request) (*http.Response, error) {
 	return resp.Response, nil
 }
 
-// HTTPClient returns an *http.Client whose transport applies the session
-// (headers, auth, cookies, hooks, redirects, retries, timeouts): hand it to
-// any SDK that takes one. The client itself follows no redirects and has no
-// jar: the session does both.
-func (s *Session) HTTPClient() *http.Client { return s.client }
+// HTTPClient returns a new *http.Client whose transport applies the
+// session (headers, auth, cookies, hooks, redirects, retries, timeouts):
+// hand it to any SDK that takes one. Each call returns a new client, so
+// changing one changes no other. The client itself follows no redirects
+// and has no jar: the session does both.
+func (s *Session) HTTPClient() *http.Client {
+	return &http.Client{
+		Transport:     sessionTransport{s},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
 
 // sessionTransport is the RoundTripper of HTTPClient.
 type sessionTransport struct{ s *Session }
 
 func (t sessionTransport) RoundTrip(req *http.Request) (*http.Response, error) { return t.s.Do(req) }
 
-// Close closes the session's idle connections; requests in flight finish,
-// and their connections are closed as they come back. Later requests, and
-// later calls of Close, return ErrClosed.
+// Close closes the session's idle connections; requests in flight finish
+// (a Stream or Download body is not cut), and their connections, HTTP/2
+// ones included, are closed as the requests end. Later requests return
+// ErrClosed; a second Close returns nil.
 func (s *Session) Close() error {
+	if !s.usable() {
+		return errZeroSession
+	}
 	if !s.closed.CompareAndSwap(false, true) {
-		return ErrClosed
+		return nil
 	}
 	if s.transport != nil {
 		s.transport.CloseIdleConnections()
@@ -329,16 +340,33 @@ func (s *Session) update(f func(st *state)) {
 	s.state.Store(&st)
 }
 
+// setInvalid records that the setting key is bad (err) or good (nil).
 func (st *state) setInvalid(key string, err error) {
+	if err == nil && st.invalid[key].err == nil {
+		return
+	}
 	st.invalid = maps.Clone(st.invalid)
 	if err == nil {
 		delete(st.invalid, key)
 		return
 	}
 	if st.invalid == nil {
-		st.invalid = map[string]error{}
+		st.invalid = map[string]invalidSetting{}
 	}
-	st.invalid[key] = err
+	st.nInvalid++
+	st.invalid[key] = invalidSetting{err: err, seq: st.nInvalid}
+}
+
+// firstInvalid returns the error of the most recent bad setting still in
+// force, or nil.
+func (st *state) firstInvalid() error {
+	var last invalidSetting
+	for _, v := range st.invalid {
+		if v.seq >= last.seq {
+			last = v
+		}
+	}
+	return last.err
 }
 
 // SetHeader sets a persistent header. A name or value with CR, LF, NUL or
@@ -414,125 +442,6 @@ func asReadCloser(r io.Reader) io.ReadCloser {
 	return io.NopCloser(r)
 }
 
-// execute runs one logical request: merge, hooks, the redirect chain, the
-// body read and the response hooks. in is owned by execute, which sends a
-// copy of it with the request's context (so in may live on the caller's
-// stack); in.Header holds the per-request headers only (or is nil), and
-// rc.contentType the Content-Type of a body option.
-func (s *Session) execute(ctx context.Context, in *http.Request, rc *requestConfig) (resp *Response, err error) {
-	start := time.Now()
-	method := in.Method
-	switch {
-	case s.err != nil:
-		return refuse(method, in, s.err)
-	case s.closed.Load():
-		return refuse(method, in, ErrClosed)
-	case ctx == nil:
-		return refuse(method, in, errorf(ErrInvalidOption, "nil context"))
-	}
-	defer s.done()
-	st := s.state.Load()
-	if len(st.invalid) > 0 {
-		return refuse(method, in, firstInvalid(st.invalid))
-	}
-
-	// Deadlines: the total one, and a cancel for the read timeout between
-	// body reads when that is shorter than what the total leaves.
-	total := s.cfg.timeouts.Total
-	if rc.timeoutSet {
-		total = rc.timeout
-	}
-	var dl deadlines
-	if total > 0 {
-		ctx, dl.total = context.WithTimeout(ctx, total)
-	}
-	read := s.cfg.timeouts.Read
-	if read > 0 && (total == 0 || read < total) {
-		ctx, dl.read = context.WithCancelCause(ctx)
-	}
-	var tr *tracer
-	if s.cfg.trace || rc.extra != nil && rc.extra.trace {
-		ctx, tr = withTracer(ctx)
-	}
-	req := in.WithContext(ctx)
-
-	var ch chain
-	if err := s.merge(req, st, rc.contentType, &ch); err != nil {
-		dl.release()
-		return refuse(method, req, err)
-	}
-
-	ch.wait = headerWait{d: read, cancel: dl.read}
-	hresp, history, err := ch.run(req)
-	if err != nil {
-		err = requestError(ctx, method, req.URL, err) // before cancel: it reads ctx
-		dl.release()
-		return nil, err
-	}
-	r := &Response{Response: hresp, history: history, retries: ch.retries, timings: tr}
-	s.cfg.compression.decode(hresp)
-	if rc.extra != nil {
-		rc.extra.wrapDownload(hresp)
-	}
-	if rc.stream {
-		hresp.Body = newLiveBody(hresp.Body, ctx, read, dl.read, dl.release)
-	} else {
-		body := hresp.Body
-		if dl.read != nil {
-			body = newIdleReader(body, read, dl.read)
-		}
-		if err = r.buffer(body, s.cfg.limits.MaxResponseBytes); err != nil {
-			err = requestError(ctx, method, hresp.Request.URL, err)
-		}
-		dl.release()
-		if err != nil {
-			return nil, err
-		}
-	}
-	r.elapsed = time.Since(start)
-	for _, hook := range st.onResponse {
-		if err := hook(r); err != nil {
-			r.Close()
-			return nil, &RequestError{Method: method, URL: redactURL(hresp.Request.URL), Err: err}
-		}
-	}
-	return r, nil
-}
-
-// headerWait bounds the wait for the response headers of each attempt with
-// the read timeout, when the total deadline does not already (cancel is
-// nil then): past it, the request is cancelled with ErrReadTimeout.
-type headerWait struct {
-	d      time.Duration
-	cancel context.CancelCauseFunc
-}
-
-// start arms the wait for one attempt; the caller stops the timer it
-// returns (nil when there is nothing to arm) once the headers are in.
-func (w *headerWait) start() *time.Timer {
-	if w == nil || w.cancel == nil {
-		return nil
-	}
-	cancel := w.cancel
-	return time.AfterFunc(w.d, func() { cancel(ErrReadTimeout) })
-}
-
-// deadlines holds the cancels of a request's derived contexts.
-type deadlines struct {
-	total context.CancelFunc      // nil: no total deadline
-	read  context.CancelCauseFunc // nil: no read timeout between body reads
-}
-
-// release cancels the derived contexts.
-func (d deadlines) release() {
-	if d.read != nil {
-		d.read(nil)
-	}
-	if d.total != nil {
-		d.total()
-	}
-}
-
 // done ends a request; on a closed session it closes the idle connections
 // the request may have put back.
 func (s *Session) done() {
@@ -549,11 +458,6 @@ func (s *Session) credentialsAllowed(u *url.URL) bool {
 		return true
 	}
 	return originOf(u) == s.baseOrigin
-}
-
-func firstInvalid(m map[string]error) error {
-	keys := slices.Sorted(maps.Keys(m))
-	return m[keys[0]]
 }
 
 // refuse ends a request that is not sent: its body is closed, as a sent

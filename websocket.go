@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 	"unicode/utf8"
 
 	"github.com/coder/websocket"
@@ -217,18 +218,17 @@ func (s *Session) WebSocket(ctx context.Context, rawURL string, opts ...WebSocke
 	case ctx == nil:
 		return fail(errorf(ErrInvalidOption, "nil context"))
 	}
-	defer s.done()
 	st := s.state.Load()
-	if len(st.invalid) > 0 {
-		return fail(firstInvalid(st.invalid))
+	if err := st.firstInvalid(); err != nil {
+		return fail(err)
 	}
-	if total := s.cfg.timeouts.Total; total > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, total)
-		defer cancel()
-	}
+	// The handshake is a call like any request's: the total deadline, and
+	// the read timeout on the wait for the server's answer.
+	c := &call{s: s, st: st, rc: &noRequestOptions, method: http.MethodGet, start: time.Now()}
+	c.deadlines(ctx)
+	ctx = c.ctx
 
-	hs := &handshake{s: s, st: st}
+	hs := &handshake{c: c}
 	conn, resp, err := websocket.Dial(ctx, u.String(), &websocket.DialOptions{
 		HTTPClient: &http.Client{
 			Transport:     hs,
@@ -238,8 +238,11 @@ func (s *Session) WebSocket(ctx context.Context, rawURL string, opts ...WebSocke
 		Subprotocols: cfg.subprotocols,
 	})
 	if err != nil {
-		return fail(hs.failure(ctx, wsu, resp, err))
+		err = hs.failure(ctx, wsu, resp, err) // before release: it reads ctx
+		c.release(hs.w)
+		return fail(err)
 	}
+	c.release(hs.w)
 	conn.SetReadLimit(cfg.maxMessage)
 	return &WebSocket{conn: conn, limit: cfg.maxMessage, readTurn: make(chan struct{}, 1)}, nil
 }
@@ -278,19 +281,22 @@ func wsURL(u *url.URL) *url.URL {
 // handshake request and keeps the errors of our own kinds, which
 // http.Client would bury in a *url.Error quoting the unredacted URL.
 type handshake struct {
-	s       *Session
-	st      *state
-	prepErr error // the session's merge or a hook refused the request
-	sendErr error // the round trip failed
+	c       *call
+	w       *watch // the attempt's, released with the call
+	prepErr error  // the session's merge or a hook refused the request
+	sendErr error  // the round trip failed
 }
 
 func (h *handshake) RoundTrip(req *http.Request) (*http.Response, error) {
 	r := req.Clone(req.Context())
-	if err := h.s.prepare(r, h.st); err != nil {
+	ch, err := h.c.s.prepare(r, h.c.st, "")
+	if err != nil {
 		h.prepErr = err
 		return nil, err
 	}
-	resp, err := h.s.send(r)
+	h.c.chain = ch
+	resp, w, err := h.c.send(r, 1)
+	h.w = w
 	if err != nil {
 		h.sendErr = err
 	}
@@ -303,7 +309,7 @@ func (h *handshake) failure(ctx context.Context, u *url.URL, resp *http.Response
 	case h.prepErr != nil:
 		return h.prepErr
 	case h.sendErr != nil:
-		return classify(ctx, h.sendErr)
+		return h.sendErr // classified by send
 	case resp != nil && resp.StatusCode != http.StatusSwitchingProtocols:
 		var body []byte
 		if resp.Body != nil {

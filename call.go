@@ -1,0 +1,391 @@
+// Call: one request in flight, owned by one value from the moment the
+// session takes it until its Response or error is returned. The request
+// path reads one way: facade -> session -> call (prepare, redirect chain,
+// attempts, transport) -> body stack -> Response; no step writes back into
+// an earlier one.
+
+package reqivo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// call owns one logical request in flight: its context and deadlines, the
+// state snapshot it was merged from, its tracer, its redirect chain and
+// what the session asked of the response. Only the goroutine running the
+// request touches it, until the final body is handed over (then only the
+// body stack, through release).
+type call struct {
+	s      *Session
+	st     *state
+	rc     *requestConfig
+	method string
+	start  time.Time
+
+	// ctx is the caller's context with the total deadline; cancel releases
+	// that deadline (nil when there is none).
+	ctx    context.Context
+	cancel context.CancelFunc
+	// read bounds each silence of an attempt (the wait for its headers,
+	// each read of its body) when the total deadline does not already:
+	// 0 then. Each attempt's watch holds its own timer and cancel.
+	read time.Duration
+	tr   *tracer // nil unless tracing was asked for
+
+	chain             // the redirect chain, started by prepare
+	retries []Attempt // the final hop's tries that were retried
+}
+
+// execute runs one logical request. in is owned by execute, which sends a
+// copy of it with the request's context (so in may live on the caller's
+// stack); in.Header holds the per-request headers only (or is nil), and
+// rc.contentType the Content-Type of a body option.
+func (s *Session) execute(ctx context.Context, in *http.Request, rc *requestConfig) (*Response, error) {
+	method := in.Method
+	switch {
+	case s.err != nil:
+		return refuse(method, in, s.err)
+	case s.closed.Load():
+		return refuse(method, in, ErrClosed)
+	case ctx == nil:
+		return refuse(method, in, errorf(ErrInvalidOption, "nil context"))
+	}
+	st := s.state.Load()
+	if err := st.firstInvalid(); err != nil {
+		return refuse(method, in, err)
+	}
+	c := &call{s: s, st: st, rc: rc, method: method, start: time.Now()}
+	c.deadlines(ctx)
+	req := in.WithContext(c.ctx)
+	ch, err := s.prepare(req, st, rc.contentType)
+	if err != nil {
+		c.release(nil)
+		return refuse(method, req, err)
+	}
+	c.chain = ch
+	r, err := c.run(req)
+	if err != nil {
+		return nil, err
+	}
+	for _, hook := range st.onResponse {
+		if err := hook(r); err != nil {
+			r.Close()
+			return nil, &RequestError{Method: method, URL: redactURL(r.Request.URL), Err: err}
+		}
+	}
+	return r, nil
+}
+
+// deadlines sets the call's context: ctx with the total deadline (the
+// session's, or Timeout's), and the read timeout its attempts arm when it
+// is shorter than the total (IdleTimeout's, or the session's).
+func (c *call) deadlines(ctx context.Context) {
+	total := c.s.cfg.timeouts.Total
+	if c.rc.timeoutSet {
+		total = c.rc.timeout
+	}
+	c.ctx = ctx
+	if total > 0 {
+		c.ctx, c.cancel = context.WithTimeout(ctx, total)
+	}
+	read := c.s.cfg.timeouts.Read
+	if c.rc.idleSet {
+		read = c.rc.idle
+	}
+	if read > 0 && (total == 0 || read < total) {
+		c.read = read
+	}
+	if c.s.cfg.trace || c.rc.extra != nil && c.rc.extra.trace {
+		c.ctx, c.tr = withTracer(c.ctx)
+	}
+}
+
+// release ends the call: the attempt's watch w (if any) and the total
+// deadline are released, and on a closed session the connections the
+// request put back are closed, over HTTP/2 as over HTTP/1.
+func (c *call) release(w *watch) {
+	if w != nil {
+		w.stop()
+	}
+	if c.cancel != nil {
+		c.cancel()
+	}
+	c.s.done()
+}
+
+// fail ends the call with err, classified against ctx, for the hop req.
+func (c *call) fail(req *http.Request, err error) error {
+	err = requestError(c.ctx, c.method, req.URL, err) // before release: it reads ctx
+	c.release(nil)
+	return err
+}
+
+// run sends req, follows its redirects and returns the final Response,
+// its body read unless the request streams.
+func (c *call) run(req *http.Request) (*Response, error) {
+	var history []*http.Response
+	var visited map[string]bool
+	for n := 0; ; n++ {
+		hr, next, err := c.hop(req)
+		if err != nil {
+			closeAll(history)
+			return nil, c.fail(req, err)
+		}
+		if hr.final != nil {
+			hr.final.history = history
+			if !c.rc.stream {
+				c.release(nil)
+			}
+			return hr.final, nil
+		}
+		resp := hr.resp
+		switch {
+		case n >= c.s.cfg.maxRedirects:
+			err = errorf(ErrTooManyRedirects, "stopped after "+strconv.Itoa(c.s.cfg.maxRedirects)+" redirects")
+		default:
+			if visited == nil {
+				visited = map[string]bool{req.Method + " " + req.URL.String(): true}
+			}
+			key := next.method + " " + next.url.String()
+			if visited[key] && len(resp.Header["Set-Cookie"]) == 0 {
+				err = errorf(ErrRedirectLoop, "back to "+quote(redactURL(next.url)))
+			}
+			visited[key] = true
+		}
+		discard(resp)
+		hr.w.stop()
+		if err != nil {
+			closeAll(history)
+			return nil, c.fail(req, err)
+		}
+		history = append(history, resp)
+		nreq, err := c.newHop(req, next)
+		if err != nil {
+			closeAll(history)
+			return nil, c.fail(req, err)
+		}
+		req = nreq
+	}
+}
+
+// hopResult is how one hop ended: the final Response, or a redirect to
+// follow (resp, its body still open and its watch w still to stop once the
+// body is drained).
+type hopResult struct {
+	final *Response
+	resp  *http.Response
+	w     *watch
+}
+
+// hop sends one hop of the chain, retrying it as the policy says. The
+// final response's body stack is built, and read whole unless the request
+// streams, within the attempt: a body cut off in the middle is that
+// attempt's failure, which the policy may retry with the whole response
+// read again.
+func (c *call) hop(req *http.Request) (hopResult, hop, error) {
+	p := c.s.cfg.retry
+	c.retries = nil
+	for n := 1; ; n++ {
+		resp, w, err := c.send(req, n)
+		var next hop
+		follow := false
+		if err == nil {
+			next, follow = c.nextHop(req, resp)
+		}
+		retry := c.retryable(p, n, req, resp, err)
+		if !retry && err == nil && !follow {
+			final, ferr := c.finish(resp, w)
+			if ferr == nil {
+				return hopResult{final: final}, hop{}, nil
+			}
+			resp, w, err = nil, nil, ferr
+			retry = c.retryable(p, n, req, nil, err)
+		}
+		wait := time.Duration(0)
+		if retry {
+			wait, retry = c.backoff(req, p, n, resp)
+		}
+		if !retry {
+			switch {
+			case err != nil:
+				if n > 1 {
+					err = fmt.Errorf("giving up after %d attempts: %w", n, err)
+				}
+				return hopResult{}, hop{}, err
+			case follow:
+				return hopResult{resp: resp, w: w}, next, nil
+			}
+			// The policy would retry, but the wait is not to be had: this
+			// response is the answer.
+			final, ferr := c.finish(resp, w)
+			if ferr != nil {
+				return hopResult{}, hop{}, ferr
+			}
+			return hopResult{final: final}, hop{}, nil
+		}
+		try := Attempt{Wait: wait, Err: err}
+		if resp != nil {
+			try.StatusCode = resp.StatusCode
+			discard(resp)
+			w.stop()
+		}
+		if c.s.cfg.logger != nil {
+			c.s.logRetry(req, n, wait, resp, err)
+		}
+		c.retries = append(c.retries, try)
+		if serr := c.s.clock.sleep(c.ctx, wait); serr != nil {
+			if err == nil {
+				err = serr
+			}
+			return hopResult{}, hop{}, err
+		}
+		if req, err = retryRequest(req, c.ctx); err != nil {
+			return hopResult{}, hop{}, err
+		}
+	}
+}
+
+// retryable reports whether the policy p retries attempt n of req, which
+// got resp or err.
+func (c *call) retryable(p *RetryPolicy, n int, req *http.Request, resp *http.Response, err error) bool {
+	return p != nil && n < p.MaxAttempts && replayable(req) && p.Retry(req, resp, err)
+}
+
+// backoff is the wait before retrying attempt n, and whether to retry at
+// all: a Retry-After over MaxWait, or a wait that would outlive the
+// context, ends the retries with what the attempt got.
+func (c *call) backoff(req *http.Request, p *RetryPolicy, n int, resp *http.Response) (time.Duration, bool) {
+	s := c.s
+	wait := p.backoff(n, s.clock.jitter)
+	if resp != nil {
+		if ra, ok := parseRetryAfter(resp.Header.Get("Retry-After"), s.clock.now()); ok {
+			if ra > p.MaxWait {
+				if s.cfg.logger != nil {
+					s.logGiveUp(req, n, resp, "Retry-After "+ra.String()+" is over MaxWait "+p.MaxWait.String())
+				}
+				return 0, false
+			}
+			wait = ra
+		}
+	}
+	if dl, ok := c.ctx.Deadline(); ok && s.clock.now().Add(wait).After(dl) {
+		if s.cfg.logger != nil && resp != nil {
+			s.logGiveUp(req, n, resp, "the wait of "+wait.String()+" would outlive the deadline")
+		}
+		return 0, false
+	}
+	return wait, true
+}
+
+// retryRequest is req again, with its body replayed, for the next attempt.
+func retryRequest(req *http.Request, ctx context.Context) (*http.Request, error) {
+	next := req.Clone(ctx)
+	if req.GetBody != nil {
+		body, err := req.GetBody()
+		if err != nil {
+			return nil, err
+		}
+		next.Body = body
+	}
+	return next, nil
+}
+
+// send is one attempt on the wire: the attempt's watch armed for the wait
+// for headers, the log record started, the round trip, and the jar updated
+// from the response. A failure is returned classified, so the retry policy
+// sees its kind; the watch is stopped then.
+func (c *call) send(req *http.Request, n int) (*http.Response, *watch, error) {
+	s := c.s
+	sreq, w := c.arm(req)
+	var al *attemptLog
+	if s.cfg.logger != nil {
+		sreq, al = s.startAttempt(sreq, n)
+	}
+	resp, err := s.roundTrip(sreq)
+	if w != nil {
+		w.headersIn()
+	}
+	if al != nil {
+		resp = al.end(resp, err)
+	}
+	if err != nil {
+		err = classifyAttempt(c.ctx, sreq.Context(), err)
+		if w != nil {
+			w.stop()
+		}
+		return nil, nil, err
+	}
+	return resp, w, nil
+}
+
+// classifyAttempt gives an attempt's error its kind: a timeout of the
+// attempt's own (its read timeout fired while the call's context is still
+// live) is ErrReadTimeout, which the policy may retry; anything else is
+// classified against the call's context.
+func classifyAttempt(callCtx, attemptCtx context.Context, err error) error {
+	if callCtx.Err() == nil && attemptCtx != callCtx && errors.Is(context.Cause(attemptCtx), ErrReadTimeout) {
+		return wrapKind(ErrReadTimeout, "", err)
+	}
+	return classify(callCtx, err)
+}
+
+// roundTrip is one round trip through the middleware and the transport,
+// with the response completed where a RoundTripper of the caller's left
+// out what net/http's always sets, and the jar updated.
+func (s *Session) roundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := s.rt.RoundTrip(req)
+	if err != nil {
+		if resp != nil && resp.Body != nil {
+			resp.Body.Close()
+		}
+		return nil, err
+	}
+	if resp == nil {
+		return nil, errorf(ErrInvalidResponse, "transport returned neither a response nor an error")
+	}
+	if resp.Body == nil {
+		if resp.ContentLength > 0 && req.Method != http.MethodHead {
+			return nil, errorf(ErrInvalidResponse, "transport returned no body with a Content-Length")
+		}
+		resp.Body = http.NoBody
+	}
+	if resp.Request == nil {
+		resp.Request = req
+	}
+	if resp.Header == nil {
+		resp.Header = http.Header{}
+	}
+	if s.jar != nil && len(resp.Header["Set-Cookie"]) > 0 {
+		s.jar.SetCookies(req.URL, resp.Cookies())
+	}
+	return resp, nil
+}
+
+// finish makes the final Response of the call from resp: its body stack,
+// then (unless the request streams) the body read whole. A streamed body
+// releases the call when it is closed.
+func (c *call) finish(resp *http.Response, w *watch) (*Response, error) {
+	r := &Response{Response: resp, timings: c.tr}
+	c.bodyStack(r, w)
+	if c.rc.stream {
+		r.peekError()
+		r.retries = c.retries
+		r.elapsed = time.Since(c.start)
+		return r, nil
+	}
+	err := r.buffer(resp.Body, c.s.cfg.limits.MaxResponseBytes)
+	if w != nil {
+		w.stop()
+	}
+	if err != nil {
+		return nil, classifyAttempt(c.ctx, resp.Request.Context(), err)
+	}
+	r.retries = c.retries
+	r.elapsed = time.Since(c.start)
+	return r, nil
+}
