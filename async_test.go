@@ -220,7 +220,7 @@ func TestAsyncCancelQueued(t *testing.T) {
 		want      error
 	}{
 		{"cancel", func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) },
-			true, ErrNetwork, context.Canceled},
+			true, ErrCanceled, context.Canceled},
 		{"deadline", func() (context.Context, context.CancelFunc) {
 			return context.WithTimeout(context.Background(), 20*time.Millisecond)
 		}, false, ErrTimeout, context.DeadlineExceeded},
@@ -228,7 +228,7 @@ func TestAsyncCancelQueued(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			cancel()
 			return ctx, cancel
-		}, false, ErrNetwork, context.Canceled},
+		}, false, ErrCanceled, context.Canceled},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

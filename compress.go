@@ -97,10 +97,10 @@ func (c *compression) accept() string {
 }
 
 // decode replaces resp.Body with its decoded form when the response is
-// coded with one of c's codings and the request carried c's
-// Accept-Encoding (a caller who set their own gets the raw body). Like
-// net/http's transparent gzip, it drops Content-Encoding and
-// Content-Length and sets Uncompressed.
+// coded with one of c's codings. The call decides once whether to decode
+// (prepare: the session asked for the coding; a caller who set their own
+// Accept-Encoding gets the raw body). Like net/http's transparent gzip, it
+// drops Content-Encoding and Content-Length and sets Uncompressed.
 func (c *compression) decode(resp *http.Response) {
 	ce := resp.Header["Content-Encoding"]
 	if len(ce) == 0 {
@@ -113,13 +113,8 @@ func (c *compression) decode(resp *http.Response) {
 		resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusNotModified {
 		return
 	}
-	if req := resp.Request; req != nil {
-		if req.Method == http.MethodHead {
-			return
-		}
-		if ae := req.Header["Accept-Encoding"]; len(ae) != 1 || ae[0] != c.value {
-			return
-		}
+	if req := resp.Request; req != nil && req.Method == http.MethodHead {
+		return
 	}
 	code := strings.ToLower(strings.TrimSpace(ce[0]))
 	if code == "x-gzip" {

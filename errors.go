@@ -5,19 +5,14 @@
 package reqivo
 
 import (
-	"compress/flate"
-	"compress/gzip"
-	"context"
-	"crypto/tls"
-	"crypto/x509"
+	"bytes"
+	"encoding/json"
 	"errors"
-	"io"
-	"net"
-	"net/textproto"
 	"net/url"
 	"strconv"
 	"strings"
-	"syscall"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/net/http/httpguts"
 )
@@ -66,10 +61,12 @@ var (
 	// took longer than Timeouts.Read. It also matches ErrTimeout.
 	ErrReadTimeout error = &kind{msg: "reqivo: read timeout", parent: ErrTimeout}
 	// ErrNetwork: the connection was refused or reset, a name did not
-	// resolve, or the server closed the connection before a response. A
-	// request whose context the caller cancelled matches it too, with
-	// context.Canceled in its chain.
+	// resolve, or the connection was lost before the response or in the
+	// middle of its body.
 	ErrNetwork error = &kind{msg: "reqivo: network error"}
+	// ErrCanceled: the caller's context was cancelled (context.Canceled is
+	// in the chain). It does not match ErrNetwork, and no retry follows it.
+	ErrCanceled error = &kind{msg: "reqivo: canceled"}
 	// ErrTLS: the TLS handshake failed (an unknown authority, a wrong host
 	// name ...). It also matches ErrNetwork.
 	ErrTLS error = &kind{msg: "reqivo: TLS error", parent: ErrNetwork}
@@ -79,9 +76,9 @@ var (
 	// ErrRedirectLoop: a redirect led back to a URL already visited in the
 	// chain, with nothing (no new cookie) that could make the answer differ.
 	ErrRedirectLoop error = &kind{msg: "reqivo: redirect loop"}
-	// ErrInvalidResponse: the response was malformed (bad headers, a body
-	// shorter than its Content-Length, headers over the size limit) or its
-	// JSON could not be decoded.
+	// ErrInvalidResponse: the response was malformed (bad headers, a bad
+	// chunked encoding, headers over the size limit), its JSON could not
+	// be decoded, or a download failed its checks.
 	ErrInvalidResponse error = &kind{msg: "reqivo: invalid response"}
 	// ErrBodyTooLarge: the response body, decoded, is over
 	// Limits.MaxResponseBytes.
@@ -111,6 +108,11 @@ func (e *RequestError) Error() string {
 // Unwrap returns the cause.
 func (e *RequestError) Unwrap() error { return e.Err }
 
+// Timeout reports whether the request failed on a timeout (the error
+// matches ErrTimeout), so that os.IsTimeout and (*url.Error).Timeout work
+// on it, through HTTPClient too.
+func (e *RequestError) Timeout() bool { return errors.Is(e.Err, ErrTimeout) }
+
 // HTTPError is what Response.Err returns for a status of 400 or more.
 type HTTPError struct {
 	StatusCode int
@@ -120,8 +122,72 @@ type HTTPError struct {
 	Body       []byte // the first 4 KiB of the body
 }
 
+// Error is the method, the URL and the status, then the server's stated
+// reason when the body gives one: an RFC 9457 problem's detail or title,
+// or a JSON message or error string (at most 200 characters, control
+// bytes escaped).
 func (e *HTTPError) Error() string {
-	return "reqivo: " + e.Method + " " + e.URL + ": " + e.Status
+	msg := "reqivo: " + e.Method + " " + e.URL + ": " + e.Status
+	if r := bodyReason(e.Body); r != "" {
+		msg += ": " + r
+	}
+	return msg
+}
+
+// maxReason bounds the reason HTTPError.Error shows, in characters.
+const maxReason = 200
+
+// bodyReason is the reason an error body states, or "": the first of
+// detail, title, message and error that is a non-empty string, at the top
+// level or in an "error" object (as many APIs nest it).
+func bodyReason(body []byte) string {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 || body[0] != '{' {
+		return ""
+	}
+	var top map[string]json.RawMessage
+	if json.Unmarshal(body, &top) != nil {
+		return ""
+	}
+	r := reasonIn(top)
+	if r == "" {
+		var nested map[string]json.RawMessage
+		if json.Unmarshal(top["error"], &nested) == nil {
+			r = reasonIn(nested)
+		}
+	}
+	return shortReason(r)
+}
+
+func reasonIn(m map[string]json.RawMessage) string {
+	for _, k := range []string{"detail", "title", "message", "error"} {
+		var v string
+		if json.Unmarshal(m[k], &v) == nil && strings.TrimSpace(v) != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// shortReason cuts r to maxReason characters and escapes its control
+// characters, so a server cannot forge lines in a log.
+func shortReason(r string) string {
+	var b strings.Builder
+	n := 0
+	for _, c := range strings.TrimSpace(r) {
+		if n == maxReason {
+			b.WriteString("...")
+			break
+		}
+		n++
+		if unicode.IsControl(c) || c == utf8.RuneError {
+			q := strconv.QuoteRune(c)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
 }
 
 // kindError ties a cause to its kind: errors.Is matches both the kind and
@@ -165,175 +231,6 @@ func errorf(k error, msg string) error { return &kindError{kind: k, msg: msg} }
 func isKind(err error) bool {
 	var k *kind
 	return errors.As(err, &k)
-}
-
-// requestError wraps err in a *RequestError for method and u, classifying it
-// first. ctx is the request's context: when it is done, the timeout or
-// cancellation is what the caller sees.
-func requestError(ctx context.Context, method string, u *url.URL, err error) error {
-	var re *RequestError
-	if errors.As(err, &re) {
-		return err
-	}
-	return &RequestError{Method: method, URL: redactURL(u), Err: classify(ctx, err)}
-}
-
-// classify gives err its kind.
-func classify(ctx context.Context, err error) error {
-	if isKind(err) {
-		return err
-	}
-	if ctx != nil {
-		if cerr := ctx.Err(); cerr != nil {
-			if cause := context.Cause(ctx); cause != nil && isKind(cause) {
-				return wrapKind(cause, "", joinDistinct(err, cerr))
-			}
-			if errors.Is(cerr, context.DeadlineExceeded) {
-				return wrapKind(ErrTimeout, "", joinDistinct(err, cerr))
-			}
-			// Canceled by the caller: no kind of ours fits better than the
-			// network failing under the request; context.Canceled stays in
-			// the chain for errors.Is.
-			return wrapKind(ErrNetwork, "", joinDistinct(err, cerr))
-		}
-	}
-	var tlsRecord tls.RecordHeaderError
-	var certInvalid x509.CertificateInvalidError
-	var unknownAuthority x509.UnknownAuthorityError
-	var hostname x509.HostnameError
-	var certVerify *tls.CertificateVerificationError
-	var alert tls.AlertError
-	switch {
-	case errors.As(err, &certVerify), errors.As(err, &certInvalid), errors.As(err, &unknownAuthority),
-		errors.As(err, &hostname), errors.As(err, &tlsRecord), errors.As(err, &alert):
-		return wrapKind(ErrTLS, "", err)
-	}
-	if isTLSHandshakeTimeout(err) {
-		return wrapKind(ErrConnectTimeout, "", err)
-	}
-	var opErr *net.OpError
-	if errors.As(err, &opErr) && opErr.Op == "dial" {
-		if opErr.Timeout() {
-			return wrapKind(ErrConnectTimeout, "", err)
-		}
-		return wrapKind(ErrNetwork, "", err)
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		if strings.Contains(err.Error(), "awaiting response headers") {
-			return wrapKind(ErrReadTimeout, "", err)
-		}
-		return wrapKind(ErrTimeout, "", err)
-	}
-	if errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, syscall.ECONNRESET) || malformed(err) {
-		return wrapKind(ErrInvalidResponse, "", err)
-	}
-	return wrapKind(ErrNetwork, "", err)
-}
-
-// malformed reports whether err is the server's fault: a response or body
-// that does not parse, rather than a connection that failed.
-func malformed(err error) bool {
-	var proto textproto.ProtocolError
-	var corrupt flate.CorruptInputError
-	if errors.As(err, &proto) || errors.As(err, &corrupt) ||
-		errors.Is(err, gzip.ErrHeader) || errors.Is(err, gzip.ErrChecksum) {
-		return true
-	}
-	msg := err.Error()
-	if strings.Contains(msg, "header line too long") || strings.Contains(msg, "malformed HTTP") ||
-		strings.Contains(msg, "server response headers exceeded") || strings.Contains(msg, "bogus") || strings.Contains(msg, "invalid") && strings.Contains(msg, "net/http") {
-		return true
-	}
-	// net/http's chunked reader and trailer errors are unexported; their
-	// messages are fixed.
-	if strings.Contains(msg, "chunk") || strings.Contains(msg, "reading trailer") {
-		return true
-	}
-	// net/http marks a connection broken by a response it could not parse
-	// (bad Content-Length, bad header line ...); a read that failed on the
-	// wire is a net.Error or an EOF instead.
-	var ne net.Error
-	return strings.Contains(msg, "transport connection broken") && !errors.As(err, &ne) && !errors.Is(err, io.EOF)
-}
-
-func isTLSHandshakeTimeout(err error) bool {
-	// net/http's tlsHandshakeTimeoutError is unexported; its message is fixed.
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout() && strings.Contains(err.Error(), "TLS handshake timeout")
-}
-
-// joinDistinct returns a, or a and b joined when b is not already in a's chain.
-func joinDistinct(a, b error) error {
-	if errors.Is(a, b) {
-		return a
-	}
-	return errors.Join(a, b)
-}
-
-// secretQueryWords name query keys whose values are redacted in errors and
-// logs: a key containing any of them, in any case.
-var secretQueryWords = []string{"token", "key", "secret", "passw", "pwd", "signature", "auth", "credential", "session"}
-
-func isSecretQueryKey(k string) bool {
-	k = strings.ToLower(k)
-	for _, w := range secretQueryWords {
-		if strings.Contains(k, w) {
-			return true
-		}
-	}
-	return k == "sig"
-}
-
-// redactURL returns u as a string with its password and the values of
-// secret query keys replaced by "xxxxx".
-func redactURL(u *url.URL) string {
-	if u == nil {
-		return ""
-	}
-	c := *u
-	if c.User != nil {
-		if _, has := c.User.Password(); has {
-			c.User = url.UserPassword(c.User.Username(), "xxxxx")
-		}
-	}
-	if c.RawQuery != "" {
-		c.RawQuery = redactQuery(c.RawQuery)
-	}
-	return c.String()
-}
-
-// RedactURL returns rawURL with its password and the values of query keys
-// that look secret (token, key, secret, password, signature, auth ...)
-// replaced by "xxxxx", as in the URLs errors and logs carry. A URL that does
-// not parse is returned as "<unparsable URL>", so that nothing leaks.
-func RedactURL(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return "<unparsable URL>"
-	}
-	return redactURL(u)
-}
-
-// redactQuery keeps the order and encoding of q, replacing secret values.
-func redactQuery(q string) string {
-	parts := strings.Split(q, "&")
-	changed := false
-	for i, p := range parts {
-		k, _, hasValue := strings.Cut(p, "=")
-		dk, err := url.QueryUnescape(k)
-		if err != nil {
-			dk = k
-		}
-		if hasValue && isSecretQueryKey(dk) {
-			parts[i] = k + "=xxxxx"
-			changed = true
-		}
-	}
-	if !changed {
-		return q
-	}
-	return strings.Join(parts, "&")
 }
 
 // errorBodyBytes is how much of an error response's body HTTPError keeps.

@@ -304,7 +304,7 @@ func TestDeclaredLengthUnderCapAllocatesWhatArrives(t *testing.T) {
 	runtime.ReadMemStats(&before)
 	_, err := s.Get(context.Background(), srv.URL())
 	runtime.ReadMemStats(&after)
-	assert.ErrorIs(t, err, ErrInvalidResponse)
+	assert.ErrorIs(t, err, ErrNetwork)
 	assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(40<<20))
 }
 
@@ -333,18 +333,22 @@ func TestTruncatedBodies(t *testing.T) {
 		return b.String()
 	}
 	full := gz(strings.Repeat("compressible ", 1000))
+	// A body cut off by the connection is ErrNetwork (the connection was
+	// lost, as far as the client can tell); one the client cannot parse
+	// is ErrInvalidResponse.
 	tests := []struct {
 		name     string
 		response string
+		kind     error
 	}{
-		{"shorter than Content-Length", "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789"},
-		{"empty, Content-Length 5", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"},
-		{"chunked cut inside a chunk", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nonly-half"},
-		{"chunked cut between chunks", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"},
-		{"chunked without the last chunk's CRLF", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n"},
-		{"chunked bad size", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n"},
-		{"gzip cut short", "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: " + strconv.Itoa(len(full)/2) + "\r\n\r\n" + full[:len(full)/2]},
-		{"gzip corrupt", "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 12\r\n\r\nnot gzip at!"},
+		{"shorter than Content-Length", "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789", ErrNetwork},
+		{"empty, Content-Length 5", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", ErrNetwork},
+		{"chunked cut inside a chunk", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nonly-half", ErrNetwork},
+		{"chunked cut between chunks", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n", ErrNetwork},
+		{"chunked without the last chunk's CRLF", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n", ErrNetwork},
+		{"chunked bad size", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n", ErrInvalidResponse},
+		{"gzip cut short", "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: " + strconv.Itoa(len(full)/2) + "\r\n\r\n" + full[:len(full)/2], ErrInvalidResponse},
+		{"gzip corrupt", "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 12\r\n\r\nnot gzip at!", ErrInvalidResponse},
 	}
 	for _, tt := range tests {
 		for _, stream := range []bool{false, true} {
@@ -370,7 +374,7 @@ func TestTruncatedBodies(t *testing.T) {
 					_, err = s.Get(context.Background(), srv.URL())
 				}
 				require.Error(t, err, "a truncated body is never a short success")
-				assert.ErrorIs(t, err, ErrInvalidResponse)
+				assert.ErrorIs(t, err, tt.kind)
 			})
 		}
 	}
@@ -469,10 +473,13 @@ func TestCompressionBombsAreBombs(t *testing.T) {
 // and the file keeps what it held.
 func TestTruncatedDownloadKeepsTheOldFile(t *testing.T) {
 	t.Parallel()
-	for _, tt := range []struct{ name, response string }{
-		{"short", "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789"},
-		{"chunked cut", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"},
-		{"gzip corrupt", "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 12\r\n\r\nnot gzip at!"},
+	for _, tt := range []struct {
+		name, response string
+		kind           error
+	}{
+		{"short", "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789", ErrNetwork},
+		{"chunked cut", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n", ErrNetwork},
+		{"gzip corrupt", "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 12\r\n\r\nnot gzip at!", ErrInvalidResponse},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -486,7 +493,7 @@ func TestTruncatedDownloadKeepsTheOldFile(t *testing.T) {
 			s := newTestSession(t)
 			_, err := s.Download(context.Background(), srv.URL(), path)
 			require.Error(t, err)
-			assert.ErrorIs(t, err, ErrInvalidResponse)
+			assert.ErrorIs(t, err, tt.kind)
 			got, err := os.ReadFile(path)
 			require.NoError(t, err)
 			assert.Equal(t, "old", string(got))

@@ -188,8 +188,8 @@ func TestDownload(t *testing.T) {
 		{name: "replaces an old file", path: "/file", old: []byte("old"), want: payload},
 		{name: "404 writes nothing", path: "/missing", httpErr: 404},
 		{name: "404 keeps the old file", path: "/missing", old: []byte("old"), want: []byte("old"), httpErr: 404},
-		{name: "cut short writes nothing", path: "/cut", kind: ErrInvalidResponse},
-		{name: "cut short keeps the old file", path: "/cut", old: []byte("old"), want: []byte("old"), kind: ErrInvalidResponse},
+		{name: "cut short writes nothing", path: "/cut", kind: ErrNetwork},
+		{name: "cut short keeps the old file", path: "/cut", old: []byte("old"), want: []byte("old"), kind: ErrNetwork},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

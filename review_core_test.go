@@ -344,14 +344,15 @@ func TestBareTransportResponses(t *testing.T) {
 
 // A request cancelled by its caller is ErrNetwork, as ErrNetwork's doc
 // says, with context.Canceled in the chain.
-func TestCanceledRequestIsErrNetwork(t *testing.T) {
+func TestCanceledRequestIsErrCanceled(t *testing.T) {
 	t.Parallel()
 	srv := setupCountingServer(t, echoHandler)
 	s := newTestSession(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err := s.Get(ctx, srv.URL)
-	assertRequestKind(t, err, ErrNetwork)
+	assertRequestKind(t, err, ErrCanceled)
+	assert.NotErrorIs(t, err, ErrNetwork)
 	assert.ErrorIs(t, err, context.Canceled)
 	assert.Zero(t, srv.requests.Load())
 }
