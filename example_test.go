@@ -251,18 +251,19 @@ func ExampleSession_Stats() {
 	// Output: {Requests:3 ConnsOpened:1}
 }
 
-// Relative URLs resolve against the base URL with RFC 3986 rules.
+// Relative URLs are joined under the base URL's path, with or without a
+// leading slash; none climbs above it or leaves its host.
 func ExampleWithBaseURL() {
 	bin := startHTTPBin()
 	defer bin.Close()
-	s, err := reqivo.NewSession(reqivo.WithBaseURL(bin.URL + "/anything/v1/"))
+	s, err := reqivo.NewSession(reqivo.WithBaseURL(bin.URL + "/anything/v1"))
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	defer s.Close()
 
-	for _, ref := range []string{"users", "/get", "//elsewhere.example/"} {
+	for _, ref := range []string{"users", "/users", "../admin", "//elsewhere.example/"} {
 		resp, err := s.Get(context.Background(), ref)
 		if err != nil {
 			fmt.Println(ref, "->", errors.Is(err, reqivo.ErrInvalidURL))
@@ -272,7 +273,8 @@ func ExampleWithBaseURL() {
 	}
 	// Output:
 	// users -> /anything/v1/users
-	// /get -> /get
+	// /users -> /anything/v1/users
+	// ../admin -> true
 	// //elsewhere.example/ -> true
 }
 

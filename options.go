@@ -102,10 +102,13 @@ func defaultSensitive() map[string]bool {
 	}
 }
 
-// WithBaseURL sets the URL relative request URLs are resolved against
-// (RFC 3986, as url.URL.ResolveReference). It must be absolute http or
-// https, with a host; session credentials and manual cookies then go only to
-// its origin. If not set, every request URL must be absolute.
+// WithBaseURL sets the URL relative request URLs are joined under: base
+// https://h/v1 (with or without a trailing slash) and users or /users give
+// https://h/v1/users. Dot segments never climb above the base path, and a
+// scheme-relative URL (//host) is refused: a path from user input cannot
+// change the host (ErrInvalidURL). It must be absolute http or https, with
+// a host; session credentials and manual cookies then go only to its
+// origin. If not set, every request URL must be absolute.
 func WithBaseURL(u string) Option {
 	return func(c *config) error {
 		b, err := parseAbsoluteURL(u)

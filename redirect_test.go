@@ -312,13 +312,15 @@ func TestResolveRelativeURL(t *testing.T) {
 		base, ref, path, query string
 	}{
 		{"/v1/", "users", "/v1/users", ""},
-		{"/v1/", "/users", "/users", ""},
+		{"/v1/", "/users", "/v1/users", ""},
+		{"/v1", "/users", "/v1/users", ""},
 		{"/v1/", "users/7?x=1", "/v1/users/7", "x=1"},
-		{"/v1/", "../v2/users", "/v2/users", ""},
+		{"/v1/", "users/../groups", "/v1/groups", ""},
 		{"/v1/", "", "/v1/", ""},
 		{"/v1/", "?q=2", "/v1/", "q=2"},
-		{"/v1", "users", "/users", ""},
+		{"/v1", "users", "/v1/users", ""},
 		{"/v1/x/", "./y", "/v1/x/y", ""},
+		{"", "users", "/users", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.base+" + "+tt.ref, func(t *testing.T) {
@@ -328,6 +330,14 @@ func TestResolveRelativeURL(t *testing.T) {
 			e := decodeEcho(t, resp)
 			assert.Equal(t, tt.path, e.Path)
 			assert.Equal(t, tt.query, e.Query)
+		})
+	}
+	// Dot segments never climb above the base path: nothing is sent.
+	for _, ref := range []string{"../v2/users", "/../admin", "users/../../admin", "a/./../../x?y=1", ".."} {
+		t.Run("climb "+ref, func(t *testing.T) {
+			s := newTestSession(t, WithBaseURL(srv.URL+"/v1"))
+			_, err := s.Get(context.Background(), ref)
+			assertRequestKind(t, err, ErrInvalidURL)
 		})
 	}
 	// An absolute URL is used as it is, even to another origin, without

@@ -31,6 +31,7 @@ type requestConfig struct {
 	idle          time.Duration // IdleTimeout: replaces Timeouts.Read for this request
 	idleSet       bool
 	host          string        // a Host given with Header, sent as req.Host
+	pathParams    []string      // PathParam: name, value pairs
 	extra         *requestExtra // tracing and progress; nil on the default path
 }
 
@@ -46,6 +47,21 @@ func Header(key, value string) RequestOption {
 			rc.header = make(http.Header, 4)
 		}
 		rc.header[http.CanonicalHeaderKey(key)] = []string{value}
+		return nil
+	}
+}
+
+// PathParam fills the segment {name} of the request URL's path with value,
+// escaped with url.PathEscape (and "." or ".." as %2E, %2E%2E), so that a
+// value such as "../admin" stays one segment and cannot change the path:
+// "users/{id}" with PathParam("id", "7") is "users/7". A {name} left
+// unfilled fails the request with ErrInvalidURL, before anything is sent.
+func PathParam(name, value string) RequestOption {
+	return func(rc *requestConfig) error {
+		if name == "" || strings.ContainsAny(name, "{}") {
+			return errorf(ErrInvalidOption, "bad path parameter name "+quote(name))
+		}
+		rc.pathParams = append(rc.pathParams, name, value)
 		return nil
 	}
 }

@@ -1,5 +1,6 @@
-// URL resolution: request URLs made absolute against the base URL, with a
-// small cache of the resolutions a session repeats.
+// URL resolution: request URLs made absolute under the base URL, path
+// parameters filled in, and a small cache of the resolutions a session
+// repeats.
 
 package reqivo
 
@@ -79,6 +80,62 @@ func (s *Session) resolveURL(raw string) (*url.URL, error) {
 	if u.Host != "" || strings.HasPrefix(raw, "//") {
 		return nil, errorf(ErrInvalidURL, "scheme-relative URL "+quote(redactURL(u))+" would leave the base URL's host")
 	}
-	r := base.ResolveReference(u)
+	return joinBase(base, u)
+}
+
+// fillPath fills the {name} segments of raw's path with params (name,
+// value pairs), escaped; a {name} left in the path is ErrInvalidURL.
+func fillPath(raw string, params []string) (string, error) {
+	end := strings.IndexAny(raw, "?#")
+	if end < 0 {
+		end = len(raw)
+	}
+	p, rest := raw[:end], raw[end:]
+	for i := 0; i+1 < len(params); i += 2 {
+		p = strings.ReplaceAll(p, "{"+params[i]+"}", escapeSegment(params[i+1]))
+	}
+	if i := strings.IndexByte(p, '{'); i >= 0 {
+		if j := strings.IndexByte(p[i:], '}'); j > 0 {
+			return "", errorf(ErrInvalidURL, "path parameter "+quote(p[i:i+j+1])+" not filled")
+		}
+	}
+	return p + rest, nil
+}
+
+// escapeSegment escapes v as one path segment: PathEscape, and the dot
+// segments escaped too, which PathEscape leaves as they are.
+func escapeSegment(v string) string {
+	switch v {
+	case ".":
+		return "%2E"
+	case "..":
+		return "%2E%2E"
+	}
+	return url.PathEscape(v)
+}
+
+// joinBase puts the relative reference ref under base's path, as resty,
+// req and httpx do: base https://h/v1 (with or without a trailing slash)
+// and users or /users give https://h/v1/users. An empty path keeps the
+// base's. Dot segments are resolved, but never climb above the base path.
+func joinBase(base, ref *url.URL) (*url.URL, error) {
+	bp := strings.TrimSuffix(base.EscapedPath(), "/")
+	p := base.EscapedPath()
+	if rp := ref.EscapedPath(); rp != "" {
+		p = bp + "/" + strings.TrimPrefix(rp, "/")
+	}
+	if p == "" {
+		p = "/"
+	}
+	pu, err := url.Parse(p)
+	if err != nil || pu.Host != "" || pu.Scheme != "" {
+		return nil, errorf(ErrInvalidURL, "bad path in "+quote(redactURL(ref)))
+	}
+	r := base.ResolveReference(&url.URL{Path: pu.Path, RawPath: pu.RawPath})
+	if ep := r.EscapedPath(); ep != bp && !strings.HasPrefix(ep, bp+"/") {
+		return nil, errorf(ErrInvalidURL, "relative URL "+quote(redactURL(ref))+" climbs above the base path")
+	}
+	r.RawQuery, r.ForceQuery = ref.RawQuery, ref.ForceQuery
+	r.Fragment, r.RawFragment = ref.Fragment, ref.RawFragment
 	return r, checkAbsolute(r)
 }

@@ -1,6 +1,7 @@
 package reqivo
 
 import (
+	"context"
 	"strconv"
 	"testing"
 
@@ -18,7 +19,7 @@ func TestResolveCache(t *testing.T) {
 		{"relative", "https://api.example.com/v1/", "users"},
 		{"relative without slash", "https://api.example.com/v1", "users"},
 		{"absolute path", "https://api.example.com/v1/", "/users"},
-		{"dot segments", "https://api.example.com/v1/a/", "../b/./c"},
+		{"dot segments", "https://api.example.com/v1/a/", "b/./c/../d"},
 		{"escaped", "https://api.example.com/v1/", "a%2Fb/c%20d"},
 		{"empty", "https://api.example.com/v1/", ""},
 		{"absolute URL", "https://api.example.com/", "http://127.0.0.1:8080/x"},
@@ -73,5 +74,40 @@ func TestResolveErrorsNotCached(t *testing.T) {
 	}
 	if m := s.resolved.Load(); m != nil {
 		assert.Empty(t, *m)
+	}
+}
+
+func TestPathParam(t *testing.T) {
+	t.Parallel()
+	srv := setupServer(t, echoHandler)
+	s := newTestSession(t, WithBaseURL(srv.URL+"/v1"))
+	tests := []struct {
+		name, raw   string
+		opts        []RequestOption
+		path, query string
+		kind        error
+	}{
+		{name: "filled", raw: "users/{id}", opts: []RequestOption{PathParam("id", "7")}, path: "/v1/users/7"},
+		{name: "two", raw: "orgs/{org}/users/{id}?x=1", opts: []RequestOption{PathParam("org", "acme"), PathParam("id", "7")}, path: "/v1/orgs/acme/users/7", query: "x=1"},
+		{name: "traversal stays one segment", raw: "users/{id}", opts: []RequestOption{PathParam("id", "../admin")}, path: "/v1/users/../admin"},
+		{name: "dot dot escaped", raw: "users/{id}/x", opts: []RequestOption{PathParam("id", "..")}, path: "/v1/users/../x"},
+		{name: "query chars escaped", raw: "users/{id}", opts: []RequestOption{PathParam("id", "a?b#c")}, path: "/v1/users/a?b#c"},
+		{name: "unfilled", raw: "users/{id}", kind: ErrInvalidURL},
+		{name: "other name", raw: "users/{id}", opts: []RequestOption{PathParam("ID", "7")}, kind: ErrInvalidURL},
+		{name: "bad name", raw: "users/{id}", opts: []RequestOption{PathParam("", "7")}, kind: ErrInvalidOption},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, err := s.Get(context.Background(), tt.raw, tt.opts...)
+			if tt.kind != nil {
+				assertRequestKind(t, err, tt.kind)
+				return
+			}
+			require.NoError(t, err)
+			e := decodeEcho(t, resp)
+			assert.Equal(t, tt.path, e.Path, "the server decodes the escaped segment")
+			assert.Equal(t, tt.query, e.Query)
+			assert.NotContains(t, resp.URL().EscapedPath(), "/../", "no dot segment on the wire")
+		})
 	}
 }

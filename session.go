@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -176,13 +177,20 @@ func (s *Session) Request(ctx context.Context, method, rawURL string, opts ...Re
 	}
 	fail := func(err error) (*Response, error) {
 		rc.closeBody()
-		return nil, &RequestError{Method: method, URL: RedactURL(rawURL), Err: err}
+		return nil, &RequestError{Method: method, URL: s.shownURL(rawURL), Err: err}
 	}
 	if err := rc.apply(opts); err != nil {
 		return fail(err)
 	}
 	if !s.usable() {
 		return fail(errZeroSession)
+	}
+	if len(rc.pathParams) > 0 || strings.IndexByte(rawURL, '{') >= 0 {
+		filled, err := fillPath(rawURL, rc.pathParams)
+		if err != nil {
+			return fail(err)
+		}
+		rawURL = filled
 	}
 	if err := checkMethod(method); err != nil {
 		return fail(err)
@@ -223,6 +231,17 @@ func (s *Session) Request(ctx context.Context, method, rawURL string, opts ...Re
 		rc.extra.wrapUpload(req)
 	}
 	return s.execute(ctx, req, rc)
+}
+
+// shownURL is rawURL as errors show it: resolved when it resolves (as
+// every error after resolution shows it), redacted always.
+func (s *Session) shownURL(rawURL string) string {
+	if s.usable() {
+		if u, err := s.resolve(rawURL); err == nil {
+			return redactURL(u)
+		}
+	}
+	return RedactURL(rawURL)
 }
 
 // noRequestOptions is the config of a request without options; nothing
