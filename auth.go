@@ -42,22 +42,31 @@ func basicAuthHeader(user, pass string) string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
 }
 
-func validateBasicAuth(user, pass string) error {
-	if strings.Contains(user, ":") {
-		return errorf(ErrInvalidOption, "basic auth user name contains ':'")
-	}
+// validateBasicAuth checks the credentials given to setter (named in the
+// error): CR, LF, NUL or another control byte is ErrInvalidHeader, as in
+// any header value; a ':' in the user name is ErrInvalidOption.
+func validateBasicAuth(setter, user, pass string) error {
 	if hasCTL(user) || hasCTL(pass) {
-		return errorf(ErrInvalidOption, "basic auth credentials contain a control character")
+		return errorf(ErrInvalidHeader, setter+": basic auth credentials contain a control character")
+	}
+	if strings.Contains(user, ":") {
+		return errorf(ErrInvalidOption, setter+": basic auth user name contains ':'")
 	}
 	return nil
 }
 
-func validateBearer(tok string) error {
-	if tok == "" {
-		return errorf(ErrInvalidOption, "empty bearer token")
+// validateBearer checks a token given to setter (named in the error): a
+// control byte is ErrInvalidHeader; an empty token, or one with white
+// space, ErrInvalidOption.
+func validateBearer(setter, tok string) error {
+	if hasCTL(tok) {
+		return errorf(ErrInvalidHeader, setter+": bearer token contains a control character")
 	}
-	if strings.ContainsAny(tok, " \t") || hasCTL(tok) {
-		return errorf(ErrInvalidOption, "bearer token contains white space or a control character")
+	if tok == "" {
+		return errorf(ErrInvalidOption, setter+": empty bearer token")
+	}
+	if strings.ContainsAny(tok, " \t") {
+		return errorf(ErrInvalidOption, setter+": bearer token contains white space")
 	}
 	return nil
 }
@@ -102,10 +111,10 @@ func validateHeader(h http.Header) error {
 // sent only to the base URL's origin, or with no base URL to the host of
 // each request the caller makes, and never by a redirect to another
 // origin. A user name with ':' or credentials with control bytes are not
-// sent: requests fail with ErrInvalidOption until auth is set again or
-// cleared.
+// sent: requests fail with ErrInvalidHeader (control bytes) or
+// ErrInvalidOption (':') until auth is set again or cleared.
 func (s *Session) SetBasicAuth(user, password string) {
-	err := validateBasicAuth(user, password)
+	err := validateBasicAuth("SetBasicAuth", user, password)
 	s.update(func(st *state) {
 		st.setInvalid("auth", err)
 		st.auth = ""
@@ -116,11 +125,11 @@ func (s *Session) SetBasicAuth(user, password string) {
 }
 
 // SetBearerToken sets a session bearer token, replacing basic auth, scoped
-// as SetBasicAuth. An empty token, or one with white space or control
-// bytes, is not sent: requests fail with ErrInvalidOption until auth is set
-// again or cleared.
+// as SetBasicAuth. A token with control bytes is not sent (requests fail
+// with ErrInvalidHeader), nor an empty one or one with white space
+// (ErrInvalidOption), until auth is set again or cleared.
 func (s *Session) SetBearerToken(token string) {
-	err := validateBearer(token)
+	err := validateBearer("SetBearerToken", token)
 	s.update(func(st *state) {
 		st.setInvalid("auth", err)
 		st.auth = ""

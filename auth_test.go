@@ -75,23 +75,40 @@ func TestSessionAuthInvalid(t *testing.T) {
 	srv := setupCountingServer(t, echoHandler)
 	s := newTestSession(t, WithBaseURL(srv.URL))
 	bad := []struct {
-		name string
-		set  func()
+		name   string
+		set    func()
+		kind   error
+		setter string
 	}{
-		{"user with colon", func() { s.SetBasicAuth("a:b", "p") }},
-		{"password with LF", func() { s.SetBasicAuth("a", "p\nX: 1") }},
-		{"empty bearer", func() { s.SetBearerToken("") }},
-		{"bearer with space", func() { s.SetBearerToken("a b") }},
-		{"bearer with CRLF", func() { s.SetBearerToken("a\r\nX: 1") }},
+		{"user with colon", func() { s.SetBasicAuth("a:b", "p") }, ErrInvalidOption, "SetBasicAuth"},
+		{"password with LF", func() { s.SetBasicAuth("a", "p\nX: 1") }, ErrInvalidHeader, "SetBasicAuth"},
+		{"user with NUL", func() { s.SetBasicAuth("a\x00", "p") }, ErrInvalidHeader, "SetBasicAuth"},
+		{"empty bearer", func() { s.SetBearerToken("") }, ErrInvalidOption, "SetBearerToken"},
+		{"bearer with space", func() { s.SetBearerToken("a b") }, ErrInvalidOption, "SetBearerToken"},
+		{"bearer with CRLF", func() { s.SetBearerToken("a\r\nX: 1") }, ErrInvalidHeader, "SetBearerToken"},
+		{"cookie with LF", func() { s.SetCookie("c", "v\nX") }, ErrInvalidHeader, "SetCookie"},
+		{"header with CR", func() { s.SetHeader("X-A", "v\r") }, ErrInvalidHeader, "SetHeader"},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
 			s.SetBearerToken("good")
 			tt.set()
 			_, err := s.Get(context.Background(), "/")
-			assertRequestKind(t, err, ErrInvalidOption)
+			assertRequestKind(t, err, tt.kind)
+			assert.Contains(t, err.Error(), tt.setter, "the error names the setter")
+			s.SetCookie("c", "")
+			s.DelHeader("X-A")
 		})
 	}
+	// The most recent bad setting is the one reported.
+	s.SetHeader("X-B", "bad\n")
+	s.SetBearerToken("bad\x00")
+	_, err := s.Get(context.Background(), "/")
+	assert.ErrorContains(t, err, "SetBearerToken")
+	s.SetBearerToken("good")
+	_, err = s.Get(context.Background(), "/")
+	assert.ErrorContains(t, err, "SetHeader", "the older one is still in force")
+	s.DelHeader("X-B")
 	assert.Zero(t, srv.requests.Load(), "nothing sent with bad auth")
 	s.ClearAuth()
 	e := getEcho(t, s, "/")

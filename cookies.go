@@ -28,7 +28,7 @@ func newJar() http.CookieJar {
 // ASCII, '"', ';', '\\'), is not sent: requests fail with ErrInvalidHeader
 // until the cookie is set again or deleted.
 func (s *Session) SetCookie(name, value string) {
-	err := validateCookie(name, value)
+	err := validateCookie("SetCookie", name, value)
 	if value == "" {
 		err = nil // deleting is always allowed, a badly named cookie included
 	}
@@ -68,9 +68,9 @@ func (s *Session) Cookies(rawURL string) []*http.Cookie {
 	return out
 }
 
-func validateCookie(name, value string) error {
+func validateCookie(setter, name, value string) error {
 	if name == "" || !httpguts.ValidHeaderFieldName(name) {
-		return errorf(ErrInvalidHeader, "bad cookie name "+quote(name))
+		return errorf(ErrInvalidHeader, setter+": bad cookie name "+quote(name))
 	}
 	for i := 0; i < len(value); i++ {
 		b := value[i]
@@ -78,7 +78,7 @@ func validateCookie(name, value string) error {
 		// net/http does); bytes past ASCII are dropped by servers'
 		// parsers, net/http's included, so they are refused here.
 		if b < 0x20 || b >= 0x7f || b == '"' || b == ';' || b == '\\' {
-			return errorf(ErrInvalidHeader, "bad value for cookie "+quote(name))
+			return errorf(ErrInvalidHeader, setter+": bad value for cookie "+quote(name))
 		}
 	}
 	return nil

@@ -227,6 +227,16 @@ func wrapKind(k error, msg string, cause error) error {
 // errorf is wrapKind without a cause.
 func errorf(k error, msg string) error { return &kindError{kind: k, msg: msg} }
 
+// bySetter names setter in err, a kind error from a validation (nil
+// stays nil), so that a bad persistent setting says what set it.
+func bySetter(setter string, err error) error {
+	var ke *kindError
+	if err == nil || !errors.As(err, &ke) {
+		return err
+	}
+	return &kindError{kind: ke.kind, msg: setter + ": " + ke.msg, cause: ke.cause}
+}
+
 // isKind reports whether err already carries one of our kinds.
 func isKind(err error) bool {
 	var k *kind

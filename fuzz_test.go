@@ -253,7 +253,7 @@ func FuzzSetCookie(f *testing.F) {
 			if sent != nil {
 				t.Fatalf("SetCookie(%q, %q): a refused cookie reached the transport", name, value)
 			}
-			if validateCookie(name, value) == nil {
+			if validateCookie("SetCookie", name, value) == nil {
 				t.Fatalf("SetCookie(%q, %q): refused at send time but not by validateCookie", name, value)
 			}
 			return

@@ -174,7 +174,7 @@ func WithHeader(key, value string) Option {
 // (or, with no base URL, to the host of each request the caller makes).
 func WithBasicAuth(user, pass string) Option {
 	return func(c *config) error {
-		if err := validateBasicAuth(user, pass); err != nil {
+		if err := validateBasicAuth("WithBasicAuth", user, pass); err != nil {
 			return err
 		}
 		c.authBasic, c.authUser, c.authPass, c.bearer = true, user, pass, ""
@@ -186,7 +186,7 @@ func WithBasicAuth(user, pass string) Option {
 // token is an error.
 func WithBearerToken(tok string) Option {
 	return func(c *config) error {
-		if err := validateBearer(tok); err != nil {
+		if err := validateBearer("WithBearerToken", tok); err != nil {
 			return err
 		}
 		c.authBasic, c.authUser, c.authPass, c.bearer = false, "", "", tok

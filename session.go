@@ -395,6 +395,7 @@ func (st *state) firstInvalid() error {
 // goes only to the base URL's origin.
 func (s *Session) SetHeader(key, value string) {
 	err := validateHeaderField(key, value)
+	err = bySetter("SetHeader", err)
 	ck := http.CanonicalHeaderKey(key)
 	s.update(func(st *state) {
 		st.setInvalid("header "+ck, err)
