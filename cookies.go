@@ -1,22 +1,22 @@
 // Cookies: the session's jar (net/http/cookiejar with the public suffix
-// list) and the cookies set by hand, scoped like credentials.
+// list, guarded as cookiejar.go says) and the cookies set by hand, scoped
+// like credentials.
 
 package reqivo
 
 import (
 	"net/http"
-	"net/http/cookiejar"
 	"slices"
 	"strings"
 
 	"golang.org/x/net/http/httpguts"
-	"golang.org/x/net/publicsuffix"
 )
 
+// newJar is the session's default jar: net/http/cookiejar with the public
+// suffix list, behind the prefix rules and caps of guardedJar
+// (cookiejar.go).
 func newJar() http.CookieJar {
-	// cookiejar.New fails only on a bad option; these are fixed.
-	jar, _ := cookiejar.New(&cookiejar.Options{PublicSuffixList: publicsuffix.List})
-	return jar
+	return newGuardedJar()
 }
 
 // SetCookie sets a cookie by hand, as the seed's session.cookies[k] = v.
