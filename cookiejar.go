@@ -258,7 +258,11 @@ func (r *cookieRecord) live(now time.Time) bool {
 // deletionURL and deletion make the Set-Cookie that removes r from the
 // standard jar: same domain (and kind), path and name.
 func (r *cookieRecord) deletionURL() *url.URL {
-	return &url.URL{Scheme: "https", Host: net.JoinHostPort(r.domain, "443"), Path: r.path}
+	host := r.domain
+	if !strings.HasPrefix(host, "[") {
+		host = net.JoinHostPort(host, "443")
+	}
+	return &url.URL{Scheme: "https", Host: host, Path: r.path}
 }
 
 func (r *cookieRecord) deletion() *http.Cookie {
@@ -376,16 +380,19 @@ func cookiePairLen(c *http.Cookie) int {
 // cookie as the standard jar does.
 
 // cookieHost is u.Host as the standard jar keys it: no port, no final dot,
-// ASCII, lower case.
+// ASCII, lower case. Like the standard jar, it keeps the brackets of an
+// IPv6 literal without a port.
 func cookieHost(host string) (string, bool) {
-	if h, _, err := net.SplitHostPort(host); err == nil {
+	if colons := strings.Count(host, ":"); colons == 1 || (colons > 1 && host[0] == '[' && strings.Contains(host, "]:")) {
+		h, _, err := net.SplitHostPort(host)
+		if err != nil {
+			return "", false
+		}
 		host = h
-	} else if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
-		host = host[1 : len(host)-1]
 	}
 	host = strings.TrimSuffix(host, ".")
 	ascii, err := idna.Punycode.ToASCII(host)
-	if err != nil || host == "" {
+	if err != nil || ascii == "" {
 		return "", false
 	}
 	return strings.ToLower(ascii), true

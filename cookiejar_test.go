@@ -212,42 +212,54 @@ func cookieNamesOf(lines []string) []string {
 
 func TestCookiesPerDomainCap(t *testing.T) {
 	t.Parallel()
-	set := func(prefix, path string, n int) []string {
+	set := func(prefix, path, attrs string, n int) []string {
 		var lines []string
 		for i := range n {
-			lines = append(lines, fmt.Sprintf("%s%03d=1; Domain=example.com; Path=%s", prefix, i, path))
+			lines = append(lines, fmt.Sprintf("%s%03d=1; Path=%s%s", prefix, i, path, attrs))
 		}
 		return lines
 	}
-	a, b := set("a", "/a", 100), set("b", "/b", 100)
-	tests := []struct {
-		name      string
-		responses [][]string
-		wantA     int // the newest of a kept
+	hosts := []struct {
+		name     string
+		from, to string // a host setting 200 cookies, a host they are sent to
+		attrs    string
 	}{
-		// 200 > 180: the 50 oldest go, down to 150.
-		{"one response", [][]string{append(append([]string{}, a...), b...)}, 50},
-		// The 181st cookie (b080) evicts 31, down to 150; 19 more follow.
-		{"a response each", func() [][]string {
-			var rs [][]string
-			for _, l := range append(append([]string{}, a...), b...) {
-				rs = append(rs, []string{l})
-			}
-			return rs
-		}(), 69},
+		{"a sibling for the parent domain", "evil.example.com", "api.example.com", "; Domain=example.com"},
+		{"IPv4", "127.0.0.1:8080", "127.0.0.1:8080", ""},
+		{"IPv6", "[::1]:8080", "[::1]:8080", ""},
+		{"IPv6 without a port", "[::1]", "[::1]", ""},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			jar := newJar()
-			feedJar(t, jar, "http://www.example.org/", "other=1")
-			for _, r := range tt.responses {
-				feedJar(t, jar, "http://evil.example.com/", r...)
-			}
-			assert.Equal(t, cookieNamesOf(a[100-tt.wantA:]), cookieNames(jarCookies(t, jar, "http://api.example.com/a")))
-			assert.Equal(t, cookieNamesOf(b), cookieNames(jarCookies(t, jar, "http://api.example.com/b")))
-			assert.Len(t, jarCookies(t, jar, "http://www.example.org/"), 1, "another site is not touched")
-		})
+	for _, h := range hosts {
+		a, b := set("a", "/a", h.attrs, 100), set("b", "/b", h.attrs, 100)
+		tests := []struct {
+			name      string
+			responses [][]string
+			wantA     int // the newest of a kept
+		}{
+			// 200 > 180: the 50 oldest go, down to 150.
+			{"one response", [][]string{append(append([]string{}, a...), b...)}, 50},
+			// The 181st cookie (b080) evicts 31, down to 150; 19 more follow.
+			{"a response each", func() [][]string {
+				var rs [][]string
+				for _, l := range append(append([]string{}, a...), b...) {
+					rs = append(rs, []string{l})
+				}
+				return rs
+			}(), 69},
+		}
+		for _, tt := range tests {
+			t.Run(h.name+"/"+tt.name, func(t *testing.T) {
+				t.Parallel()
+				jar := newJar()
+				feedJar(t, jar, "http://www.example.org/", "other=1")
+				for _, r := range tt.responses {
+					feedJar(t, jar, "http://"+h.from+"/", r...)
+				}
+				assert.Equal(t, cookieNamesOf(a[100-tt.wantA:]), cookieNames(jarCookies(t, jar, "http://"+h.to+"/a")))
+				assert.Equal(t, cookieNamesOf(b), cookieNames(jarCookies(t, jar, "http://"+h.to+"/b")))
+				assert.Len(t, jarCookies(t, jar, "http://www.example.org/"), 1, "another site is not touched")
+			})
+		}
 	}
 }
 
