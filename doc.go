@@ -121,7 +121,10 @@
 // No redirect carries Authorization, Proxy-Authorization, Cookie or a
 // header named by [WithSensitiveHeaders] to another origin or from https to
 // http, and once dropped they are not restored. Cookies the server sets
-// live in the jar and follow their own domain, path and Secure rules. TLS
+// live in the jar and follow their own domain, path and Secure rules; the
+// default jar also enforces the __Secure- and __Host- prefixes, keeps
+// plain-http origins from setting or overwriting Secure cookies, and caps
+// cookie bombs (8,190 bytes of Cookie header to one host, as curl). TLS
 // is verified unless the caller's own tls.Config turns it off. CR, LF or
 // NUL in a header name or value is refused with [ErrInvalidHeader] before
 // anything is sent. SECURITY.md lists each promise with its test.

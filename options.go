@@ -225,7 +225,10 @@ func WithMaxRedirects(n int) Option {
 
 // WithCookieJar replaces the session's cookie jar; nil disables the jar
 // (cookies set with SetCookie are still sent). If not set, a
-// net/http/cookiejar with the public suffix list.
+// net/http/cookiejar with the public suffix list, guarded: it enforces the
+// cookie prefixes of RFC 6265bis, keeps a non-secure origin from setting
+// or overwriting a Secure cookie, and caps the cookies it keeps and sends
+// (SECURITY.md lists the rules). A jar passed here is used as it is.
 func WithCookieJar(jar http.CookieJar) Option {
 	return func(c *config) error {
 		c.jar, c.jarSet = jar, true
