@@ -19,10 +19,12 @@ import (
 // resolves at once with the context's error.
 //
 // All the Session's state methods (SetHeader, SetBasicAuth, SetCookie,
-// OnRequest, Stats ...) are promoted and act on the same state. Do,
-// HTTPClient and the blocking verbs reached through the field (a.Session.Get)
-// are the Session's: they do not count against the bound. Hooks run on the
-// session's goroutines, for several requests at once.
+// OnRequest, Stats ...) are promoted and act on the same state. Every
+// request an AsyncSession sends counts against the bound: its own Do,
+// Download, WebSocket (for the handshake) and HTTPClient block until a
+// slot is free, in the same line as the futures. Only the Session reached
+// through the field (a.Session.Get ...) sends outside the bound. Hooks run
+// on the session's goroutines, for several requests at once.
 //
 // The bound counts a request until its Response is returned: a response
 // read with Stream holds no slot, and Close does not wait, while its body
@@ -113,7 +115,12 @@ func (a *AsyncSession) Patch(ctx context.Context, url string, opts ...RequestOpt
 // On a session that is closed or closing, the Future resolves at once with
 // an error matching ErrClosed.
 func (a *AsyncSession) Request(ctx context.Context, method, url string, opts ...RequestOption) *Future {
-	f := &Future{done: make(chan struct{}), a: a, ctx: ctx, method: method, url: url, opts: opts}
+	return a.start(&Future{done: make(chan struct{}), a: a, ctx: ctx, method: method, url: url, opts: opts})
+}
+
+// start runs f on a slot, at once or when its turn in line comes.
+func (a *AsyncSession) start(f *Future) *Future {
+	ctx := f.ctx
 	if !a.made() {
 		f.refuse(errNotMade)
 		return f
@@ -270,6 +277,7 @@ type Future struct {
 	method     string
 	url        string
 	opts       []RequestOption
+	fn         func() (*Response, error) // a blocking call's work; nil for a request
 	queued     bool    // in line; guarded by a.mu, as prev and next
 	prev, next *Future // the line
 	stop       func() bool
@@ -304,6 +312,10 @@ func (f *Future) Done() <-chan struct{} {
 
 // run sends the request and resolves f.
 func (f *Future) run() {
+	if f.fn != nil {
+		f.resolve(f.fn())
+		return
+	}
 	resp, err := f.a.Session.Request(f.ctx, f.method, f.url, f.opts...)
 	f.resolve(resp, err)
 }
@@ -325,7 +337,7 @@ func (f *Future) refuse(err error) {
 
 func (f *Future) resolve(resp *Response, err error) {
 	f.resp, f.err = resp, err
-	f.a, f.ctx, f.opts, f.stop = nil, nil, nil, nil // let the request be collected
+	f.a, f.ctx, f.opts, f.stop, f.fn = nil, nil, nil, nil, nil // let the request be collected
 	close(f.done)
 }
 
@@ -397,3 +409,76 @@ func unresolved(fs []*Future) int {
 	}
 	return n
 }
+
+// Do is Session.Do counted against the bound: it waits for a slot, in line
+// with the futures, and holds it until the response's headers are in (its
+// body is the caller's to read and close). While it waits, req's context
+// governs it; a request refused before it runs has its body closed. Like
+// the futures' requests, it must not be called from one of the session's
+// own hooks, which may hold the last slot.
+func (a *AsyncSession) Do(req *http.Request) (*http.Response, error) {
+	if req == nil || req.URL == nil || !a.made() {
+		if !a.made() && req != nil && req.Body != nil {
+			req.Body.Close()
+		}
+		if !a.made() {
+			return nil, &RequestError{Err: errNotMade}
+		}
+		return a.Session.Do(req)
+	}
+	var hresp *http.Response
+	ran := false
+	f := a.start(&Future{done: make(chan struct{}), a: a, ctx: req.Context(), method: req.Method, url: req.URL.String(),
+		fn: func() (*Response, error) {
+			ran = true
+			r, err := a.Session.Do(req)
+			hresp = r
+			return nil, err
+		}})
+	_, err := f.Wait() // Wait orders the writes of fn before these reads
+	if !ran && req.Body != nil {
+		req.Body.Close()
+	}
+	return hresp, err
+}
+
+// Download is Session.Download counted against the bound for the whole
+// transfer: it waits for a slot, in line with the futures.
+func (a *AsyncSession) Download(ctx context.Context, rawURL, path string, opts ...RequestOption) (*Response, error) {
+	if !a.made() {
+		return nil, &RequestError{Method: http.MethodGet, URL: RedactURL(rawURL), Err: errNotMade}
+	}
+	return a.start(&Future{done: make(chan struct{}), a: a, ctx: ctx, method: http.MethodGet, url: rawURL,
+		fn: func() (*Response, error) { return a.Session.Download(ctx, rawURL, path, opts...) }}).Wait()
+}
+
+// WebSocket is Session.WebSocket with its handshake counted against the
+// bound: it waits for a slot, in line with the futures, and frees it once
+// the connection is open (messages are not counted).
+func (a *AsyncSession) WebSocket(ctx context.Context, rawURL string, opts ...WebSocketOption) (*WebSocket, error) {
+	if !a.made() {
+		return nil, &RequestError{Method: http.MethodGet, URL: RedactURL(rawURL), Err: errNotMade}
+	}
+	var ws *WebSocket
+	_, err := a.start(&Future{done: make(chan struct{}), a: a, ctx: ctx, method: http.MethodGet, url: rawURL,
+		fn: func() (*Response, error) {
+			var err error
+			ws, err = a.Session.WebSocket(ctx, rawURL, opts...)
+			return nil, err
+		}}).Wait()
+	return ws, err
+}
+
+// HTTPClient is Session.HTTPClient with every request counted against the
+// bound, as Do.
+func (a *AsyncSession) HTTPClient() *http.Client {
+	return &http.Client{
+		Transport:     asyncTransport{a},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// asyncTransport is the RoundTripper of AsyncSession.HTTPClient.
+type asyncTransport struct{ a *AsyncSession }
+
+func (t asyncTransport) RoundTrip(req *http.Request) (*http.Response, error) { return t.a.Do(req) }

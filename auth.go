@@ -8,8 +8,10 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/net/http/httpguts"
+	"golang.org/x/net/idna"
 )
 
 // origin is a URL's scheme, host and port, the unit credentials are scoped
@@ -18,8 +20,14 @@ type origin struct {
 	scheme, host, port string
 }
 
+// originOf returns u's origin, its host in the ASCII (punycode) form the
+// transport dials, as net/http computes it: Unicode case folding alone
+// would make a look-alike such as "apİ.example.com" (U+0130) equal to
+// "api.example.com" while the transport connects to another name. A host
+// that has no ASCII form keeps its own bytes behind a NUL, so it equals
+// nothing but itself.
 func originOf(u *url.URL) origin {
-	o := origin{scheme: strings.ToLower(u.Scheme), host: strings.ToLower(u.Hostname()), port: u.Port()}
+	o := origin{scheme: strings.ToLower(u.Scheme), host: asciiHost(u.Hostname()), port: u.Port()}
 	if o.port == "" {
 		switch o.scheme {
 		case "http", "ws":
@@ -36,6 +44,22 @@ func originOf(u *url.URL) origin {
 		o.scheme = "https"
 	}
 	return o
+}
+
+// asciiHost is host as the transport dials it: lower-case ASCII, a
+// Unicode name converted to punycode (IDNA lookup rules); "\x00"+host
+// when it has no such form.
+func asciiHost(host string) string {
+	for i := 0; i < len(host); i++ {
+		if host[i] >= utf8.RuneSelf {
+			a, err := idna.Lookup.ToASCII(host)
+			if err != nil {
+				return "\x00" + host
+			}
+			return strings.ToLower(a)
+		}
+	}
+	return strings.ToLower(host)
 }
 
 func basicAuthHeader(user, pass string) string {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -394,6 +395,9 @@ func checkAbsolute(u *url.URL) error {
 	}
 	if u.Host == "" || u.Hostname() == "" {
 		return errorf(ErrInvalidURL, "no host in "+quote(redactURL(u)))
+	}
+	if strings.HasPrefix(asciiHost(u.Hostname()), "\x00") {
+		return errorf(ErrInvalidURL, "host "+quote(u.Hostname())+" has no ASCII (IDNA) form")
 	}
 	return nil
 }

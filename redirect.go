@@ -112,8 +112,9 @@ func (c *call) nextHop(req *http.Request, resp *http.Response) (hop, bool) {
 		return hop{}, false
 	}
 	u, err := req.URL.Parse(loc)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
-		// Only http and https targets are followed; the 3xx is the answer.
+	if err != nil || checkAbsolute(u) != nil {
+		// Only http and https targets with a host the caller could have
+		// named are followed; the 3xx is the answer.
 		return hop{}, false
 	}
 	h.url = u
