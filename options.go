@@ -76,6 +76,9 @@ type config struct {
 	logger         *slog.Logger // WithLogger; nil: no logging
 	trace          bool         // WithTrace
 	compression    *compression // WithCompression; nil: gzip and deflate
+	dial           DialFunc     // WithDialContext; nil: a net.Dialer
+	dialTLS        DialFunc     // WithDialTLSContext; nil: dial, then TLS
+	clock          Clock        // WithClock; nil: the real clock
 }
 
 func defaultConfig() *config {
@@ -365,6 +368,9 @@ func WithMaxConcurrency(n int) Option {
 func (c *config) validate() error {
 	if c.transport != nil && (c.tlsConfig != nil || c.proxySet || c.poolLimitsSet) {
 		return errorf(ErrInvalidOption, "WithTLSConfig, WithProxy and the pool fields of WithLimits configure the pooled transport; they cannot be used with WithTransport")
+	}
+	if c.transport != nil && (c.dial != nil || c.dialTLS != nil) {
+		return errorf(ErrInvalidOption, "WithDialContext and WithDialTLSContext configure the pooled transport; they cannot be used with WithTransport")
 	}
 	return nil
 }

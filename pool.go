@@ -4,7 +4,6 @@
 package reqivo
 
 import (
-	"context"
 	"crypto/tls"
 	"net"
 	"net/http"
@@ -93,13 +92,13 @@ type counters struct {
 // settings (never modifying it) with c's limits, timeouts, TLS and proxy.
 func newTransport(c *config, n *counters) *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
-	dialer := &net.Dialer{Timeout: c.timeouts.Connect, KeepAlive: 30 * time.Second}
-	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		conn, err := dialer.DialContext(ctx, network, addr)
-		if err == nil {
-			n.conns.Add(1)
-		}
-		return conn, err
+	dial := c.dial
+	if dial == nil {
+		dial = (&net.Dialer{Timeout: c.timeouts.Connect, KeepAlive: 30 * time.Second}).DialContext
+	}
+	t.DialContext = countDials(dial, n)
+	if c.dialTLS != nil {
+		t.DialTLSContext = countDials(c.dialTLS, n)
 	}
 	t.TLSHandshakeTimeout = c.timeouts.Connect
 	// No ResponseHeaderTimeout: the wait for headers is bounded per

@@ -92,6 +92,7 @@ func newSession(opts []Option) *Session {
 		c = defaultConfig()
 		s.cfg = c
 	}
+	s.clock = sessionClock(c)
 	var base http.RoundTripper
 	if c.transport != nil {
 		base = c.transport
