@@ -421,3 +421,20 @@ func redactParseError(err error) error {
 // byte in a refused name or value (CR, LF ...) is shown escaped, never
 // written into the caller's logs as it is.
 func quote(s string) string { return strconv.Quote(s) }
+
+// WithOptions bundles opts into one option, applied in order where it
+// stands: a preset a package can hand to its callers (the reqivotest
+// helpers are built this way). A nil option in it is an error.
+func WithOptions(opts ...Option) Option {
+	return func(c *config) error {
+		for _, o := range opts {
+			if o == nil {
+				return errorf(ErrInvalidOption, "nil option")
+			}
+			if err := o(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}

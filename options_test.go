@@ -287,3 +287,13 @@ func TestWithBaseURLTakesEffect(t *testing.T) {
 	assert.Equal(t, srv.URL+"/root/", s.BaseURL().String(), "BaseURL returns a copy")
 	assert.Equal(t, "/root/x", getEcho(t, s, "x").Path)
 }
+
+func TestWithOptionsAppliesInOrder(t *testing.T) {
+	t.Parallel()
+	s := newTestSession(t, WithOptions(WithHeader("X-A", "1"), WithHeader("X-A", "2")), WithOptions())
+	assert.Equal(t, "2", s.Header().Get("X-A"))
+	_, err := NewSession(WithOptions(WithHeader("X-A", "1"), nil))
+	assert.ErrorIs(t, err, ErrInvalidOption)
+	_, err = NewSession(WithOptions(WithTimeout(-1)))
+	assert.ErrorIs(t, err, ErrInvalidOption)
+}
