@@ -55,7 +55,7 @@ func NewMock(t testing.TB) *Mock {
 type Route struct {
 	m       *Mock
 	pattern string
-	method  string        // "" when the pattern has none
+	method  string         // "" when the pattern has none
 	anyPath *http.ServeMux // the pattern without its method, for near misses
 
 	// guarded by m.mu
