@@ -39,12 +39,13 @@ type Mock struct {
 	routes []*Route
 	byPat  map[string]*Route
 	reqs   []*http.Request
+	failed map[string]bool // the refusals reported
 }
 
 // NewMock returns a mock with no routes, checked when t ends.
 func NewMock(t testing.TB) *Mock {
 	t.Helper()
-	m := &Mock{t: t, mux: http.NewServeMux(), byPat: map[string]*Route{}}
+	m := &Mock{t: t, mux: http.NewServeMux(), byPat: map[string]*Route{}, failed: map[string]bool{}}
 	t.Cleanup(m.verify)
 	return m
 }
@@ -283,10 +284,17 @@ func (r *Route) serve(w http.ResponseWriter, req *http.Request) {
 	_, _ = w.Write(a.body)
 }
 
-// refuse fails the test with msg and answers so that the Option's
-// middleware returns an error.
+// refuse fails the test with msg, once for each msg (the retries of a
+// request are refused alike), and answers so that the Option's middleware
+// returns an error.
 func (m *Mock) refuse(w http.ResponseWriter, msg string) {
-	m.t.Errorf("reqivotest: %s", msg)
+	m.mu.Lock()
+	first := !m.failed[msg]
+	m.failed[msg] = true
+	m.mu.Unlock()
+	if first {
+		m.t.Errorf("reqivotest: %s", msg)
+	}
 	w.Header().Set(errorHeader, msg)
 	http.Error(w, "reqivotest: "+msg, http.StatusNotImplemented)
 }
