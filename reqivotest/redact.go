@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"mime"
 	"net/http"
 	"net/url"
@@ -154,7 +155,8 @@ func (r *redactor) setCookie(v string) string {
 // known to be plain replaced too.
 func (r *redactor) requestHeader(h http.Header) http.Header {
 	out := make(http.Header, len(h))
-	for k, vs := range h {
+	for _, k := range slices.Sorted(maps.Keys(h)) { // placeholders number in a stable order
+		vs := h[k]
 		ck := http.CanonicalHeaderKey(k)
 		for _, v := range vs {
 			switch {
@@ -178,7 +180,8 @@ func (r *redactor) requestHeader(h http.Header) http.Header {
 // headers replaced; others are kept, as the code under test reads them.
 func (r *redactor) responseHeader(h http.Header) http.Header {
 	out := make(http.Header, len(h))
-	for k, vs := range h {
+	for _, k := range slices.Sorted(maps.Keys(h)) {
+		vs := h[k]
 		ck := http.CanonicalHeaderKey(k)
 		for _, v := range vs {
 			switch {
@@ -203,9 +206,10 @@ func (r *redactor) learnURL(u *url.URL) {
 			r.secret(p)
 		}
 	}
-	for k, vs := range u.Query() {
+	q := u.Query()
+	for _, k := range slices.Sorted(maps.Keys(q)) {
 		if isSecretName(k) {
-			for _, v := range vs {
+			for _, v := range q[k] {
 				r.secret(v)
 			}
 		}
@@ -265,9 +269,9 @@ func walkSecrets(contentType string, body []byte, f func(string)) {
 		if err != nil {
 			return
 		}
-		for k, vs := range q {
+		for _, k := range slices.Sorted(maps.Keys(q)) {
 			if isSecretName(k) {
-				for _, v := range vs {
+				for _, v := range q[k] {
 					f(v)
 				}
 			}
@@ -286,8 +290,8 @@ func walkSecrets(contentType string, body []byte, f func(string)) {
 func redactJSON(v any, key string, seen func(string)) any {
 	switch t := v.(type) {
 	case map[string]any:
-		for k, e := range t {
-			t[k] = redactJSON(e, k, seen)
+		for _, k := range slices.Sorted(maps.Keys(t)) {
+			t[k] = redactJSON(t[k], k, seen)
 		}
 		return t
 	case []any:
