@@ -140,6 +140,19 @@
 // decode a 2xx JSON answer into a typed value and return an [*HTTPError]
 // for any other status.
 //
+// # Testing code that uses Reqivo
+//
+// Package [github.com/reqivo/reqivo/reqivotest] tests a client built on
+// Reqivo without a network, through the session's whole pipeline: Handler
+// answers from an http.Handler in process, NewMock declares routes with
+// expectations, Cassette records real traffic to a redacted text file and
+// replays it, and InstantWaits makes retry waits take no time. Each is an
+// [Option], so a production constructor takes it as one more. They stand
+// on root options users may want too: [WithDialContext] and
+// [WithDialTLSContext] replace how the pool dials (unix sockets, custom
+// dialers), [WithClock] sets the [Clock] waits run on, and [WithOptions]
+// bundles options into one.
+//
 // # WebSockets
 //
 // [Session.WebSocket] dials a WebSocket through the session: the handshake

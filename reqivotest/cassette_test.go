@@ -350,3 +350,30 @@ func TestCassetteStreamsWhileRecording(t *testing.T) {
 	assert.Contains(t, string(file), "| first\n| second\n")
 	assert.True(t, bytes.HasPrefix(file, []byte("# reqivo cassette")))
 }
+
+// TestCassetteIsStable records the same traffic twice: the files differ
+// only in the Date headers, so a re-recording diffs cleanly.
+func TestCassetteIsStable(t *testing.T) {
+	t.Parallel()
+	srv, _ := apiServer(t)
+	dir := t.TempDir()
+	var files []string
+	for i := range 2 {
+		path := filepath.Join(dir, fmt.Sprint(i))
+		ft := &fakeTB{}
+		s := newCassetteSession(t, srv.URL, reqivotest.Cassette(ft, path))
+		_, err := scenario(context.Background(), s, srv.URL, false)
+		require.NoError(t, err)
+		ft.end()
+		b, err := os.ReadFile(path)
+		require.NoError(t, err)
+		var kept []string
+		for _, line := range strings.Split(string(b), "\n") {
+			if !strings.HasPrefix(line, "Date: ") {
+				kept = append(kept, line)
+			}
+		}
+		files = append(files, strings.Join(kept, "\n"))
+	}
+	assert.Equal(t, files[0], files[1])
+}

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -369,4 +371,82 @@ func TestHandlerParity(t *testing.T) {
 			assert.Equal(t, tc.want, inProcess, "through Handler")
 		})
 	}
+}
+
+func TestHandlerKeepsThePoolOptions(t *testing.T) {
+	t.Parallel()
+	var inFlight, most atomic.Int32
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		time.Sleep(time.Millisecond)
+		fmt.Fprint(w, r.URL.Path)
+	})
+	s, err := reqivo.NewSession(
+		reqivo.WithBaseURL("http://api.example.com/"),
+		reqivo.WithLimits(reqivo.Limits{MaxConnsPerHost: 2}),
+		reqivotest.Handler(h),
+	)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	errs := make(chan error, 64)
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 8 {
+				path := fmt.Sprintf("/w%d/%d", w, i)
+				resp, err := s.Get(context.Background(), path)
+				if err == nil && resp.Text() != path {
+					err = fmt.Errorf("got %q for %s", resp.Text(), path)
+				}
+				if err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	assert.LessOrEqual(t, s.Stats().ConnsOpened, int64(2), "MaxConnsPerHost holds through Handler")
+	assert.LessOrEqual(t, most.Load(), int32(2))
+	assert.EqualValues(t, 64, s.Stats().Requests)
+}
+
+func TestHandlerHTTPSDoesNotUseTheSessionRoots(t *testing.T) {
+	t.Parallel()
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, r.TLS.ServerName)
+	})
+	// Roots that trust nothing: only Handler's own connections can work.
+	s, err := reqivo.NewSession(reqivo.WithTLSConfig(&tls.Config{RootCAs: x509.NewCertPool()}), reqivotest.Handler(h))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	for _, host := range []string{"api.example.com", "127.0.0.1", "[::1]:8443"} {
+		resp, err := s.Get(context.Background(), "https://"+host+"/")
+		require.NoError(t, err, host)
+		assert.NotNil(t, resp.TLS, host)
+	}
+}
+
+func TestHandlerRefusedWithTransport(t *testing.T) {
+	t.Parallel()
+	_, err := reqivo.NewSession(reqivo.WithTransport(http.DefaultTransport), reqivotest.Handler(http.NotFoundHandler()))
+	assert.ErrorIs(t, err, reqivo.ErrInvalidOption)
+}
+
+func TestHandlerNilAnswersNotFound(t *testing.T) {
+	t.Parallel()
+	s, err := reqivo.NewSession(reqivotest.Handler(nil))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	resp, err := s.Get(context.Background(), "http://x.example/")
+	require.NoError(t, err)
+	assert.Equal(t, 404, resp.StatusCode)
 }

@@ -240,3 +240,16 @@ func TestMockIsAHandler(t *testing.T) {
 	assert.Contains(t, resp.Text(), "reqivotest: no route for GET http://api.example.com/b")
 	assert.Len(t, ft.errors(), 1)
 }
+
+func TestMockRefusalReportedOnceAcrossRetries(t *testing.T) {
+	t.Parallel()
+	ft := &fakeTB{}
+	m := reqivotest.NewMock(ft)
+	m.On("GET /a").AnyTimes()
+	s := newAPIClient(t, "http://api.example.com", m.Option(), reqivotest.InstantWaits(),
+		reqivo.WithRetry(reqivo.RetryPolicy{MaxAttempts: 3}))
+	_, err := s.Get(context.Background(), "b")
+	require.Error(t, err)
+	assert.Len(t, m.Requests(), 3, "the caller's policy retries it")
+	assert.Len(t, ft.errors(), 1)
+}
