@@ -26,7 +26,7 @@ import (
 // with h, in process: no socket is opened and nothing leaves the process.
 //
 // h is served by a real net/http server over in-memory connections
-// (net.Pipe) that the session's pool dials instead of the network, so the
+// (buffered like a socket) that the session's pool dials instead of the network, so the
 // whole pipeline runs as against a server on the network: headers, auth
 // and cookie scoping, redirects, retries, decompression, size limits,
 // streams and Download, with bodies streamed, not buffered whole. An https
@@ -66,7 +66,7 @@ func (m *memServer) dial(ctx context.Context, _, addr string) (net.Conn, error) 
 		return nil, err
 	}
 	client, server := m.pipe(addr)
-	m.serve(server)
+	m.serve(server, server)
 	return client, nil
 }
 
@@ -85,7 +85,7 @@ func (m *memServer) dialTLS(ctx context.Context, _, addr string) (net.Conn, erro
 	m.serve(tls.Server(server, &tls.Config{
 		Certificates: []tls.Certificate{cert},
 		NextProtos:   []string{"http/1.1"},
-	}))
+	}), server)
 	tc := tls.Client(client, &tls.Config{
 		ServerName: host,
 		RootCAs:    roots,
@@ -101,7 +101,7 @@ func (m *memServer) dialTLS(ctx context.Context, _, addr string) (net.Conn, erro
 
 // pipe returns the two ends of an in-memory connection with loopback
 // addresses: the server's has addr's port, the client's a port of its own.
-func (m *memServer) pipe(addr string) (client, server net.Conn) {
+func (m *memServer) pipe(addr string) (client, server *memConn) {
 	port := 443
 	if _, p, err := net.SplitHostPort(addr); err == nil {
 		if n, err := strconv.Atoi(p); err == nil {
@@ -110,41 +110,20 @@ func (m *memServer) pipe(addr string) (client, server net.Conn) {
 	}
 	srvAddr := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}
 	cliAddr := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000 + int(m.ports.Add(1)%20000)}
-	c, s := net.Pipe()
-	return &pipeConn{Conn: c, local: cliAddr, remote: srvAddr},
-		&pipeConn{Conn: s, local: srvAddr, remote: cliAddr, closed: make(chan struct{})}
+	return memPipe(cliAddr, srvAddr)
 }
 
-// serve runs the server on one connection. Serve returns once the
-// connection is closed, so no goroutine outlives it.
-func (m *memServer) serve(c net.Conn) {
-	go func() { _ = m.srv.Serve(&oneConnListener{conn: c}) }()
-}
-
-// pipeConn is one end of a net.Pipe with loopback addresses. On the
-// server's end, closed is closed with it.
-type pipeConn struct {
-	net.Conn
-	local, remote net.Addr
-	closed        chan struct{} // nil on the client's end
-	once          sync.Once
-}
-
-func (c *pipeConn) LocalAddr() net.Addr  { return c.local }
-func (c *pipeConn) RemoteAddr() net.Addr { return c.remote }
-
-func (c *pipeConn) Close() error {
-	err := c.Conn.Close()
-	if c.closed != nil {
-		c.once.Do(func() { close(c.closed) })
-	}
-	return err
+// serve runs the server on one connection, whose raw end is raw. Serve
+// returns once the connection is closed, so no goroutine outlives it.
+func (m *memServer) serve(c net.Conn, raw *memConn) {
+	go func() { _ = m.srv.Serve(&oneConnListener{conn: c, raw: raw}) }()
 }
 
 // oneConnListener accepts one connection, then waits for it to be closed
 // and reports the listener closed, which ends http.Server.Serve.
 type oneConnListener struct {
-	conn     net.Conn // a *pipeConn, or a *tls.Conn over one
+	conn     net.Conn // raw, or a *tls.Conn over it
+	raw      *memConn
 	accepted bool
 }
 
@@ -153,19 +132,12 @@ func (l *oneConnListener) Accept() (net.Conn, error) {
 		l.accepted = true
 		return l.conn, nil
 	}
-	<-l.pipe().closed
+	<-l.raw.closed
 	return nil, net.ErrClosed
 }
 
-func (l *oneConnListener) pipe() *pipeConn {
-	if tc, ok := l.conn.(*tls.Conn); ok {
-		return tc.NetConn().(*pipeConn)
-	}
-	return l.conn.(*pipeConn)
-}
-
 func (l *oneConnListener) Close() error   { return nil }
-func (l *oneConnListener) Addr() net.Addr { return l.pipe().local }
+func (l *oneConnListener) Addr() net.Addr { return l.raw.local }
 
 // The in-process certificate authority: one key pair made on first use,
 // and a certificate per host signed by it.

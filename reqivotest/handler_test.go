@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -449,4 +450,32 @@ func TestHandlerNilAnswersNotFound(t *testing.T) {
 	resp, err := s.Get(context.Background(), "http://x.example/")
 	require.NoError(t, err)
 	assert.Equal(t, 404, resp.StatusCode)
+}
+
+func TestHandlerServesWebSockets(t *testing.T) {
+	t.Parallel()
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		typ, msg, err := c.Read(r.Context())
+		if err != nil {
+			return
+		}
+		_ = c.Write(r.Context(), typ, append([]byte("echo "), msg...))
+		_ = c.Close(websocket.StatusNormalClosure, "")
+	})
+	s, err := reqivo.NewSession(reqivotest.Handler(h))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	ctx := context.Background()
+	ws, err := s.WebSocket(ctx, "wss://chat.example.com/ws")
+	require.NoError(t, err)
+	require.NoError(t, ws.SendText(ctx, "hi"))
+	_, msg, err := ws.Receive(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "echo hi", string(msg))
+	_ = ws.Close()
 }
