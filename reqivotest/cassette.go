@@ -62,8 +62,9 @@ const RecordEnv = "REQIVO_RECORD"
 // The file is text meant to be read and diffed: one entry per round trip,
 // request and response headers sorted, bodies inline when they are text
 // (base64 otherwise). When recording, a response body is written as far
-// as the code under test read it. Use it with a session's other options;
-// put InstantWaits beside it so replayed retries do not wait.
+// as the code under test read it; a round trip that got no response
+// (refused, timed out) is not recorded. Use it with a session's other
+// options; put InstantWaits beside it so replayed retries do not wait.
 func Cassette(t testing.TB, path string) reqivo.Option {
 	t.Helper()
 	c := &cassette{t: t, path: path, reported: map[string]bool{}}

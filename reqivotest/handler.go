@@ -26,14 +26,16 @@ import (
 // with h, in process: no socket is opened and nothing leaves the process.
 //
 // h is served by a real net/http server over in-memory connections
-// (buffered like a socket) that the session's pool dials instead of the network, so the
-// whole pipeline runs as against a server on the network: headers, auth
-// and cookie scoping, redirects, retries, decompression, size limits,
-// streams and Download, with bodies streamed, not buffered whole. An https
+// (buffered like sockets) that the session's pool dials instead of the
+// network, so the whole pipeline runs as against a server on the network:
+// headers, auth and cookie scoping, redirects, retries, decompression,
+// size limits, streams, Download and WebSockets, with bodies streamed, not
+// buffered whole. An https
 // URL gets a real TLS connection, with a certificate made in process for
 // the URL's host that only this option's connections trust (the session's
 // own TLS config is not used for it); h then sees r.TLS set, as behind
-// httptest.NewTLSServer. Every host and port reach the same h.
+// httptest.NewTLSServer. Every host and port reach the same h; a nil h
+// answers 404.
 //
 // The session's other options stay valid, so a production constructor
 // that takes extra options can take this one. Handler turns proxies off
