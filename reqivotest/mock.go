@@ -197,7 +197,9 @@ func (r *Route) last() *answer {
 // Option returns the session option that answers every request from m, in
 // process (see Handler). A request m refuses (no route, or a route called
 // more than its Times) fails the test and returns an error to the caller,
-// with nothing answered. The session's other options stay valid.
+// with nothing answered: an error from the transport, so it matches
+// reqivo.ErrNetwork and a retry policy retries it (the test fails once).
+// The session's other options stay valid.
 func (m *Mock) Option() reqivo.Option {
 	return reqivo.WithOptions(Handler(m), reqivo.WithMiddleware(refusals))
 }
