@@ -320,7 +320,7 @@ func parityCases(t *testing.T) []parityCase {
 				_ = buf.Flush()
 			}),
 			do:   get("short"),
-			want: outcome{Err: "ErrInvalidResponse", Conns: 1},
+			want: outcome{Err: "ErrNetwork", Conns: 1}, // a body cut short
 		},
 		{
 			name: "timeout",
