@@ -633,3 +633,55 @@ func TestAsyncZeroValue(t *testing.T) {
 		})
 	}
 }
+
+// Every request an AsyncSession sends counts against the bound: its Do,
+// Download, WebSocket and HTTPClient wait in line with the futures.
+func TestAsyncBlockingCallsCountAgainstTheBound(t *testing.T) {
+	t.Parallel()
+	calls := map[string]func(a *AsyncSession, base string) error{
+		"Do": func(a *AsyncSession, base string) error {
+			req, err := http.NewRequest(http.MethodGet, base+"/do", nil)
+			if err != nil {
+				return err
+			}
+			resp, err := a.Do(req)
+			if err == nil {
+				resp.Body.Close()
+			}
+			return err
+		},
+		"HTTPClient": func(a *AsyncSession, base string) error {
+			resp, err := a.HTTPClient().Get(base + "/do")
+			if err == nil {
+				resp.Body.Close()
+			}
+			return err
+		},
+		"Download": func(a *AsyncSession, base string) error {
+			_, err := a.Download(context.Background(), base+"/do", t.TempDir()+"/f")
+			return err
+		},
+	}
+	for name, call := range calls {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			g, base := setupGate(t)
+			a := newTestAsync(t, WithMaxConcurrency(1))
+			f := a.Get(context.Background(), base+"/block")
+			g.awaitArrival(t, "/block")
+			done := make(chan error, 1)
+			go func() { done <- call(a, base) }()
+			select {
+			case err := <-done:
+				t.Fatalf("%s ran beside a running future (err %v)", name, err)
+			case <-time.After(50 * time.Millisecond):
+			}
+			assert.Zero(t, g.count("/do"), "not sent while the only slot is taken")
+			g.open()
+			_, err := await(t, f)
+			require.NoError(t, err)
+			require.NoError(t, <-done)
+			assert.EqualValues(t, 1, g.count("/do"))
+		})
+	}
+}

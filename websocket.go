@@ -139,6 +139,7 @@ type WebSocket struct {
 	limit    int64
 	readTurn chan struct{} // holds a token while a Receive reads
 	peer     atomic.Pointer[CloseError]
+	lost     atomic.Pointer[error] // why the connection is gone: every later call fails with it
 }
 
 // CloseError is the close frame the peer of a WebSocket sent: errors from
@@ -338,7 +339,16 @@ func (w *WebSocket) Send(ctx context.Context, data []byte) error {
 	if err := w.check(ctx); err != nil {
 		return err
 	}
-	return w.fail(ctx, "send", w.conn.Write(ctx, websocket.MessageBinary, data))
+	return w.gone(w.fail(ctx, "send", w.conn.Write(ctx, websocket.MessageBinary, data)))
+}
+
+// gone records that the connection is gone, with err (the first failure
+// of a read or write, which closes it), and returns err.
+func (w *WebSocket) gone(err error) error {
+	if err != nil {
+		w.lost.CompareAndSwap(nil, &err)
+	}
+	return err
 }
 
 // SendText sends text as one text message. Text that is not valid UTF-8
@@ -351,7 +361,7 @@ func (w *WebSocket) SendText(ctx context.Context, text string) error {
 	if !utf8.ValidString(text) {
 		return errorf(ErrWebSocket, "send: text message is not valid UTF-8")
 	}
-	return w.fail(ctx, "send", w.conn.Write(ctx, websocket.MessageText, []byte(text)))
+	return w.gone(w.fail(ctx, "send", w.conn.Write(ctx, websocket.MessageText, []byte(text))))
 }
 
 // Receive waits for the next data message and returns it whole, answering
@@ -374,7 +384,7 @@ func (w *WebSocket) Receive(ctx context.Context) (MessageType, []byte, error) {
 	defer func() { <-w.readTurn }()
 	typ, data, err := w.conn.Read(ctx)
 	if err != nil {
-		return 0, nil, w.fail(ctx, "receive", err)
+		return 0, nil, w.gone(w.fail(ctx, "receive", err))
 	}
 	return MessageType(typ), data, nil
 }
@@ -423,6 +433,12 @@ func (w *WebSocket) close(code int, reason string) error {
 	if w == nil || w.conn == nil {
 		return errNotConnected
 	}
+	if w.lost.Load() != nil {
+		// Gone already (the peer dropped it, a read or write failed):
+		// closed all the same.
+		_ = w.conn.CloseNow()
+		return nil
+	}
 	err := w.conn.Close(websocket.StatusCode(code), reason)
 	var ce websocket.CloseError
 	if err == nil || errors.Is(err, net.ErrClosed) || errors.As(err, &ce) || errors.Is(err, io.EOF) {
@@ -444,6 +460,9 @@ func (w *WebSocket) check(ctx context.Context) error {
 	}
 	if ctx == nil {
 		return errorf(ErrInvalidOption, "nil context")
+	}
+	if lost := w.lost.Load(); lost != nil {
+		return wrapKind(ErrWebSocket, "connection gone", *lost)
 	}
 	return nil
 }

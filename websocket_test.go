@@ -300,7 +300,20 @@ func TestWebSocketPeerVanishes(t *testing.T) {
 	assert.ErrorIs(t, err, ErrWebSocket, "an abnormal closure")
 	var ce *CloseError
 	assert.False(t, errors.As(err, &ce), "no close frame came")
-	assert.NoError(t, ws.Close())
+	// Every call after the connection is gone fails, and says why: a send
+	// that TCP would still accept is not silently lost.
+	for name, call := range map[string]func() error{
+		"SendText": func() error { return ws.SendText(ctx, "lost?") },
+		"Send":     func() error { return ws.Send(ctx, []byte("lost?")) },
+		"Ping":     func() error { return ws.Ping(ctx) },
+		"Receive":  func() error { _, _, err := ws.Receive(ctx); return err },
+	} {
+		err := call()
+		assert.ErrorIs(t, err, ErrWebSocket, name)
+		assert.ErrorContains(t, err, "connection gone", name)
+	}
+	assert.NoError(t, ws.Close(), "Close after a drop is nil")
+	assert.NoError(t, ws.Close(), "and so is a second Close")
 }
 
 func TestWebSocketClientClose(t *testing.T) {
