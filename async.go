@@ -278,8 +278,8 @@ type Future struct {
 	url        string
 	opts       []RequestOption
 	fn         func() (*Response, error) // a blocking call's work; nil for a request
-	queued     bool    // in line; guarded by a.mu, as prev and next
-	prev, next *Future // the line
+	queued     bool                      // in line; guarded by a.mu, as prev and next
+	prev, next *Future                   // the line
 	stop       func() bool
 }
 
