@@ -24,11 +24,13 @@
 // [Query], [Params], [JSON], [Form], [Body], [BodyBytes], [BodyString],
 // [Timeout], [Stream]) apply to one request.
 //
-// A relative URL resolves against the base URL with RFC 3986 rules: base
-// https://api.example.com/v1/ and "users" give /v1/users, "/users" gives
-// /users. A scheme-relative "//host/path" is refused with [ErrInvalidURL]
-// when a base URL is set, so a path taken from user input never changes
-// the host.
+// A relative URL is joined under the base URL's path: base
+// https://api.example.com/v1 (with or without a trailing slash) and
+// "users" or "/users" give /v1/users. Dot segments never climb above the
+// base path, and a scheme-relative "//host/path" is refused with
+// [ErrInvalidURL] when a base URL is set, so a path taken from user input
+// never changes the host. [PathParam] fills a {name} segment with an
+// escaped value.
 //
 // # net/http interop
 //
@@ -101,11 +103,12 @@
 // one kind with [errors.Is]: [ErrClosed], [ErrInvalidURL],
 // [ErrInvalidOption], [ErrInvalidHeader], [ErrTimeout] ([ErrConnectTimeout]
 // and [ErrReadTimeout] match it too), [ErrNetwork] ([ErrTLS] matches it
-// too), [ErrTooManyRedirects], [ErrRedirectLoop], [ErrInvalidResponse],
-// [ErrBodyTooLarge], [ErrWebSocket]. The cause chain is kept:
-// errors.Is(err, context.DeadlineExceeded) and errors.As(err, &opErr) work.
-// A request its caller cancelled matches [ErrNetwork], with
-// context.Canceled in the chain. Two exceptions carry no kind of ours: an
+// too), [ErrCanceled], [ErrTooManyRedirects], [ErrRedirectLoop],
+// [ErrInvalidResponse], [ErrBodyTooLarge], [ErrWebSocket]. The cause chain
+// is kept: errors.Is(err, context.DeadlineExceeded) and errors.As(err,
+// &opErr) work, and [RequestError.Timeout] makes os.IsTimeout true when a
+// deadline fired. A request its caller cancelled matches [ErrCanceled],
+// with context.Canceled in the chain, and is never retried. Two exceptions carry no kind of ours: an
 // error returned by your own OnRequest or OnResponse hook comes back
 // unchanged inside the *RequestError, and a file [Session.Download] could
 // not write keeps its *fs.PathError. A status of 400 or more is not an error of the request; [Response.Err]
