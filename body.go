@@ -37,7 +37,7 @@ func (c *call) bodyStack(r *Response, w *watch) {
 	}
 	switch {
 	case c.rc.stream:
-		resp.Body = &liveBody{r: resp.Body, c: c, w: w, ctx: resp.Request.Context()}
+		resp.Body = &liveBody{r: resp.Body, w: w, ctx: resp.Request.Context(), callCtx: c.ctx, cancel: c.cancel, s: c.s}
 	case w != nil:
 		resp.Body = &watchedBody{r: resp.Body, w: w}
 	}
@@ -98,13 +98,16 @@ func (b *watchedBody) Close() error               { return b.r.Close() }
 
 // liveBody is the Body of a streamed response: it keeps the attempt's
 // watch between reads, gives read errors their kinds, and releases the
-// call on Close.
+// call on Close. It holds what it needs of the call rather than the call,
+// which then stays on its goroutine's stack.
 type liveBody struct {
-	r    io.ReadCloser
-	c    *call
-	w    *watch          // nil: no read timeout of its own
-	ctx  context.Context // the attempt's
-	once sync.Once
+	r       io.ReadCloser
+	w       *watch          // nil: no read timeout of its own
+	ctx     context.Context // the attempt's
+	callCtx context.Context
+	cancel  context.CancelFunc // the call's total deadline; nil: none
+	s       *Session
+	once    sync.Once
 }
 
 func (b *liveBody) Read(p []byte) (int, error) {
@@ -116,15 +119,24 @@ func (b *liveBody) Read(p []byte) (int, error) {
 		n, err = b.r.Read(p)
 	}
 	if err != nil && err != io.EOF {
-		err = classifyAttempt(b.c.ctx, b.ctx, err)
+		err = classifyAttempt(b.callCtx, b.ctx, err)
 	}
 	return n, err
 }
 
 func (b *liveBody) Close() error {
 	err := b.r.Close()
-	b.once.Do(func() { b.c.release(b.w) })
+	b.once.Do(b.release)
 	return err
+}
+
+// release is call.release for the streamed call.
+func (b *liveBody) release() {
+	b.w.stop()
+	if b.cancel != nil {
+		b.cancel()
+	}
+	b.s.done()
 }
 
 // peekError keeps the first 4 KiB of a streamed error response's body for
