@@ -83,6 +83,16 @@ var (
 	// ErrBodyTooLarge: the response body, decoded, is over
 	// Limits.MaxResponseBytes.
 	ErrBodyTooLarge error = &kind{msg: "reqivo: response body too large"}
+	// ErrRateLimited: the session's own rate limit (WithRateLimit) would
+	// have held the request past its deadline, so it failed at once rather
+	// than sleep into a timeout; nothing was sent. It is not a server's
+	// 429, which is a response. It also matches ErrTimeout, and
+	// context.DeadlineExceeded is in its chain.
+	ErrRateLimited error = &kind{msg: "reqivo: rate limited", parent: ErrTimeout}
+	// ErrCircuitOpen: the host's circuit breaker (WithCircuitBreaker) is
+	// open after failures in a row, or is half-open with its one probe in
+	// flight; nothing was sent.
+	ErrCircuitOpen error = &kind{msg: "reqivo: circuit open"}
 	// ErrWebSocket: a WebSocket handshake was refused, the peer broke the
 	// protocol, or a message was over the size limit.
 	ErrWebSocket error = &kind{msg: "reqivo: websocket error"}

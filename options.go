@@ -79,6 +79,9 @@ type config struct {
 	dial           DialFunc     // WithDialContext; nil: a net.Dialer
 	dialTLS        DialFunc     // WithDialTLSContext; nil: dial, then TLS
 	clock          Clock        // WithClock; nil: the real clock
+
+	rateLimit *RateLimit      // WithRateLimit; nil: no limit
+	breaker   *CircuitBreaker // WithCircuitBreaker; nil: no breakers
 }
 
 func defaultConfig() *config {

@@ -80,12 +80,20 @@ func (l Limits) withDefaults() (Limits, error) {
 type Stats struct {
 	Requests    int64 // requests sent on the wire, retries and redirect hops included
 	ConnsOpened int64 // TCP connections dialed (0 with WithTransport: the session cannot see them)
+	// RateLimitWait is the time requests spent waiting for rate-limit
+	// tokens (WithRateLimit), added up over all requests.
+	RateLimitWait time.Duration
+	// CircuitRejected counts the attempts an open circuit breaker refused
+	// (WithCircuitBreaker); none of them was sent.
+	CircuitRejected int64
 }
 
 // counters are the atomics behind Stats.
 type counters struct {
-	requests atomic.Int64
-	conns    atomic.Int64
+	requests        atomic.Int64
+	conns           atomic.Int64
+	rateWait        atomic.Int64 // nanoseconds
+	circuitRejected atomic.Int64
 }
 
 // newTransport builds the session's pool from http.DefaultTransport's

@@ -71,6 +71,9 @@ func WithRetry(p RetryPolicy) Option {
 // the request's context is done: the caller cancelled it or its total
 // deadline passed.
 func DefaultRetry(req *http.Request, resp *http.Response, err error) bool {
+	if errors.Is(err, ErrCircuitOpen) {
+		return true // nothing was sent: safe for any method
+	}
 	if !idempotent(req) {
 		return false
 	}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/net/http/httpguts"
 )
@@ -32,6 +33,8 @@ type Session struct {
 	n          counters
 	err        error // construction error, returned by every request (see New)
 	clock      clock
+	limiters   *limiters // nil without WithRateLimit
+	breakers   *breakers // nil without WithCircuitBreaker
 
 	closed atomic.Bool
 
@@ -101,6 +104,12 @@ func newSession(opts []Option) *Session {
 		base = s.transport
 	}
 	s.rt = &countingTransport{next: base, n: &s.n}
+	if c.rateLimit != nil {
+		s.limiters = newLimiters(*c.rateLimit, &s.clock, c.logger, &s.n.rateWait)
+	}
+	if c.breaker != nil {
+		s.breakers = newBreakers(*c.breaker, &s.clock, c.logger)
+	}
 	for i := len(c.middleware) - 1; i >= 0; i-- {
 		s.rt = c.middleware[i](s.rt)
 	}
@@ -348,7 +357,12 @@ func (s *Session) Close() error {
 
 // Stats returns the session's counters.
 func (s *Session) Stats() Stats {
-	return Stats{Requests: s.n.requests.Load(), ConnsOpened: s.n.conns.Load()}
+	return Stats{
+		Requests:        s.n.requests.Load(),
+		ConnsOpened:     s.n.conns.Load(),
+		RateLimitWait:   time.Duration(s.n.rateWait.Load()),
+		CircuitRejected: s.n.circuitRejected.Load(),
+	}
 }
 
 // update publishes a changed copy of the state.
