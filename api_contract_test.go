@@ -171,6 +171,8 @@ var (
 		reqivo.ErrInvalidResponse,
 		reqivo.ErrBodyTooLarge,
 		reqivo.ErrWebSocket,
+		reqivo.ErrRateLimited,
+		reqivo.ErrCircuitOpen,
 	}
 	_ error                            = &reqivo.RequestError{Method: "", URL: "", Err: error(nil)}
 	_ func(*reqivo.RequestError) error = (*reqivo.RequestError).Unwrap
@@ -187,4 +189,17 @@ var (
 		MaxResponseBytes:    int64(0),
 	}
 	_ = reqivo.Stats{Requests: int64(0), ConnsOpened: int64(0)}
+)
+
+// Resilience (ratelimit.go, breaker.go).
+var (
+	_                                           = reqivo.RateLimit{Rate: float64(0), Burst: int(0), Store: reqivo.RateStore(nil)}
+	_ func(reqivo.RateLimit) reqivo.Option      = reqivo.WithRateLimit
+	_                                           = reqivo.CircuitBreaker{Failures: int(0), Cooldown: time.Duration(0)}
+	_ func(reqivo.CircuitBreaker) reqivo.Option = reqivo.WithCircuitBreaker
+	_ func(*reqivo.Session) map[string]string   = (*reqivo.Session).Breakers
+	_ interface {
+		Reserve(context.Context, string, float64, int) (time.Duration, error)
+	} = reqivo.RateStore(nil)
+	_ = reqivo.Stats{RateLimitWait: time.Duration(0), CircuitRejected: int64(0)}
 )

@@ -96,6 +96,17 @@
 // [Response.Retries] show what each try got and how long the session
 // waited after it.
 //
+// # Resilience
+//
+// [WithRateLimit] keeps a token bucket per host that every attempt waits
+// on, bounded by its deadline ([ErrRateLimited] when the wait could not
+// end in time), paused by a 429 or 503 with Retry-After and slowed by the
+// RateLimit and X-RateLimit-* fields a server sends. [WithCircuitBreaker]
+// keeps a breaker per host: after [CircuitBreaker].Failures network
+// errors, timeouts or 5xx in a row, requests to the host fail at once with
+// [ErrCircuitOpen] until one probe after the cooldown succeeds;
+// [Session.Breakers] reports each host's state. Both count in [Stats].
+//
 // # Errors
 //
 // Every error a request returns is a [*RequestError] (the method and the
@@ -104,7 +115,8 @@
 // [ErrInvalidOption], [ErrInvalidHeader], [ErrTimeout] ([ErrConnectTimeout]
 // and [ErrReadTimeout] match it too), [ErrNetwork] ([ErrTLS] matches it
 // too), [ErrCanceled], [ErrTooManyRedirects], [ErrRedirectLoop],
-// [ErrInvalidResponse], [ErrBodyTooLarge], [ErrWebSocket]. The cause chain
+// [ErrInvalidResponse], [ErrBodyTooLarge], [ErrWebSocket], [ErrRateLimited]
+// (it matches ErrTimeout too), [ErrCircuitOpen]. The cause chain
 // is kept: errors.Is(err, context.DeadlineExceeded) and errors.As(err,
 // &opErr) work, and [RequestError.Timeout] makes os.IsTimeout true when a
 // deadline fired. A request its caller cancelled matches [ErrCanceled],

@@ -34,6 +34,8 @@ var allKinds = map[string]error{
 	"ErrInvalidResponse":  ErrInvalidResponse,
 	"ErrBodyTooLarge":     ErrBodyTooLarge,
 	"ErrWebSocket":        ErrWebSocket,
+	"ErrRateLimited":      ErrRateLimited,
+	"ErrCircuitOpen":      ErrCircuitOpen,
 }
 
 // parents of a kind that an error of it also matches.
@@ -41,6 +43,7 @@ var kindParents = map[error][]error{
 	ErrTLS:            {ErrNetwork},
 	ErrConnectTimeout: {ErrTimeout},
 	ErrReadTimeout:    {ErrTimeout},
+	ErrRateLimited:    {ErrTimeout},
 }
 
 // assertRequestKind checks that err is a *RequestError matching want and

@@ -197,34 +197,37 @@ func TestRateLimitPauseHoldsWaiters(t *testing.T) {
 
 func TestRateLimitHeaders(t *testing.T) {
 	t.Parallel()
-	unix := func(d time.Duration) string { return strconv.FormatInt(time.Now().Add(d).Unix(), 10) }
 	for _, tc := range []struct {
 		name string
 		h    http.Header
+		unix time.Duration // when set, X-RateLimit-Reset is the Unix time this far from now
 		want time.Duration // the wait of the next request at 100/s, burst 1
 	}{
-		{"no fields", nil, 10 * time.Millisecond},
-		{"IETF none left", http.Header{"Ratelimit": {`"default";r=0;t=3`}}, 3 * time.Second},
-		{"IETF few left", http.Header{"Ratelimit": {`"default";r=2;t=10`}}, 5 * time.Second},
-		{"IETF plenty left", http.Header{"Ratelimit": {`"default";r=5000;t=10`}}, 10 * time.Millisecond},
+		{"no fields", nil, 0, 10 * time.Millisecond},
+		{"IETF none left", http.Header{"Ratelimit": {`"default";r=0;t=3`}}, 0, 3 * time.Second},
+		{"IETF few left", http.Header{"Ratelimit": {`"default";r=2;t=10`}}, 0, 5 * time.Second},
+		{"IETF plenty left", http.Header{"Ratelimit": {`"default";r=5000;t=10`}}, 0, 10 * time.Millisecond},
 		{"IETF window from the policy", http.Header{
 			"Ratelimit":        {`"hour";r=1`},
 			"Ratelimit-Policy": {`"hour";q=100;w=20`},
-		}, 20 * time.Second},
-		{"IETF the tightest policy wins", http.Header{"Ratelimit": {`"a";r=50;t=10, "b";r=1;t=10`}}, 10 * time.Second},
-		{"IETF quoted comma", http.Header{"Ratelimit": {`"a,b";r=0;t=4`}}, 4 * time.Second},
-		{"draft 07 dictionary", http.Header{"Ratelimit": {`limit=100, remaining=0, reset=4`}}, 4 * time.Second},
-		{"draft 06 fields", http.Header{"Ratelimit-Remaining": {"0"}, "Ratelimit-Reset": {"7"}}, 7 * time.Second},
-		{"X- fields, seconds", http.Header{"X-Ratelimit-Remaining": {"1"}, "X-Ratelimit-Reset": {"30"}}, 30 * time.Second},
-		{"X- fields, Unix time", http.Header{"X-Ratelimit-Remaining": {"0"}, "X-Ratelimit-Reset": {unix(9 * time.Second)}}, 9 * time.Second},
-		{"reset in the past", http.Header{"X-Ratelimit-Remaining": {"0"}, "X-Ratelimit-Reset": {unix(-time.Minute)}}, 10 * time.Millisecond},
-		{"garbage", http.Header{"Ratelimit": {`r=;t=x`}, "X-Ratelimit-Remaining": {"-1"}, "X-Ratelimit-Reset": {"5"}}, 10 * time.Millisecond},
+		}, 0, 20 * time.Second},
+		{"IETF the tightest policy wins", http.Header{"Ratelimit": {`"a";r=50;t=10, "b";r=1;t=10`}}, 0, 10 * time.Second},
+		{"IETF quoted comma", http.Header{"Ratelimit": {`"a,b";r=0;t=4`}}, 0, 4 * time.Second},
+		{"draft 07 dictionary", http.Header{"Ratelimit": {`limit=100, remaining=0, reset=4`}}, 0, 4 * time.Second},
+		{"draft 06 fields", http.Header{"Ratelimit-Remaining": {"0"}, "Ratelimit-Reset": {"7"}}, 0, 7 * time.Second},
+		{"X- fields, seconds", http.Header{"X-Ratelimit-Remaining": {"1"}, "X-Ratelimit-Reset": {"30"}}, 0, 30 * time.Second},
+		{"X- fields, Unix time", http.Header{"X-Ratelimit-Remaining": {"0"}}, 9 * time.Second, 9 * time.Second},
+		{"reset in the past", http.Header{"X-Ratelimit-Remaining": {"0"}}, -time.Minute, 10 * time.Millisecond},
+		{"garbage", http.Header{"Ratelimit": {`r=;t=x`}, "X-Ratelimit-Remaining": {"-1"}, "X-Ratelimit-Reset": {"5"}}, 0, 10 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
+			clk := newFakeClock()
+			if tc.unix != 0 {
+				tc.h.Set("X-Ratelimit-Reset", strconv.FormatInt(clk.Now().Add(tc.unix).Unix(), 10))
+			}
 			u, _ := hitServer(t, tc.h)
 			s := newTestSession(t, WithRateLimit(RateLimit{Rate: 100, Burst: 1}))
-			clk := newFakeClock()
 			clk.install(s)
 			for range 2 {
 				_, err := s.Get(context.Background(), u)
@@ -290,9 +293,7 @@ func TestRateLimitDeadlineFailsAtOnce(t *testing.T) {
 			ctx, cancel := tc.ctx()
 			defer cancel()
 			_, err := s.Get(ctx, u, tc.opts...)
-			var re *RequestError
-			require.ErrorAs(t, err, &re)
-			assert.ErrorIs(t, err, ErrRateLimited)
+			assertRequestKind(t, err, ErrRateLimited)
 			assert.ErrorIs(t, err, ErrTimeout)
 			assert.ErrorIs(t, err, context.DeadlineExceeded)
 			assert.Contains(t, err.Error(), "would pass the deadline")

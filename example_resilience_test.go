@@ -1,0 +1,50 @@
+package reqivo_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/reqivo/reqivo"
+)
+
+// Retries, a rate limit and a circuit breaker together: a host that keeps
+// failing is retried, then its breaker opens and later requests fail at
+// once without being sent.
+func ExampleWithCircuitBreaker() {
+	bin := startHTTPBin()
+	defer bin.Close()
+	s, err := reqivo.NewSession(
+		reqivo.WithBaseURL(bin.URL),
+		reqivo.WithRetry(reqivo.RetryPolicy{MaxAttempts: 3, MinWait: time.Millisecond, MaxWait: 10 * time.Millisecond}),
+		reqivo.WithRateLimit(reqivo.RateLimit{Rate: 100, Burst: 10}),
+		reqivo.WithCircuitBreaker(reqivo.CircuitBreaker{Failures: 3, Cooldown: time.Minute}),
+	)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer s.Close()
+	ctx := context.Background()
+
+	resp, err := s.Get(ctx, "/status/503") // three attempts, three failures
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(resp.StatusCode)
+
+	_, err = s.Get(ctx, "/status/503") // the cooldown is longer than MaxWait: no retry
+	fmt.Println(errors.Is(err, reqivo.ErrCircuitOpen))
+	for _, state := range s.Breakers() {
+		fmt.Println(state)
+	}
+	st := s.Stats()
+	fmt.Println(st.Requests, st.CircuitRejected)
+	// Output:
+	// 503
+	// true
+	// open
+	// 3 1
+}
