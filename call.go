@@ -208,7 +208,7 @@ func (c *call) hop(req *http.Request) (hopResult, hop, error) {
 		}
 		wait := time.Duration(0)
 		if retry {
-			wait, retry = c.backoff(req, p, n, resp)
+			wait, retry = c.backoff(req, p, n, resp, err)
 		}
 		if !retry {
 			switch {
@@ -257,9 +257,10 @@ func (c *call) retryable(p *RetryPolicy, n int, req *http.Request, resp *http.Re
 }
 
 // backoff is the wait before retrying attempt n, and whether to retry at
-// all: a Retry-After over MaxWait, or a wait that would outlive the
-// context, ends the retries with what the attempt got.
-func (c *call) backoff(req *http.Request, p *RetryPolicy, n int, resp *http.Response) (time.Duration, bool) {
+// all: a Retry-After or an open breaker's cooldown over MaxWait, or a wait
+// that would outlive the context, ends the retries with what the attempt
+// got.
+func (c *call) backoff(req *http.Request, p *RetryPolicy, n int, resp *http.Response, err error) (time.Duration, bool) {
 	s := c.s
 	wait := p.backoff(n, s.clock.jitter)
 	if resp != nil {
@@ -272,6 +273,13 @@ func (c *call) backoff(req *http.Request, p *RetryPolicy, n int, resp *http.Resp
 			}
 			wait = ra
 		}
+	}
+	if open, ok := openWait(err); ok && open > wait {
+		// The host's breaker is open: the next try waits for its probe.
+		if open > p.MaxWait {
+			return 0, false
+		}
+		wait = open
 	}
 	if dl, ok := c.ctx.Deadline(); ok && s.clock.now().Add(wait).After(dl) {
 		if s.cfg.logger != nil && resp != nil {
@@ -295,12 +303,20 @@ func retryRequest(req *http.Request, ctx context.Context) (*http.Request, error)
 	return next, nil
 }
 
-// send is one attempt on the wire: the attempt's watch armed for the wait
-// for headers, the log record started, the round trip, and the jar updated
-// from the response. A failure is returned classified, so the retry policy
-// sees its kind; the watch is stopped then.
+// send is one attempt on the wire: the host's guards (breaker, rate limit)
+// passed, the attempt's watch armed for the wait for headers, the log
+// record started, the round trip, and the jar updated from the response.
+// A failure is returned classified, so the retry policy sees its kind; the
+// watch is stopped then.
 func (c *call) send(req *http.Request, n int) (*http.Response, *watch, error) {
 	s := c.s
+	var g guard
+	if s.limiters != nil || s.breakers != nil {
+		var err error
+		if g, err = s.guard(req); err != nil {
+			return nil, nil, classify(c.ctx, err)
+		}
+	}
 	sreq, w := c.arm(req)
 	var al *attemptLog
 	if s.cfg.logger != nil {
@@ -315,11 +331,13 @@ func (c *call) send(req *http.Request, n int) (*http.Response, *watch, error) {
 	}
 	if err != nil {
 		err = classifyAttempt(c.ctx, sreq.Context(), err)
+		g.after(nil, err)
 		if w != nil {
 			w.stop()
 		}
 		return nil, nil, err
 	}
+	g.after(resp, nil)
 	return resp, w, nil
 }
 

@@ -4,51 +4,65 @@
 package reqivo
 
 import (
-	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
 )
 
-// guardedSend is send for a session with a rate limit or circuit breakers.
-// The host's breaker admits the attempt first (or it fails at once with
-// ErrCircuitOpen, having spent no token), then the attempt waits for the
-// host's token, then goes on the wire; its response adapts the bucket and
-// its outcome counts for the breaker.
-func (s *Session) guardedSend(req *http.Request) (*http.Response, error) {
-	key := hostKey(req.URL)
-	var done func(error)
+// guard is what an attempt's host guards need once it is over; the zero
+// guard (a session without a rate limit or breakers) does nothing.
+type guard struct {
+	s    *Session
+	key  string      // the host
+	done func(error) // the breaker's outcome report; nil without breakers
+}
+
+// guard runs the host's guards before an attempt: the breaker admits it
+// (or it fails at once with ErrCircuitOpen, having spent no token), then
+// it waits for the host's token. Call it only when the session has a rate
+// limit or breakers. A refused attempt is not sent.
+func (s *Session) guard(req *http.Request) (guard, error) {
+	g := guard{s: s, key: hostKey(req.URL)}
 	if s.breakers != nil {
 		var err error
-		if done, err = s.breakers.admit(key); err != nil {
+		if g.done, err = s.breakers.admit(g.key); err != nil {
 			s.n.circuitRejected.Add(1)
-			return nil, err
+			return guard{}, err
 		}
 	}
 	if s.limiters != nil {
-		if err := s.limiters.take(req.Context(), key); err != nil {
-			if done != nil {
-				done(errExcluded) // never sent
+		if err := s.limiters.take(req.Context(), g.key); err != nil {
+			if g.done != nil {
+				g.done(errExcluded) // never sent
 			}
-			return nil, err
+			return guard{}, err
 		}
 	}
-	resp, err := s.roundTrip(req)
-	if s.limiters != nil && resp != nil {
-		s.limiters.observe(key, resp.StatusCode, resp.Header)
+	return g, nil
+}
+
+// after tells the host's guards how the attempt ended: its response (its
+// headers) adapts the bucket, and its outcome counts for the breaker. err
+// is classified.
+func (g guard) after(resp *http.Response, err error) {
+	if g.s == nil {
+		return
 	}
-	if done != nil {
-		done(breakerOutcome(req.Context(), resp, err))
+	if g.s.limiters != nil && resp != nil {
+		g.s.limiters.observe(g.key, resp.StatusCode, resp.Header)
 	}
-	return resp, err
+	if g.done != nil {
+		g.done(breakerOutcome(resp, err))
+	}
 }
 
 // breakerOutcome is what an attempt tells the host's breaker: a failure
 // for a network error, a timeout or a 5xx; nothing for a request the
-// caller cancelled; a success otherwise.
-func breakerOutcome(ctx context.Context, resp *http.Response, err error) error {
+// caller cancelled; a success otherwise. err is classified.
+func breakerOutcome(resp *http.Response, err error) error {
 	if err != nil {
-		if ctx.Err() == context.Canceled && !isKind(context.Cause(ctx)) {
+		if errors.Is(err, ErrCanceled) {
 			return errExcluded // the caller's doing, not the host's
 		}
 		return errFailed
