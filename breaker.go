@@ -140,26 +140,30 @@ func (bs *breakers) host(key string) *hostBreaker {
 }
 
 // admit asks the host's breaker to let an attempt through. It returns the
-// function that reports the attempt's outcome, or a *circuitOpenError.
-func (bs *breakers) admit(key string) (func(error), error) {
+// breaker and gobreaker's function that takes the attempt's outcome (give
+// it to report), or a *circuitOpenError.
+func (bs *breakers) admit(key string) (*hostBreaker, func(error), error) {
 	hb := bs.host(key)
 	now := bs.clock.now()
 	hb.mu.Lock()
 	defer hb.mu.Unlock()
 	if now.Before(hb.openUntil) {
-		return nil, &circuitOpenError{host: key, failures: bs.cfg.Failures, wait: hb.openUntil.Sub(now)}
+		return nil, nil, &circuitOpenError{host: key, failures: bs.cfg.Failures, wait: hb.openUntil.Sub(now)}
 	}
 	done, err := hb.cb.Allow()
 	if err != nil {
 		// Half-open with its probe in flight (or open for the nanosecond
 		// gobreaker keeps it): the probe decides soon.
-		return nil, &circuitOpenError{host: key}
+		return nil, nil, &circuitOpenError{host: key}
 	}
-	return func(outcome error) {
-		hb.mu.Lock()
-		defer hb.mu.Unlock()
-		done(outcome)
-	}, nil
+	return hb, done, nil
+}
+
+// report gives an admitted attempt's outcome to done, under hb.mu.
+func (hb *hostBreaker) report(done func(error), outcome error) {
+	hb.mu.Lock()
+	defer hb.mu.Unlock()
+	done(outcome)
 }
 
 func (hb *hostBreaker) state(now time.Time) string {

@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"math"
+	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -149,20 +150,25 @@ func (b *bucket) restore(now time.Time, r float64) {
 	}
 }
 
-// reserve takes a token at now and returns how long to wait for it, a
-// function that gives it back, and the pause count it was taken under.
-func (b *bucket) reserve(now time.Time, r float64) (time.Duration, func(), uint64) {
+// reserve takes a token at now and returns how long to wait for it, its
+// reservation (to give it back), and the pause count it was taken under.
+func (b *bucket) reserve(now time.Time, r float64) (time.Duration, *rate.Reservation, uint64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.restore(now, r)
-	at := b.at(now)
-	res := b.lim.ReserveN(at, 1)
-	cancel := func() {
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		res.CancelAt(b.at(now))
+	res := b.lim.ReserveN(b.at(now), 1)
+	return res.DelayFrom(now), res, b.pauses
+}
+
+// cancel gives back the token of res, taken at now; res nil is a store's,
+// which cannot be given back.
+func (b *bucket) cancel(res *rate.Reservation, now time.Time) {
+	if res == nil {
+		return
 	}
-	return res.DelayFrom(now), cancel, b.pauses
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	res.CancelAt(b.at(now))
 }
 
 // hold reports the pause left at now and the current rate, for a store.
@@ -225,14 +231,14 @@ func (ls *limiters) take(ctx context.Context, key string) error {
 	// new pause, so the loop ends.
 	for {
 		now := clk.now()
-		d, cancel, n := ls.reserve(ctx, b, key, now)
+		d, res, n := ls.reserve(ctx, b, key, now)
 		if d > 0 {
 			if dl, ok := ctx.Deadline(); ok && now.Add(d).After(dl) {
-				cancel()
+				b.cancel(res, now)
 				return wrapKind(ErrRateLimited, "waiting "+d.Round(time.Millisecond).String()+" for "+key+" would pass the deadline", context.DeadlineExceeded)
 			}
 			if err := clk.sleep(ctx, d); err != nil {
-				cancel()
+				b.cancel(res, now)
 				waited += clk.now().Sub(now)
 				return err
 			}
@@ -250,8 +256,9 @@ func (ls *limiters) take(ctx context.Context, key string) error {
 }
 
 // reserve takes a token from the store, or from the local bucket when
-// there is no store or it fails.
-func (ls *limiters) reserve(ctx context.Context, b *bucket, key string, now time.Time) (time.Duration, func(), uint64) {
+// there is no store or it fails. A store's token cannot be given back: its
+// reservation is nil.
+func (ls *limiters) reserve(ctx context.Context, b *bucket, key string, now time.Time) (time.Duration, *rate.Reservation, uint64) {
 	if ls.cfg.Store == nil {
 		return b.reserve(now, ls.cfg.Rate)
 	}
@@ -264,7 +271,7 @@ func (ls *limiters) reserve(ctx context.Context, b *bucket, key string, now time
 		return b.reserve(now, ls.cfg.Rate)
 	}
 	// The store knows nothing of pauses: wait for the later of the two.
-	return max(d, paused), func() {}, n
+	return max(d, paused), nil, n
 }
 
 // logStoreError writes a Warn record of a store failure, at most one a
@@ -288,11 +295,11 @@ func (ls *limiters) logStoreError(ctx context.Context, key string, err error) {
 
 // observe adapts the host's bucket to what a response says: a 429 or 503
 // with Retry-After pauses it; a quota nearly spent slows or pauses it.
-func (ls *limiters) observe(key string, status int, h headerGetter) {
+func (ls *limiters) observe(key string, status int, h http.Header) {
 	now := ls.clock.now()
 	b := ls.bucket(key)
 	if status == 429 || status == 503 {
-		if d, ok := parseRetryAfter(h.Get("Retry-After"), now); ok && d > 0 {
+		if d, ok := parseRetryAfter(headerValue(h, "Retry-After"), now); ok && d > 0 {
 			b.pause(now.Add(d))
 		}
 	}
@@ -310,8 +317,14 @@ func (ls *limiters) observe(key string, status int, h headerGetter) {
 	}
 }
 
-// headerGetter is the part of http.Header observe reads.
-type headerGetter interface{ Get(string) string }
+// headerValue is h.Get(k) for a canonical k, without canonicalising it
+// again.
+func headerValue(h http.Header, k string) string {
+	if v := h[k]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
 
 // quota is what a response says of the host's limit: the requests left and
 // the time until the window resets (more than 0).
@@ -327,18 +340,21 @@ const maxQuotaReset = 24 * time.Hour
 // (RateLimit with RateLimit-Policy; or the dictionary form), the older
 // RateLimit-Remaining/-Reset, or X-RateLimit-Remaining/-Reset. It is not ok
 // when no field says both how much is left and when it resets.
-func parseQuota(h headerGetter, now time.Time) (quota, bool) {
-	if v := h.Get("RateLimit"); v != "" {
-		if q, ok := parseRateLimitField(v, h.Get("RateLimit-Policy")); ok {
+func parseQuota(h http.Header, now time.Time) (quota, bool) {
+	if v := headerValue(h, "Ratelimit"); v != "" {
+		if q, ok := parseRateLimitField(v, headerValue(h, "Ratelimit-Policy")); ok {
 			return q, true
 		}
 	}
-	for _, p := range [...]string{"RateLimit-", "X-RateLimit-"} {
-		rem, ok := parseCount(h.Get(p + "Remaining"))
+	for _, f := range [...]struct{ remaining, reset string }{
+		{"Ratelimit-Remaining", "Ratelimit-Reset"},
+		{"X-Ratelimit-Remaining", "X-Ratelimit-Reset"},
+	} {
+		rem, ok := parseCount(headerValue(h, f.remaining))
 		if !ok {
 			continue
 		}
-		if reset, ok := parseReset(h.Get(p+"Reset"), now); ok {
+		if reset, ok := parseReset(headerValue(h, f.reset), now); ok {
 			return quota{remaining: rem, reset: reset}, true
 		}
 	}

@@ -14,8 +14,9 @@ import (
 // guard (a session without a rate limit or breakers) does nothing.
 type guard struct {
 	s    *Session
-	key  string      // the host
-	done func(error) // the breaker's outcome report; nil without breakers
+	key  string       // the host
+	hb   *hostBreaker // nil without breakers
+	done func(error)  // hb's outcome report
 }
 
 // guard runs the host's guards before an attempt: the breaker admits it
@@ -26,15 +27,15 @@ func (s *Session) guard(req *http.Request) (guard, error) {
 	g := guard{s: s, key: hostKey(req.URL)}
 	if s.breakers != nil {
 		var err error
-		if g.done, err = s.breakers.admit(g.key); err != nil {
+		if g.hb, g.done, err = s.breakers.admit(g.key); err != nil {
 			s.n.circuitRejected.Add(1)
 			return guard{}, err
 		}
 	}
 	if s.limiters != nil {
 		if err := s.limiters.take(req.Context(), g.key); err != nil {
-			if g.done != nil {
-				g.done(errExcluded) // never sent
+			if g.hb != nil {
+				g.hb.report(g.done, errExcluded) // never sent
 			}
 			return guard{}, err
 		}
@@ -52,8 +53,8 @@ func (g guard) after(resp *http.Response, err error) {
 	if g.s.limiters != nil && resp != nil {
 		g.s.limiters.observe(g.key, resp.StatusCode, resp.Header)
 	}
-	if g.done != nil {
-		g.done(breakerOutcome(resp, err))
+	if g.hb != nil {
+		g.hb.report(g.done, breakerOutcome(resp, err))
 	}
 }
 
