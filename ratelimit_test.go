@@ -482,3 +482,23 @@ func FuzzParseQuota(f *testing.F) {
 		}
 	})
 }
+
+// TestRateLimitCancelledWait: a wait the caller cancels ends at once with
+// ErrCanceled, nothing is sent, and the token goes back.
+func TestRateLimitCancelledWait(t *testing.T) {
+	t.Parallel()
+	u, hits := hitServer(t, nil)
+	s := newTestSession(t, WithRateLimit(RateLimit{Rate: 0.001}), WithTimeout(0))
+	_, err := s.Get(context.Background(), u)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	_, err = s.Get(ctx, u)
+	assertRequestKind(t, err, ErrCanceled)
+	assert.EqualValues(t, 1, hits.Load())
+	assert.Positive(t, s.Stats().RateLimitWait)
+	b := s.limiters.bucket(hostKey(mustParse(t, u)))
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	assert.InDelta(t, 0, b.lim.TokensAt(b.last), 0.01, "the token went back")
+}
