@@ -47,7 +47,8 @@ const (
 // deadline, and otherwise ends the retries at once with ErrCircuitOpen.
 // Session.Breakers reports the state of each host's breaker, and
 // WithLogger writes a record for each change of state (Warn when one
-// opens, Info otherwise).
+// opens, Info otherwise). The cooldown runs on the session's clock
+// (WithClock), so a test can move it on.
 //
 // Negative values are an error. If not set, there are no breakers and
 // requests pay nothing for them.

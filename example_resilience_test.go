@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/reqivo/reqivo"
+	"github.com/reqivo/reqivo/reqivotest"
 )
 
 // Retries, a rate limit and a circuit breaker together: a host that keeps
@@ -47,4 +48,43 @@ func ExampleWithCircuitBreaker() {
 	// true
 	// open
 	// 3 1
+}
+
+// A breaker's cooldown runs on the session's clock: with a virtual one, a
+// test moves it on instead of sleeping.
+func ExampleCircuitBreaker() {
+	bin := startHTTPBin()
+	defer bin.Close()
+	clk := reqivotest.NewClock()
+	s, err := reqivo.NewSession(
+		reqivo.WithBaseURL(bin.URL),
+		reqivo.WithCircuitBreaker(reqivo.CircuitBreaker{Failures: 1, Cooldown: time.Hour}),
+		clk.Option(),
+	)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer s.Close()
+	ctx := context.Background()
+	state := func() string {
+		for _, st := range s.Breakers() {
+			return st
+		}
+		return "none"
+	}
+
+	resp, _ := s.Get(ctx, "/status/500")
+	fmt.Println(resp.StatusCode, state())
+	_, err = s.Get(ctx, "/status/200")
+	fmt.Println(errors.Is(err, reqivo.ErrCircuitOpen))
+	clk.Advance(time.Hour)
+	fmt.Println(state())
+	resp, _ = s.Get(ctx, "/status/200") // the probe
+	fmt.Println(resp.StatusCode, state())
+	// Output:
+	// 500 open
+	// true
+	// half-open
+	// 200 closed
 }

@@ -61,7 +61,8 @@ type RateStore interface {
 // to l.Rate at the reset. Servers never make it faster than l.Rate.
 //
 // Stats.RateLimitWait adds up the time requests waited, and WithLogger
-// writes a Debug record for every wait over 100 ms.
+// writes a Debug record for every wait over 100 ms. The waits run on the
+// session's clock (WithClock).
 //
 // A Rate that is not more than 0 (or not finite), or a negative Burst, is
 // an error. If not set, requests are not limited and pay nothing for it.
