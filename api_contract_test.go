@@ -173,6 +173,7 @@ var (
 		reqivo.ErrWebSocket,
 		reqivo.ErrRateLimited,
 		reqivo.ErrCircuitOpen,
+		reqivo.ErrAuth,
 	}
 	_ error                            = &reqivo.RequestError{Method: "", URL: "", Err: error(nil)}
 	_ func(*reqivo.RequestError) error = (*reqivo.RequestError).Unwrap

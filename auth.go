@@ -141,7 +141,7 @@ func (s *Session) SetBasicAuth(user, password string) {
 	err := validateBasicAuth("SetBasicAuth", user, password)
 	s.update(func(st *state) {
 		st.setInvalid("auth", err)
-		st.auth = ""
+		st.auth, st.digest = "", nil
 		if err == nil {
 			st.auth = basicAuthHeader(user, password)
 		}
@@ -156,7 +156,7 @@ func (s *Session) SetBearerToken(token string) {
 	err := validateBearer("SetBearerToken", token)
 	s.update(func(st *state) {
 		st.setInvalid("auth", err)
-		st.auth = ""
+		st.auth, st.digest = "", nil
 		if err == nil {
 			st.auth = "Bearer " + token
 		}
@@ -167,6 +167,6 @@ func (s *Session) SetBearerToken(token string) {
 func (s *Session) ClearAuth() {
 	s.update(func(st *state) {
 		st.setInvalid("auth", nil)
-		st.auth = ""
+		st.auth, st.digest = "", nil
 	})
 }

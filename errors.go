@@ -96,6 +96,10 @@ var (
 	// ErrWebSocket: a WebSocket handshake was refused, the peer broke the
 	// protocol, or a message was over the size limit.
 	ErrWebSocket error = &kind{msg: "reqivo: websocket error"}
+	// ErrAuth: the credentials for a request could not be had: the token
+	// source of WithTokenSource failed (its error is the cause) or gave a
+	// token that cannot be sent. The token is never in the message.
+	ErrAuth error = &kind{msg: "reqivo: auth error"}
 )
 
 // RequestError is the error every failed request returns: the method, the

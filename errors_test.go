@@ -36,6 +36,7 @@ var allKinds = map[string]error{
 	"ErrWebSocket":        ErrWebSocket,
 	"ErrRateLimited":      ErrRateLimited,
 	"ErrCircuitOpen":      ErrCircuitOpen,
+	"ErrAuth":             ErrAuth,
 }
 
 // parents of a kind that an error of it also matches.

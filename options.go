@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/oauth2"
 )
 
 // Version is this library's version, sent in the default User-Agent.
@@ -82,6 +84,10 @@ type config struct {
 
 	rateLimit *RateLimit      // WithRateLimit; nil: no limit
 	breaker   *CircuitBreaker // WithCircuitBreaker; nil: no breakers
+	// Auth beyond basic and bearer (see authplan.go).
+	digest      *[2]string         // WithDigestAuth: user and password; nil: none
+	tokenSource oauth2.TokenSource // WithTokenSource; nil: none
+	netrc       *netrcFile         // WithNetrc; nil: none
 }
 
 func defaultConfig() *config {
@@ -184,7 +190,7 @@ func WithBasicAuth(user, pass string) Option {
 		if err := validateBasicAuth("WithBasicAuth", user, pass); err != nil {
 			return err
 		}
-		c.authBasic, c.authUser, c.authPass, c.bearer = true, user, pass, ""
+		c.authBasic, c.authUser, c.authPass, c.bearer, c.digest = true, user, pass, "", nil
 		return nil
 	}
 }
@@ -196,7 +202,7 @@ func WithBearerToken(tok string) Option {
 		if err := validateBearer("WithBearerToken", tok); err != nil {
 			return err
 		}
-		c.authBasic, c.authUser, c.authPass, c.bearer = false, "", "", tok
+		c.authBasic, c.authUser, c.authPass, c.bearer, c.digest = false, "", "", tok, nil
 		return nil
 	}
 }

@@ -49,7 +49,8 @@ type Session struct {
 // never modified: writers copy it, change the copy and publish that.
 type state struct {
 	header     http.Header
-	auth       string // the Authorization value, or ""
+	auth       string      // the Authorization value, or ""
+	digest     *digestAuth // SetDigestAuth; nil: none (auth is "" when set)
 	cookies    []*http.Cookie
 	onRequest  []func(*http.Request) error
 	onResponse []func(*Response) error
@@ -126,6 +127,8 @@ func newSession(opts []Option) *Session {
 		st.auth = basicAuthHeader(c.authUser, c.authPass)
 	} else if c.bearer != "" {
 		st.auth = "Bearer " + c.bearer
+	} else if c.digest != nil {
+		st.digest = newDigestAuth(c.digest[0], c.digest[1])
 	}
 	s.state.Store(st)
 	return s
