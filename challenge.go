@@ -1,0 +1,226 @@
+// Challenges: the WWW-Authenticate header (RFC 9110, 11.6.1) parsed into
+// its challenges, for Digest auth and for a Bearer invalid_token.
+
+package reqivo
+
+import "strings"
+
+// challenge is one auth challenge: a scheme, then either auth-params or a
+// token68.
+type challenge struct {
+	scheme  string            // as sent; compare with strings.EqualFold
+	params  map[string]string // lower-case names, unquoted values; first of a repeated name wins
+	token68 string
+}
+
+// maxChallenges bounds what parseChallenges keeps of a hostile header.
+const maxChallenges = 16
+
+// parseChallenges parses the values of WWW-Authenticate headers (each may
+// hold several challenges, comma-separated). What does not parse is skipped
+// up to the next comma; it never fails.
+func parseChallenges(values []string) []challenge {
+	var out []challenge
+	for _, v := range values {
+		p := challengeParser{s: v}
+		out = p.parse(out)
+		if len(out) >= maxChallenges {
+			return out[:maxChallenges]
+		}
+	}
+	return out
+}
+
+type challengeParser struct {
+	s string
+	i int
+}
+
+func (p *challengeParser) parse(out []challenge) []challenge {
+	cur := -1 // index in out of the challenge params go to
+	for len(out) < maxChallenges {
+		p.skip(" \t,")
+		if p.i >= len(p.s) {
+			break
+		}
+		t := p.token()
+		if t == "" {
+			p.skipElement()
+			continue
+		}
+		p.skip(" \t")
+		if p.peek() == '=' && cur >= 0 && !p.token68End() {
+			p.i++ // '='
+			p.skip(" \t")
+			v, ok := p.value()
+			if !ok {
+				p.skipElement()
+				continue
+			}
+			name := strings.ToLower(t)
+			c := &out[cur]
+			if c.token68 == "" {
+				if c.params == nil {
+					c.params = map[string]string{}
+				}
+				if _, dup := c.params[name]; !dup {
+					c.params[name] = v
+				}
+			}
+			continue
+		}
+		if p.peek() == '=' {
+			// "name=value" with no challenge before it, or "x==": garbage.
+			p.skipElement()
+			continue
+		}
+		// t is a scheme; a token68 may follow it.
+		out = append(out, challenge{scheme: t})
+		cur = len(out) - 1
+		if p.i < len(p.s) && p.s[p.i] != ',' {
+			save := p.i
+			if t68 := p.token68(); t68 != "" {
+				p.skip(" \t")
+				if p.i >= len(p.s) || p.s[p.i] == ',' {
+					out[cur].token68 = t68
+					continue
+				}
+			}
+			p.i = save // an auth-param: the loop reads it
+		}
+	}
+	return out
+}
+
+func (p *challengeParser) peek() byte {
+	if p.i < len(p.s) {
+		return p.s[p.i]
+	}
+	return 0
+}
+
+func (p *challengeParser) skip(set string) {
+	for p.i < len(p.s) && strings.IndexByte(set, p.s[p.i]) >= 0 {
+		p.i++
+	}
+}
+
+// skipElement moves past the next comma outside a quoted string.
+func (p *challengeParser) skipElement() {
+	inQuote := false
+	for ; p.i < len(p.s); p.i++ {
+		switch c := p.s[p.i]; {
+		case inQuote && c == '\\':
+			p.i++
+		case c == '"':
+			inQuote = !inQuote
+		case !inQuote && c == ',':
+			p.i++
+			return
+		}
+	}
+}
+
+// token68End reports whether the '=' at p.i ends a token68 ("abc==")
+// rather than starting a value: only '=' up to a comma or the end.
+func (p *challengeParser) token68End() bool {
+	j := p.i
+	for j < len(p.s) && p.s[j] == '=' {
+		j++
+	}
+	for j < len(p.s) && (p.s[j] == ' ' || p.s[j] == '\t') {
+		j++
+	}
+	return j >= len(p.s) || p.s[j] == ','
+}
+
+func (p *challengeParser) token() string {
+	start := p.i
+	for p.i < len(p.s) && isTokenChar(p.s[p.i]) {
+		p.i++
+	}
+	return p.s[start:p.i]
+}
+
+// token68 reads 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
+func (p *challengeParser) token68() string {
+	start := p.i
+	for p.i < len(p.s) && isToken68Char(p.s[p.i]) {
+		p.i++
+	}
+	if p.i == start {
+		return ""
+	}
+	for p.i < len(p.s) && p.s[p.i] == '=' {
+		p.i++
+	}
+	return p.s[start:p.i]
+}
+
+// value reads a token or a quoted-string, unquoted.
+func (p *challengeParser) value() (string, bool) {
+	if p.peek() != '"' {
+		t := p.token()
+		return t, t != ""
+	}
+	p.i++
+	var b strings.Builder
+	for p.i < len(p.s) {
+		c := p.s[p.i]
+		p.i++
+		switch c {
+		case '"':
+			return b.String(), true
+		case '\\':
+			if p.i < len(p.s) {
+				b.WriteByte(p.s[p.i])
+				p.i++
+			}
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return "", false // no closing quote
+}
+
+func isTokenChar(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+}
+
+func isToken68Char(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return strings.IndexByte("-._~+/", c) >= 0
+}
+
+// quoteParam returns s as a quoted-string: '"' and '\' escaped.
+func quoteParam(s string) string {
+	var b strings.Builder
+	b.Grow(len(s) + 2)
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		if s[i] == '"' || s[i] == '\\' {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(s[i])
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// bearerInvalidToken reports whether a WWW-Authenticate of h says the
+// bearer token was refused (RFC 6750, 3.1: error="invalid_token").
+func bearerInvalidToken(values []string) bool {
+	for _, c := range parseChallenges(values) {
+		if strings.EqualFold(c.scheme, "Bearer") && c.params["error"] == "invalid_token" {
+			return true
+		}
+	}
+	return false
+}
