@@ -322,7 +322,20 @@ func (c *call) send(req *http.Request, n int) (*http.Response, *watch, error) {
 	if s.cfg.logger != nil {
 		sreq, al = s.startAttempt(sreq, n)
 	}
-	resp, err := s.roundTrip(sreq)
+	var resp *http.Response
+	var err error
+	if c.auth != nil && !c.stripped {
+		// A token or Digest answer per attempt; each round trip it takes
+		// has its own wait for headers.
+		resp, err = c.auth.roundTrip(sreq, func(r *http.Request) (*http.Response, error) {
+			if w != nil {
+				w.timer.Reset(w.d)
+			}
+			return s.roundTrip(r)
+		})
+	} else {
+		resp, err = s.roundTrip(sreq)
+	}
 	if w != nil {
 		w.headersIn()
 	}

@@ -47,6 +47,7 @@ func (s *Session) prepare(req *http.Request, st *state, contentType string) (cha
 	if !httpguts.ValidHostHeader(req.Host) {
 		return ch, errorf(ErrInvalidHeader, "bad Host "+quote(req.Host))
 	}
+	ch.auth = s.planAuth(req, st)
 	return ch, nil
 }
 

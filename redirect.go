@@ -21,6 +21,8 @@ type chain struct {
 	stripped   bool   // the chain has left the first origin: sensitive headers are gone for good
 	userCookie string // the Cookie header the caller set, before the jar's and the manual ones
 	compress   bool   // the session asked for compression: it decodes the final body
+
+	auth *attemptAuth // per-attempt auth (authplan.go) while the chain is not stripped; nil: none
 }
 
 // setCookies writes the Cookie header of a hop of ch: the caller's own
