@@ -41,7 +41,7 @@ func (s *Session) planAuth(req *http.Request, st *state) *attemptAuth {
 	if s.cfg.netrc != nil && req.URL.User == nil {
 		host := originOf(req.URL).host
 		def := s.cfg.baseURL != nil && originOf(s.cfg.baseURL).host == host
-		if e, ok := s.cfg.netrc.lookup(host, def); ok && validateBasicAuth(e.login, e.password) == nil {
+		if e, ok := s.cfg.netrc.lookup(host, def); ok && validateBasicAuth("WithNetrc", e.login, e.password) == nil {
 			req.Header["Authorization"] = []string{basicAuthHeader(e.login, e.password)}
 		}
 	}

@@ -44,9 +44,11 @@ func newDigestAuth(user, pass string) *digestAuth {
 	return &digestAuth{user: user, pass: pass, spaces: map[origin]*digestSpace{}}
 }
 
-func validateDigestAuth(user, pass string) error {
+// validateDigestAuth checks the credentials given to setter (named in the
+// error): a control byte is ErrInvalidHeader, as in any header value.
+func validateDigestAuth(setter, user, pass string) error {
 	if hasCTL(user) || hasCTL(pass) {
-		return errorf(ErrInvalidOption, "digest auth credentials contain a control character")
+		return errorf(ErrInvalidHeader, setter+": digest auth credentials contain a control character")
 	}
 	return nil
 }
@@ -61,10 +63,10 @@ func validateDigestAuth(user, pass string) error {
 // origin, so they need one round trip. A server saying stale=true gets one
 // more answer. A request whose body cannot be replayed is not sent again:
 // its 401 is the answer (unless a nonce is already known). Credentials with
-// control bytes are not sent: requests fail with ErrInvalidOption until
+// control bytes are not sent: requests fail with ErrInvalidHeader until
 // auth is set again or cleared.
 func (s *Session) SetDigestAuth(user, password string) {
-	err := validateDigestAuth(user, password)
+	err := validateDigestAuth("SetDigestAuth", user, password)
 	s.update(func(st *state) {
 		st.setInvalid("auth", err)
 		st.auth, st.digest = "", nil
@@ -79,7 +81,7 @@ func (s *Session) SetDigestAuth(user, password string) {
 // before it, as they replace it.
 func WithDigestAuth(user, password string) Option {
 	return func(c *config) error {
-		if err := validateDigestAuth(user, password); err != nil {
+		if err := validateDigestAuth("WithDigestAuth", user, password); err != nil {
 			return err
 		}
 		c.authBasic, c.authUser, c.authPass, c.bearer = false, "", "", ""

@@ -323,9 +323,10 @@ func TestDigestReplacesAndIsReplaced(t *testing.T) {
 	s.ClearAuth()
 	s.SetDigestAuth("u", "p\n")
 	_, err := s.Get(context.Background(), "/")
-	assertRequestKind(t, err, ErrInvalidOption)
+	assertRequestKind(t, err, ErrInvalidHeader)
+	assert.Contains(t, err.Error(), "SetDigestAuth")
 	_, err = NewSession(WithDigestAuth("u\r", "p"))
-	assert.ErrorIs(t, err, ErrInvalidOption)
+	assert.ErrorIs(t, err, ErrInvalidHeader)
 
 	d, s2 := setupDigest(t, &digestServer{qop: "auth"})
 	resp, err := s2.Get(context.Background(), "/", Header("Authorization", "Bearer mine"))
