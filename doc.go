@@ -116,7 +116,7 @@
 // and [ErrReadTimeout] match it too), [ErrNetwork] ([ErrTLS] matches it
 // too), [ErrCanceled], [ErrTooManyRedirects], [ErrRedirectLoop],
 // [ErrInvalidResponse], [ErrBodyTooLarge], [ErrWebSocket], [ErrRateLimited]
-// (it matches ErrTimeout too), [ErrCircuitOpen]. The cause chain
+// (it matches ErrTimeout too), [ErrCircuitOpen], [ErrAuth]. The cause chain
 // is kept: errors.Is(err, context.DeadlineExceeded) and errors.As(err,
 // &opErr) work, and [RequestError.Timeout] makes os.IsTimeout true when a
 // deadline fired. A request its caller cancelled matches [ErrCanceled],
@@ -143,6 +143,17 @@
 // is verified unless the caller's own tls.Config turns it off. CR, LF or
 // NUL in a header name or value is refused with [ErrInvalidHeader] before
 // anything is sent. SECURITY.md lists each promise with its test.
+//
+// # Auth
+//
+// Beyond basic and bearer auth, [WithTokenSource] sends a token from an
+// oauth2.TokenSource, fetched for each attempt; [WithDigestAuth] and
+// [Session.SetDigestAuth] answer Digest challenges (RFC 7616), reusing the
+// nonce per origin; [WithNetrc] reads a .netrc file, each entry going only
+// to its exact host. A request's own Authorization wins over session auth
+// (basic, bearer or Digest), which wins over the token source, which wins
+// over netrc; none of them follows a redirect to another origin. A token
+// source's failure is [ErrAuth].
 //
 // # Observability and payloads
 //
