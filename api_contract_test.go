@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"time"
 
+	"golang.org/x/oauth2"
+
 	"github.com/reqivo/reqivo"
 )
 
@@ -203,4 +205,12 @@ var (
 		Reserve(context.Context, string, float64, int) (time.Duration, error)
 	} = reqivo.RateStore(nil)
 	_ = reqivo.Stats{RateLimitWait: time.Duration(0), CircuitRejected: int64(0)}
+)
+
+// Auth (v0.2, "Auth and resilience"): tokensource.go, digest.go, netrc.go.
+var (
+	_ func(oauth2.TokenSource) reqivo.Option = reqivo.WithTokenSource
+	_ func(*reqivo.Session, string, string)  = (*reqivo.Session).SetDigestAuth
+	_ func(string, string) reqivo.Option     = reqivo.WithDigestAuth
+	_ func(string) reqivo.Option             = reqivo.WithNetrc
 )
