@@ -2,6 +2,7 @@ package reqivo
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -267,4 +268,16 @@ func FuzzNetrc(f *testing.F) {
 			t.Fatalf("round trip of %q %q %q: %+v", machine, login, password, n.machines)
 		}
 	})
+}
+
+func TestNetrcNotInLogs(t *testing.T) {
+	t.Parallel()
+	srv := setupServer(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusUnauthorized) })
+	logger, logs := newTestLogger(slog.LevelDebug)
+	s := newTestSession(t, WithLogger(logger), WithNetrc(writeNetrc(t, "machine 127.0.0.1 login u password SECRET-netrc", 0o600)))
+	resp, err := s.Get(context.Background(), srv.URL)
+	require.NoError(t, err)
+	assert.NotContains(t, resp.Err().Error(), "SECRET")
+	assert.NotEmpty(t, logs.records(t))
+	assert.NotContains(t, logs.String(), basicAuthHeader("u", "SECRET-netrc")[len("Basic "):])
 }

@@ -296,3 +296,20 @@ func TestTokenSourceNoSecretsInLogsOrErrors(t *testing.T) {
 	assert.NotEmpty(t, logs.records(t))
 	assert.NotContains(t, logs.String(), secret)
 }
+
+func TestTokenSourceWebSocketHandshake(t *testing.T) {
+	t.Parallel()
+	var n atomic.Int32
+	var got atomic.Value
+	srv := setupServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 1 {
+			w.WriteHeader(http.StatusUnauthorized) // the first token is refused
+			return
+		}
+		got.Store(r.Header.Get("Authorization"))
+		wsHandler(nil, serveEcho)(w, r)
+	})
+	s := newTestSession(t, WithBaseURL(srv.URL), WithTokenSource(&countingSource{}))
+	dialWS(t, s, wsAddr(srv))
+	assert.Equal(t, "Bearer tok2", got.Load(), "the handshake is an attempt: a refused token is replaced once")
+}
