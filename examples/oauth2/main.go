@@ -34,8 +34,8 @@ const (
 	clientSecret = "example-secret"
 	// tokenLife is what the token endpoint grants. The oauth2 package
 	// counts a token as expired 10 s before its expiry, so this one is
-	// refreshed after about a second: the example need not wait long.
-	tokenLife = 11
+	// refreshed after about two seconds: the example need not wait long.
+	tokenLife = 12
 )
 
 func main() {
@@ -178,7 +178,7 @@ func run() (err error) {
 	fmt.Println("ok   8 concurrent requests, 1 token issued")
 
 	// 2. Once the token is (nearly) expired, the next request refreshes it.
-	time.Sleep(1500 * time.Millisecond)
+	time.Sleep(2500 * time.Millisecond)
 	resp, err := s.Get(ctx, "/me")
 	if err != nil {
 		return err
