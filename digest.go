@@ -99,7 +99,7 @@ type digestAlg struct {
 	rank int // higher is stronger
 }
 
-func sha512_256() hash.Hash { return sha512.New512_256() }
+func sha512t256() hash.Hash { return sha512.New512_256() }
 
 // digestAlgorithm returns the algorithm a challenge names; no name is MD5.
 func digestAlgorithm(name string) (digestAlg, bool) {
@@ -111,13 +111,10 @@ func digestAlgorithm(name string) (digestAlg, bool) {
 	switch strings.ToUpper(base) {
 	case "", "MD5":
 		a.h, a.rank = md5.New, 1
-		if name == "" {
-			a.name = ""
-		}
 	case "SHA-256":
 		a.h, a.rank = sha256.New, 2
 	case "SHA-512-256":
-		a.h, a.rank = sha512_256, 3
+		a.h, a.rank = sha512t256, 3
 	default:
 		return digestAlg{}, false
 	}
