@@ -219,6 +219,7 @@ func WithLimits(l Limits) Option {
 		// DefaultLimits() with its MaxResponseBytes changed sets no pool field.
 		d := DefaultLimits()
 		d.MaxResponseBytes = lim.MaxResponseBytes
+		d.MaxEventBytes = lim.MaxEventBytes
 		c.poolLimitsSet = lim != d
 		return nil
 	}

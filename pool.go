@@ -31,6 +31,10 @@ type Limits struct {
 	MaxResponseBytes int64
 	// MaxResponseHeaderBytes caps the response headers. If not set, 1 MiB.
 	MaxResponseHeaderBytes int64
+	// MaxEventBytes caps one Server-Sent Event (its data) and one line of
+	// an event stream or a JSON Lines stream; over it is ErrBodyTooLarge.
+	// If not set, 1 MiB. Negative is an error.
+	MaxEventBytes int64
 }
 
 // Default limits.
@@ -50,12 +54,13 @@ func DefaultLimits() Limits {
 		IdleConnTimeout:        DefaultIdleConnTimeout,
 		MaxResponseBytes:       DefaultMaxResponseBytes,
 		MaxResponseHeaderBytes: DefaultMaxResponseHeaderBytes,
+		MaxEventBytes:          DefaultMaxEventBytes,
 	}
 }
 
 func (l Limits) withDefaults() (Limits, error) {
-	if l.MaxConnsPerHost < 0 || l.MaxIdleConns < 0 || l.MaxIdleConnsPerHost < 0 || l.IdleConnTimeout < 0 || l.MaxResponseHeaderBytes < 0 {
-		return l, errorf(ErrInvalidOption, "negative pool limit")
+	if l.MaxConnsPerHost < 0 || l.MaxIdleConns < 0 || l.MaxIdleConnsPerHost < 0 || l.IdleConnTimeout < 0 || l.MaxResponseHeaderBytes < 0 || l.MaxEventBytes < 0 {
+		return l, errorf(ErrInvalidOption, "negative limit in Limits")
 	}
 	d := DefaultLimits()
 	if l.MaxIdleConns == 0 {
@@ -72,6 +77,9 @@ func (l Limits) withDefaults() (Limits, error) {
 	}
 	if l.MaxResponseHeaderBytes == 0 {
 		l.MaxResponseHeaderBytes = d.MaxResponseHeaderBytes
+	}
+	if l.MaxEventBytes == 0 {
+		l.MaxEventBytes = d.MaxEventBytes
 	}
 	return l, nil
 }

@@ -33,6 +33,8 @@ type requestConfig struct {
 	host          string        // a Host given with Header, sent as req.Host
 	pathParams    []string      // PathParam: name, value pairs
 	extra         *requestExtra // tracing and progress; nil on the default path
+	reconnect     int // Reconnect, for Events when reconnectSet
+	reconnectSet  bool
 }
 
 // Header sets a header on this request only, replacing the session's value
