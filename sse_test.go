@@ -1,0 +1,350 @@
+package reqivo
+
+import (
+	"errors"
+	"io"
+	"regexp"
+	"strings"
+	"testing"
+	"testing/iotest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// parseSSE parses in whole with a parser capped at maxEvent bytes, reading
+// through wrap, and returns the events, the last event ID string, and the
+// error that ended the stream (nil for io.EOF).
+func parseSSE(in string, maxEvent int64, wrap func(io.Reader) io.Reader) ([]Event, *sseParser, error) {
+	p := newSSEParser(maxEvent)
+	p.reset(wrap(strings.NewReader(in)))
+	var evs []Event
+	for {
+		ev, err := p.next()
+		if err == io.EOF {
+			return evs, p, nil
+		}
+		if err != nil {
+			return evs, p, err
+		}
+		evs = append(evs, ev)
+	}
+}
+
+func msg(id, data string) Event { return Event{ID: id, Type: "message", Data: data} }
+
+// TestSSEParserSpec runs the parsing rules of the WHATWG standard, each
+// input read whole, one byte at a time, and in reads of every other size,
+// so that a line end split across reads is covered.
+func TestSSEParserSpec(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		in     string
+		want   []Event
+		lastID string
+	}{
+		{"data with and without a space", "data: a\n\ndata:b\n\ndata:  c\n\n", []Event{msg("", "a"), msg("", "b"), msg("", " c")}, ""},
+		{"multi-line data joined with LF", "data: one\ndata: two\ndata\n\n", []Event{msg("", "one\ntwo\n")}, ""},
+		{"empty data field is an event", "data\n\ndata:\n\n", []Event{msg("", ""), msg("", "")}, ""},
+		{"two empty data lines", "data:\ndata:\n\n", []Event{msg("", "\n")}, ""},
+		{"event type, reset after dispatch", "event: add\ndata: 1\n\ndata: 2\n\n", []Event{{Type: "add", Data: "1"}, msg("", "2")}, ""},
+		{"empty event field is message", "event:\ndata: x\n\n", []Event{msg("", "x")}, ""},
+		{"no data, no event", "event: x\n\nid: 7\n\nretry: 10\n\n", nil, "7"},
+		{"id carried across events", "id: 1\ndata: a\n\ndata: b\n\nid\ndata: c\n\n", []Event{msg("1", "a"), msg("1", "b"), msg("", "c")}, ""},
+		{"id with NUL ignored", "id: 1\ndata: a\n\nid: 2\x003\ndata: b\n\n", []Event{msg("1", "a"), msg("1", "b")}, "1"},
+		{"id without data updates the last ID", "id: 5\n\ndata: x\n\n", []Event{msg("5", "x")}, "5"},
+		{"retry on its event", "retry: 1500\ndata: x\n\ndata: y\n\n", []Event{{Type: "message", Data: "x", Retry: 1500 * time.Millisecond}, msg("", "y")}, ""},
+		{"retry not all digits ignored", "retry: 15x\ndata: x\n\nretry: -1\ndata: y\n\nretry:\ndata: z\n\n", []Event{msg("", "x"), msg("", "y"), msg("", "z")}, ""},
+		{"comments are heartbeats", ": ping\n:\n\ndata: x\n: in the middle\ndata: y\n\n", []Event{msg("", "x\ny")}, ""},
+		{"unknown fields and case ignored", "Data: no\nfoo: bar\ndata: yes\n\n", []Event{msg("", "yes")}, ""},
+		{"field without colon", "data\nevent\n\n", []Event{msg("", "")}, ""},
+		{"colon in value kept", "data: a: b\n\n", []Event{msg("", "a: b")}, ""},
+		{"CR line ends", "data: a\rdata: b\r\rdata: c\r\r", []Event{msg("", "a\nb"), msg("", "c")}, ""},
+		{"CRLF line ends", "data: a\r\ndata: b\r\n\r\ndata: c\r\n\r\n", []Event{msg("", "a\nb"), msg("", "c")}, ""},
+		{"mixed line ends", "data: a\r\n\ndata: b\r\rdata: c\n\r\n", []Event{msg("", "a"), msg("", "b"), msg("", "c")}, ""},
+		{"LF CR is two line ends", "data: a\n\rdata: b\n\n", []Event{msg("", "a"), msg("", "b")}, ""},
+		{"BOM skipped", "\xEF\xBB\xBFdata: a\n\n", []Event{msg("", "a")}, ""},
+		{"second BOM is part of the field name", "\xEF\xBB\xBF\xEF\xBB\xBFdata: a\n\ndata: b\n\n", []Event{msg("", "b")}, ""},
+		{"BOM alone", "\xEF\xBB\xBF", nil, ""},
+		{"unterminated last event dropped", "data: a\n\ndata: b\n", []Event{msg("", "a")}, ""},
+		{"unterminated last line dropped", "data: a\n\ndata: b", []Event{msg("", "a")}, ""},
+		{"unterminated id not dispatched", "data: a\n\nid: 9\n", []Event{msg("", "a")}, ""},
+		{"invalid UTF-8 replaced", "data: a\xffb\n\n", []Event{msg("", "a\uFFFDb")}, ""},
+		{"empty stream", "", nil, ""},
+		{"leading blank lines", "\n\n\r\ndata: x\n\n", []Event{msg("", "x")}, ""},
+	}
+	readers := map[string]func(io.Reader) io.Reader{
+		"whole":    func(r io.Reader) io.Reader { return r },
+		"one byte": iotest.OneByteReader,
+		"half":     iotest.HalfReader,
+		"data+EOF": iotest.DataErrReader,
+	}
+	for _, tt := range tests {
+		for rname, wrap := range readers {
+			t.Run(tt.name+"/"+rname, func(t *testing.T) {
+				t.Parallel()
+				got, p, err := parseSSE(tt.in, 1<<20, wrap)
+				require.NoError(t, err)
+				assert.Equal(t, tt.want, got)
+				assert.Equal(t, tt.lastID, p.lastID)
+			})
+		}
+	}
+}
+
+func TestSSEParserRetrySetsReconnectionTime(t *testing.T) {
+	t.Parallel()
+	_, p, err := parseSSE("retry: 250\n\n", 1<<20, func(r io.Reader) io.Reader { return r })
+	require.NoError(t, err)
+	assert.True(t, p.reconnectSet)
+	assert.Equal(t, 250*time.Millisecond, p.reconnect)
+
+	_, p, err = parseSSE("retry: 99999999999999999999999\n\n", 1<<20, func(r io.Reader) io.Reader { return r })
+	require.NoError(t, err)
+	assert.Positive(t, p.reconnect, "a huge retry saturates, never wraps negative")
+}
+
+func TestSSEParserKeepsIDAndTypeAcrossConnections(t *testing.T) {
+	t.Parallel()
+	p := newSSEParser(1 << 20)
+	p.reset(strings.NewReader("id: 4\nevent: tick\ndata: a\n\nevent: half\ndata: unfinished"))
+	ev, err := p.next()
+	require.NoError(t, err)
+	assert.Equal(t, Event{ID: "4", Type: "tick", Data: "a"}, ev)
+	_, err = p.next()
+	assert.Equal(t, io.EOF, err)
+
+	p.reset(strings.NewReader("data: b\n\n"))
+	ev, err = p.next()
+	require.NoError(t, err)
+	assert.Equal(t, msg("4", "b"), ev, "the ID stays; the dropped connection's unfinished event does not")
+}
+
+func TestSSEParserEventCap(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		in   string
+		ok   bool
+	}{
+		{"at the cap in one line", "data:" + strings.Repeat("x", 59) + "\n\n", true},
+		{"at the cap in lines", "data:" + strings.Repeat("x", 31) + "\ndata:" + strings.Repeat("x", 32) + "\n\n", true},
+		{"over the cap in lines", "data:" + strings.Repeat("x", 32) + "\ndata:" + strings.Repeat("x", 32) + "\n\n", false},
+		{"a line over the cap", "data:" + strings.Repeat("x", 100) + "\n\n", false},
+		{"a comment over the cap", ":" + strings.Repeat("x", 100) + "\n\ndata: x\n\n", false},
+		{"an endless line", "data:" + strings.Repeat("x", 10000), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, _, err := parseSSE(tt.in, 64, iotest.HalfReader)
+			if tt.ok {
+				assert.NoError(t, err)
+				return
+			}
+			assert.ErrorIs(t, err, ErrBodyTooLarge)
+		})
+	}
+}
+
+// TestLineReaderBufferBounded feeds an endless line: the buffer never
+// grows past the limit and what one line end needs.
+func TestLineReaderBufferBounded(t *testing.T) {
+	t.Parallel()
+	lr := lineReader{max: 100 << 10}
+	lr.reset(io.LimitReader(neverEnding('x'), 10<<20))
+	_, _, err := lr.next()
+	assert.ErrorIs(t, err, ErrBodyTooLarge)
+	assert.LessOrEqual(t, len(lr.buf), 100<<10+2)
+}
+
+type neverEnding byte
+
+func (b neverEnding) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(b)
+	}
+	return len(p), nil
+}
+
+func TestLineReaderJSONMode(t *testing.T) {
+	t.Parallel()
+	lr := lineReader{max: 8}
+	lr.reset(strings.NewReader("\xEF\xBB\xBFa\r\nb\rc\n" + strings.Repeat("x", 20) + "\nd\n\ne"))
+	type line struct {
+		s    string
+		term bool
+		err  error
+	}
+	var got []line
+	for {
+		l, term, err := lr.next()
+		if err == io.EOF {
+			break
+		}
+		got = append(got, line{string(l), term, err})
+	}
+	assert.Equal(t, []line{
+		{"a", true, nil},
+		{"b\rc", true, nil}, // a lone CR ends no JSON line
+		{"", false, errLineTooLong},
+		{"d", true, nil},
+		{"", true, nil},
+		{"e", false, nil},
+	}, got)
+}
+
+// TestLineReaderNoProgress: a reader that returns nothing forever is an
+// error, not a hang.
+func TestLineReaderNoProgress(t *testing.T) {
+	t.Parallel()
+	lr := lineReader{max: 8}
+	lr.reset(emptyReader{})
+	_, _, err := lr.next()
+	assert.ErrorIs(t, err, io.ErrNoProgress)
+}
+
+type emptyReader struct{}
+
+func (emptyReader) Read([]byte) (int, error) { return 0, nil }
+
+// refLines splits in as the SSE standard does (or JSON Lines: LF only, a
+// CR before it dropped), with a leading BOM skipped; last is the unended
+// last line.
+func refLines(in string, sse bool) (lines []string, last string) {
+	in = strings.TrimPrefix(in, "\xEF\xBB\xBF")
+	sep := regexp.MustCompile("\r\n|\r|\n")
+	if !sse {
+		sep = regexp.MustCompile("\r?\n")
+	}
+	parts := sep.Split(in, -1)
+	return parts[:len(parts)-1], parts[len(parts)-1]
+}
+
+// refSSE is a plain reading of the standard's algorithm, the oracle of the
+// fuzz target.
+func refSSE(in string) (evs []Event, lastID string) {
+	lines, _ := refLines(in, true)
+	var data, typ, idBuf strings.Builder
+	hasData := false
+	var retry time.Duration
+	for _, l := range lines {
+		if l == "" {
+			lastID = strings.ToValidUTF8(idBuf.String(), "\uFFFD")
+			if hasData {
+				d := strings.TrimSuffix(data.String(), "\n")
+				ty := strings.ToValidUTF8(typ.String(), "\uFFFD")
+				if ty == "" {
+					ty = "message"
+				}
+				evs = append(evs, Event{ID: lastID, Type: ty, Data: strings.ToValidUTF8(d, "\uFFFD"), Retry: retry})
+			}
+			data.Reset()
+			typ.Reset()
+			hasData, retry = false, 0
+			continue
+		}
+		if l[0] == ':' {
+			continue
+		}
+		f, v, found := strings.Cut(l, ":")
+		if found {
+			v = strings.TrimPrefix(v, " ")
+		}
+		switch f {
+		case "data":
+			data.WriteString(v + "\n")
+			hasData = true
+		case "event":
+			typ.Reset()
+			typ.WriteString(v)
+		case "id":
+			if !strings.Contains(v, "\x00") {
+				idBuf.Reset()
+				idBuf.WriteString(v)
+			}
+		case "retry":
+			if d, ok := parseRetryField([]byte(v)); ok {
+				retry = d
+			}
+		}
+	}
+	return evs, lastID
+}
+
+// chunked reads in pieces whose sizes come from sizes, round and round.
+type chunked struct {
+	r     io.Reader
+	sizes []byte
+	i     int
+}
+
+func (c *chunked) Read(p []byte) (int, error) {
+	if len(c.sizes) > 0 {
+		n := int(c.sizes[c.i%len(c.sizes)])%7 + 1
+		c.i++
+		p = p[:min(len(p), n)]
+	}
+	return c.r.Read(p)
+}
+
+func FuzzSSEParser(f *testing.F) {
+	for _, s := range []string{
+		"data: a\n\n", "id: 1\r\nevent: x\r\ndata: y\r\n\r\n", "\xEF\xBB\xBFdata:a\r\r", ": hb\n\nretry: 10\ndata\n\n",
+		"id: a\x00\ndata: b\n\n", "data: a\n\ndata: b", "data:\ndata:\n\n\n\r\n\r",
+	} {
+		f.Add(s, []byte{3, 1, 4})
+	}
+	f.Fuzz(func(t *testing.T, in string, sizes []byte) {
+		wantEvs, wantID := refSSE(in)
+		p := newSSEParser(1 << 20)
+		p.reset(&chunked{r: strings.NewReader(in), sizes: sizes})
+		var got []Event
+		for {
+			ev, err := p.next()
+			if err == io.EOF {
+				break
+			}
+			require.NoError(t, err)
+			got = append(got, ev)
+		}
+		if len(wantEvs) == 0 {
+			wantEvs = nil
+		}
+		require.Equal(t, wantEvs, got)
+		require.Equal(t, wantID, p.lastID)
+	})
+}
+
+func FuzzLineReader(f *testing.F) {
+	for _, s := range []string{"a\nb\r\nc\rd", "\r\n\r\n", "\xEF\xBB\xBF\n", "\xEF\xBB", "x\r", "\r"} {
+		f.Add(s, []byte{1, 2}, true)
+		f.Add(s, []byte{5}, false)
+	}
+	f.Fuzz(func(t *testing.T, in string, sizes []byte, sse bool) {
+		wantLines, wantLast := refLines(in, sse)
+		lr := lineReader{max: 1 << 20, sse: sse}
+		lr.reset(&chunked{r: strings.NewReader(in), sizes: sizes})
+		var got []string
+		last := ""
+		for {
+			l, term, err := lr.next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			require.NoError(t, err)
+			if !term {
+				last = string(l)
+				continue
+			}
+			got = append(got, string(l))
+		}
+		if len(wantLines) == 0 {
+			wantLines = nil
+		}
+		require.Equal(t, wantLines, got)
+		require.Equal(t, wantLast, last)
+	})
+}
