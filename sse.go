@@ -52,7 +52,8 @@ func (lr *lineReader) reset(r io.Reader) {
 }
 
 // next returns the next line without its end, valid until the next call;
-// terminated is false for a last line the stream ended without ending. At
+// terminated is false for a last line the stream ended without ending (a
+// read that failed drops what it cut short instead). At
 // the end of the stream the error is io.EOF, or the read's error. A line
 // over the limit gives errLineTooLong, and the next call goes on after
 // that line.
@@ -112,7 +113,7 @@ func (lr *lineReader) next() (line []byte, terminated bool, err error) {
 			return nil, false, errLineTooLong
 		}
 		if lr.err != nil {
-			if lr.start < lr.end {
+			if lr.start < lr.end && lr.err == io.EOF {
 				line = lr.buf[lr.start:lr.end]
 				lr.start, lr.scanned = lr.end, lr.end
 				return line, false, nil
