@@ -33,7 +33,7 @@ type requestConfig struct {
 	host          string        // a Host given with Header, sent as req.Host
 	pathParams    []string      // PathParam: name, value pairs
 	extra         *requestExtra // tracing and progress; nil on the default path
-	reconnect     int // Reconnect, for Events when reconnectSet
+	reconnect     int           // Reconnect, for Events when reconnectSet
 	reconnectSet  bool
 }
 
