@@ -137,9 +137,9 @@ func streamDefaults(accept string) RequestOption {
 // An error is the last thing the loop yields: it is a *RequestError with
 // the method and redacted URL (ErrReadTimeout for a silence over the
 // bound, ErrBodyTooLarge for an event over Limits.MaxEventBytes,
-// ErrInvalidResponse for a 2xx that is not text/event-stream, ErrNetwork
-// with context.Canceled in its chain when ctx is cancelled, or the error
-// that made the last reconnection fail), or, for a status of 400 or more,
+// ErrInvalidResponse for a 2xx that is not text/event-stream, ErrCanceled
+// when ctx is cancelled, or the error that made the last reconnection
+// fail), or, for a status of 400 or more,
 // an *HTTPError with the first 4 KiB of the body.
 //
 // Session.Close does not cut a running stream: it goes on until it ends,
@@ -304,14 +304,14 @@ func (es *eventStream) check(resp *Response) error {
 	return nil
 }
 
-// streamStatus returns an *HTTPError with the first 4 KiB of the body for
-// a status of 400 or more, and ErrInvalidResponse for another status that
-// is not 2xx (a redirect not followed).
+// streamStatus returns Response.Err's *HTTPError (with the first 4 KiB
+// of the body, and the server's reason) for a status of 400 or more, and
+// ErrInvalidResponse for another status that is not 2xx (a redirect not
+// followed).
 func streamStatus(method string, resp *Response) error {
 	switch {
 	case resp.StatusCode >= 400:
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
-		return httpError(method, resp.Request.URL, resp.StatusCode, resp.Status, body)
+		return resp.Err()
 	case resp.StatusCode < 200 || resp.StatusCode > 299:
 		return &RequestError{Method: method, URL: redactURL(resp.Request.URL),
 			Err: errorf(ErrInvalidResponse, "unexpected status "+quote(resp.Status)+" for a stream")}

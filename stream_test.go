@@ -1,7 +1,11 @@
 package reqivo
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"log/slog"
 	"errors"
 	"fmt"
 	"io"
@@ -191,6 +195,9 @@ func TestEventsResponses(t *testing.T) {
 				assert.Equal(t, http.MethodGet, he.Method)
 				assert.NotContains(t, he.URL, "secret")
 				assert.EqualValues(t, 1, hits.Load(), "an HTTP error ends the stream")
+				if tt.wantHTTP == 401 {
+					assert.Contains(t, he.Error(), "bad token", "the server's reason")
+				}
 			case tt.wantErr != nil:
 				require.Len(t, errs, 1)
 				assert.ErrorIs(t, errs[0], tt.wantErr)
@@ -271,13 +278,13 @@ func TestEventsReconnectLimit(t *testing.T) {
 			sseStart(w)
 			sseSend(w, "data: unfinished")
 			abort()
-		}, 3, []time.Duration{3 * time.Second, 6 * time.Second}, ErrInvalidResponse},
+		}, 3, []time.Duration{3 * time.Second, 6 * time.Second}, ErrNetwork},
 		{"GET, Reconnect(0)", http.MethodGet, []RequestOption{Reconnect(0)}, func(_ int32, w http.ResponseWriter) { sseStart(w) }, 1, nil, nil},
 		{"POST default: no reconnection", http.MethodPost, []RequestOption{BodyString("p")}, func(_ int32, w http.ResponseWriter) {
 			sseStart(w)
 			sseSend(w, "data: unfinished")
 			abort()
-		}, 1, nil, ErrInvalidResponse},
+		}, 1, nil, ErrNetwork},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -573,6 +580,7 @@ func TestEventsCancel(t *testing.T) {
 		}
 	}
 	require.Len(t, errs, 1)
+	assert.ErrorIs(t, errs[0], ErrCanceled)
 	assert.ErrorIs(t, errs[0], context.Canceled)
 	var re *RequestError
 	assert.ErrorAs(t, errs[0], &re)
@@ -744,4 +752,51 @@ func TestJSONLinesEnds(t *testing.T) {
 	require.Len(t, errs, 1)
 	assert.ErrorIs(t, errs[0], ErrInvalidOption)
 	assert.True(t, errors.Is(errs[0], ErrInvalidOption))
+}
+
+// TestEventsHTTP2TraceAndLog: a stream over HTTP/2 with TLS, traced, and
+// logged with its secrets redacted.
+func TestEventsHTTP2TraceAndLog(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor != 2 {
+			w.WriteHeader(400)
+			return
+		}
+		sseStart(w)
+		sseSend(w, "data: a\n\ndata: b\n\n")
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	pool := x509.NewCertPool()
+	pool.AddCert(srv.Certificate())
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	var resp *Response
+	s := newTestSession(t, WithTLSConfig(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}),
+		WithBearerToken("s3cret-bearer"),
+		WithLogger(slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &mu}, &slog.HandlerOptions{Level: slog.LevelDebug}))),
+		WithOnResponse(func(r *Response) error { resp = r; return nil }))
+	evs, errs := collect(s.Events(context.Background(), http.MethodPost, srv.URL+"/s?api_key=s3cret-key", Trace()))
+	require.Empty(t, errs)
+	assert.Equal(t, []string{"a", "b"}, datas(evs))
+	require.NotNil(t, resp)
+	assert.Equal(t, 2, resp.ProtoMajor)
+	assert.Positive(t, resp.Timings().TimeToFirstByte)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Contains(t, logs.String(), "/s?api_key=xxxxx")
+	assert.NotContains(t, logs.String(), "s3cret")
+}
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
