@@ -178,6 +178,27 @@
 // [WithDialTLSContext] replace how the pool dials (unix sockets, custom
 // dialers), [WithClock] sets the [Clock] waits run on, and [WithOptions]
 // bundles options into one.
+
+// # Streams
+//
+// [Session.Events] reads Server-Sent Events (the WHATWG standard) and
+// [JSONLines] reads NDJSON, each as an iterator over the session's whole
+// request path, values yielded as they arrive:
+//
+//	for ev, err := range s.Events(ctx, "POST", "/v1/chat", reqivo.JSON(prompt)) {
+//		if err != nil {
+//			return err
+//		}
+//		fmt.Print(ev.Data)
+//	}
+//
+// A stream is not bounded by the session's total timeout, only by ctx and
+// [Timeout] when given; [IdleTimeout] (or Timeouts.Read) bounds each
+// silence, and the loop body's time never counts. Breaking out of the loop
+// closes the connection. A GET event stream reconnects with Last-Event-ID
+// and the server's retry ([Reconnect]); an event or line over
+// [Limits].MaxEventBytes is [ErrBodyTooLarge]; a status of 400 or more
+// yields one [*HTTPError].
 //
 // # WebSockets
 //
