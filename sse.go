@@ -19,7 +19,7 @@ var errLineTooLong = errorf(ErrBodyTooLarge, "line over Limits.MaxEventBytes")
 
 // initialLineBuffer is the first size of a line splitter's buffer; it grows
 // (up to the line limit) only for longer lines.
-const initialLineBuffer = 8 << 10
+const initialLineBuffer = 32 << 10
 
 var utf8BOM = []byte("\xEF\xBB\xBF")
 

@@ -9,7 +9,10 @@ require (
 	github.com/dghubble/sling v1.4.2
 	github.com/go-resty/resty/v2 v2.17.2
 	github.com/imroc/req/v3 v3.54.0
+	github.com/r3labs/sse/v2 v2.10.0
 	github.com/reqivo/reqivo v0.0.0-00010101000000-000000000000
+	github.com/tmaxmax/go-sse v0.12.0
+	gopkg.in/cenkalti/backoff.v1 v1.1.0
 	resty.dev/v3 v3.0.0-rc.4
 )
 

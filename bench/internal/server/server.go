@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -76,6 +77,31 @@ func Run(ctx context.Context, out io.Writer) error {
 		w.Write(blob)
 	})
 
+	// An event stream of n events whose data is size bytes, written in
+	// blocks of about 64 KiB built once per size.
+	var sseBlocks sync.Map // size -> sseBlock
+	data.HandleFunc("GET /sse", func(w http.ResponseWriter, r *http.Request) {
+		n, err1 := strconv.Atoi(r.URL.Query().Get("n"))
+		size, err2 := strconv.Atoi(r.URL.Query().Get("size"))
+		if err1 != nil || err2 != nil || n < 0 || size < 1 || size > 1<<20 {
+			http.Error(w, "bad n or size", http.StatusBadRequest)
+			return
+		}
+		v, ok := sseBlocks.Load(size)
+		if !ok {
+			v, _ = sseBlocks.LoadOrStore(size, newSSEBlock(size))
+		}
+		blk := v.(sseBlock)
+		w.Header()["Content-Type"] = []string{"text/event-stream"}
+		for n > 0 {
+			k := min(n, blk.events)
+			if _, err := w.Write(blk.b[:k*blk.eventLen]); err != nil {
+				return
+			}
+			n -= k
+		}
+	})
+
 	dl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -112,4 +138,27 @@ func Run(ctx context.Context, out io.Writer) error {
 		err = nil
 	}
 	return err
+}
+
+// sseBlock is a run of identical events: "data: " and size bytes, then a
+// blank line.
+type sseBlock struct {
+	b        []byte
+	events   int
+	eventLen int
+}
+
+func newSSEBlock(size int) sseBlock {
+	ev := make([]byte, 0, size+8)
+	ev = append(ev, "data: "...)
+	for i := range size {
+		ev = append(ev, byte('a'+i%26))
+	}
+	ev = append(ev, "\n\n"...)
+	k := max(1, (64<<10)/len(ev))
+	b := make([]byte, 0, k*len(ev))
+	for range k {
+		b = append(b, ev...)
+	}
+	return sseBlock{b: b, events: k, eventLen: len(ev)}
 }

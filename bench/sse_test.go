@@ -1,0 +1,182 @@
+// The SSE scenario: one event stream of many events over loopback, read by
+// Reqivo's Events and by the peers' SSE clients. An op is one event:
+// ns/op, cpu-ns/op, B/op and allocs/op are per event, and events/s is
+// reported beside them. Each stream carries up to sseStreamLen events (the
+// last one of a run fewer), so the cost of a request is spread over them.
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	r3sse "github.com/r3labs/sse/v2"
+	gosse "github.com/tmaxmax/go-sse"
+	backoff "gopkg.in/cenkalti/backoff.v1"
+	"resty.dev/v3"
+
+	"github.com/reqivo/reqivo"
+)
+
+const sseStreamLen = 100_000
+
+// sseClient reads one stream of n events from url and returns how many it
+// got.
+type sseClient struct {
+	name string
+	new  func() (read func(url string) (int, error), close func(), err error)
+}
+
+func sseTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
+	return t
+}
+
+var sseClients = []sseClient{
+	{"reqivo", func() (func(string) (int, error), func(), error) {
+		s, err := reqivo.NewSession()
+		if err != nil {
+			return nil, nil, err
+		}
+		return func(url string) (int, error) {
+			n := 0
+			for ev, err := range s.Events(context.Background(), http.MethodGet, url, reqivo.Reconnect(0)) {
+				if err != nil {
+					return n, err
+				}
+				if len(ev.Data) == 0 {
+					return n, errors.New("empty event")
+				}
+				n++
+			}
+			return n, nil
+		}, func() { s.Close() }, nil
+	}},
+	{"go-sse", func() (func(string) (int, error), func(), error) {
+		hc := &http.Client{Transport: sseTransport()}
+		c := &gosse.Client{HTTPClient: hc, Backoff: gosse.Backoff{MaxRetries: -1}}
+		return func(url string) (int, error) {
+			req, err := http.NewRequest(http.MethodGet, url, nil)
+			if err != nil {
+				return 0, err
+			}
+			conn := c.NewConnection(req)
+			n := 0
+			conn.SubscribeToAll(func(ev gosse.Event) {
+				if len(ev.Data) > 0 {
+					n++
+				}
+			})
+			err = conn.Connect()
+			var ce *gosse.ConnectionError
+			if errors.As(err, &ce) && (ce.Err == nil || errors.Is(ce.Err, io.EOF)) {
+				err = nil // the stream ended and no retry was allowed
+			}
+			return n, err
+		}, hc.CloseIdleConnections, nil
+	}},
+	{"go-sse Read", func() (func(string) (int, error), func(), error) {
+		hc := &http.Client{Transport: sseTransport()}
+		return func(url string) (int, error) {
+			resp, err := hc.Get(url)
+			if err != nil {
+				return 0, err
+			}
+			defer resp.Body.Close()
+			n := 0
+			for ev, err := range gosse.Read(resp.Body, nil) {
+				if err != nil {
+					return n, err
+				}
+				if len(ev.Data) > 0 {
+					n++
+				}
+			}
+			return n, nil
+		}, hc.CloseIdleConnections, nil
+	}},
+	{"r3labs/sse", func() (func(string) (int, error), func(), error) {
+		hc := &http.Client{Transport: sseTransport()}
+		return func(url string) (int, error) {
+			c := r3sse.NewClient(url)
+			c.Connection = hc
+			c.ReconnectStrategy = &backoff.StopBackOff{}
+			n := 0
+			err := c.SubscribeRawWithContext(context.Background(), func(ev *r3sse.Event) {
+				if len(ev.Data) > 0 {
+					n++
+				}
+			})
+			return n, err
+		}, hc.CloseIdleConnections, nil
+	}},
+	{"resty-v3", func() (func(string) (int, error), func(), error) {
+		tr := sseTransport()
+		return func(url string) (int, error) {
+			n := 0
+			es := resty.NewSSESource().SetURL(url).SetTransport(tr).SetRetryCount(0).
+				OnMessage(func(e any) {
+					if len(e.(*resty.SSE).Data) > 0 {
+						n++
+					}
+				}, nil)
+			err := es.Get()
+			if errors.Is(err, io.EOF) {
+				err = nil
+			}
+			return n, err
+		}, tr.CloseIdleConnections, nil
+	}},
+}
+
+func BenchmarkSSE(b *testing.B) {
+	for _, size := range []struct {
+		name  string
+		bytes int
+	}{{"small", 24}, {"4KiB", 4 << 10}} {
+		b.Run(size.name, func(b *testing.B) {
+			for _, c := range sseClients {
+				b.Run(c.name, func(b *testing.B) { benchSSE(b, c, size.bytes) })
+			}
+		})
+	}
+}
+
+func benchSSE(b *testing.B, c sseClient, size int) {
+	data, _ := serverAddrs(b)
+	read, closeFn, err := c.new()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer closeFn()
+	stream := func(n int) error {
+		got, err := read(fmt.Sprintf("http://%s/sse?n=%d&size=%d", data, n, size))
+		if err != nil {
+			return err
+		}
+		if got != n {
+			return fmt.Errorf("got %d events of %d", got, n)
+		}
+		return nil
+	}
+	if err := stream(100); err != nil { // warm-up and check
+		b.Fatal("check: ", err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	start, cpu0 := time.Now(), cpuTime()
+	for left := b.N; left > 0; left -= sseStreamLen {
+		if err := stream(min(left, sseStreamLen)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cpu, wall := cpuTime()-cpu0, time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(b.N)/wall.Seconds(), "events/s")
+}
