@@ -348,3 +348,23 @@ func FuzzLineReader(f *testing.F) {
 		require.Equal(t, wantLast, last)
 	})
 }
+
+// TestSSEParserAllocs: an event costs one allocation, its Data string; the
+// ID and Type strings are reused while they do not change.
+func TestSSEParserAllocs(t *testing.T) {
+	const events = 1000
+	stream := strings.Repeat("id: 7\nevent: token\ndata: hello\n\n", events)
+	p := newSSEParser(1 << 20)
+	r := strings.NewReader(stream)
+	parseAll := func() {
+		r.Reset(stream)
+		p.reset(r)
+		for {
+			if _, err := p.next(); err != nil {
+				return
+			}
+		}
+	}
+	parseAll() // the buffers grow once
+	assert.LessOrEqual(t, testing.AllocsPerRun(5, parseAll), float64(events))
+}
