@@ -146,12 +146,12 @@ func streamDefaults(accept string) RequestOption {
 // and a reconnection after Close fails with ErrClosed.
 func (s *Session) Events(ctx context.Context, method, url string, opts ...RequestOption) iter.Seq2[Event, error] {
 	return func(yield func(Event, error) bool) {
-		es, err := s.newEventStream(method, url, opts)
+		es, err := s.newEventStream(ctx, method, url, opts)
 		if err != nil {
 			yield(Event{}, err)
 			return
 		}
-		if es.rc.timeout > 0 && ctx != nil {
+		if es.rc.timeout > 0 {
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithTimeout(ctx, es.rc.timeout)
 			defer cancel()
@@ -173,7 +173,7 @@ type eventStream struct {
 	p      *sseParser
 }
 
-func (s *Session) newEventStream(method, rawURL string, opts []RequestOption) (*eventStream, error) {
+func (s *Session) newEventStream(ctx context.Context, method, rawURL string, opts []RequestOption) (*eventStream, error) {
 	rc := new(requestConfig)
 	all := make([]RequestOption, 0, len(opts)+1)
 	all = append(all, streamDefaults("text/event-stream"))
@@ -183,6 +183,8 @@ func (s *Session) newEventStream(method, rawURL string, opts []RequestOption) (*
 	case err != nil:
 	case !s.usable():
 		err = errZeroSession
+	case ctx == nil:
+		err = errorf(ErrInvalidOption, "nil context")
 	case rc.reconnect > 0 && !replayable:
 		err = errorf(ErrInvalidOption, "Reconnect with a body that cannot be replayed")
 	}
@@ -373,9 +375,10 @@ const jsonLinesAccept = "application/x-ndjson, application/jsonl, application/js
 //	}
 //
 // The request goes the session's whole way, as for Events, with an Accept
-// for JSON Lines unless the caller sets one; timeouts and the end of the
-// loop work as for Events. A last line without a line end is decoded too;
-// blank lines are skipped.
+// for JSON Lines (NDJSON, JSON Lines, JSON) unless the request sets one
+// with Header; timeouts, the end of the loop and Session.Close work as for
+// Events. A last line without a line end is decoded too; blank lines are
+// skipped.
 //
 // A line that does not decode yields an error matching ErrInvalidResponse,
 // and a line over Limits.MaxEventBytes one matching ErrBodyTooLarge, each

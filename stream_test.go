@@ -751,6 +751,14 @@ func TestJSONLinesEnds(t *testing.T) {
 	_, errs = collect((&Session{}).Events(ctx, http.MethodGet, srv.URL))
 	require.Len(t, errs, 1)
 	assert.ErrorIs(t, errs[0], ErrInvalidOption)
+	//lint:ignore SA1012 a nil context is what is tested
+	_, errs = collect(s.Events(nil, http.MethodGet, srv.URL)) //nolint:staticcheck
+	require.Len(t, errs, 1)
+	assert.ErrorIs(t, errs[0], ErrInvalidOption)
+	//lint:ignore SA1012 a nil context is what is tested
+	_, errs = collect(JSONLines[jsonValue](nil, s, http.MethodGet, srv.URL)) //nolint:staticcheck
+	require.Len(t, errs, 1)
+	assert.ErrorIs(t, errs[0], ErrInvalidOption)
 	assert.True(t, errors.Is(errs[0], ErrInvalidOption))
 }
 
