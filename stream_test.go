@@ -808,3 +808,26 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// TestEventsSilenceReconnects: a GET stream whose server goes silent is
+// cut by the idle timeout and reconnected; when no reconnection is left,
+// the loop ends with ErrReadTimeout.
+func TestEventsSilenceReconnects(t *testing.T) {
+	t.Parallel()
+	var conns atomic.Int32
+	srv := setupServer(t, func(w http.ResponseWriter, r *http.Request) {
+		sseStart(w)
+		if conns.Add(1) == 1 {
+			sseSend(w, "id: 1\ndata: a\n\n")
+		}
+		<-r.Context().Done()
+	})
+	s := newTestSession(t)
+	clk := useFakeClock(s)
+	evs, errs := collect(s.Events(context.Background(), http.MethodGet, srv.URL, IdleTimeout(50*time.Millisecond), Reconnect(2)))
+	assert.Equal(t, []string{"a"}, datas(evs))
+	require.Len(t, errs, 1)
+	assert.ErrorIs(t, errs[0], ErrReadTimeout)
+	assert.EqualValues(t, 3, conns.Load(), "the first connection, then the 2 reconnections allowed in a row")
+	assert.Equal(t, []time.Duration{3 * time.Second, 6 * time.Second}, clk.get())
+}
