@@ -178,7 +178,7 @@
 // [WithDialTLSContext] replace how the pool dials (unix sockets, custom
 // dialers), [WithClock] sets the [Clock] waits run on, and [WithOptions]
 // bundles options into one.
-
+//
 // # Streams
 //
 // [Session.Events] reads Server-Sent Events (the WHATWG standard) and
