@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/tls"
 	"io"
+	"iter"
 	"net/http"
 	"net/url"
 	"time"
@@ -213,4 +214,16 @@ var (
 	_ func(*reqivo.Session, string, string)  = (*reqivo.Session).SetDigestAuth
 	_ func(string, string) reqivo.Option     = reqivo.WithDigestAuth
 	_ func(string) reqivo.Option             = reqivo.WithNetrc
+)
+
+// v0.2 Streams (stream.go).
+var (
+	_ = reqivo.Event{ID: "", Type: "", Data: "", Retry: time.Duration(0)}
+
+	_ func(*reqivo.Session, context.Context, string, string, ...reqivo.RequestOption) iter.Seq2[reqivo.Event, error] = (*reqivo.Session).Events
+	_ func(context.Context, *reqivo.Session, string, string, ...reqivo.RequestOption) iter.Seq2[struct{}, error]     = reqivo.JSONLines[struct{}]
+	_ func(time.Duration) reqivo.RequestOption                                                                       = reqivo.IdleTimeout
+	_ func(int) reqivo.RequestOption                                                                                 = reqivo.Reconnect
+	_                                                                                                                = reqivo.Limits{MaxEventBytes: int64(0)}
+>>>>>>> d61d85a (api contract: the v0.2 Streams names)
 )
