@@ -225,5 +225,4 @@ var (
 	_ func(time.Duration) reqivo.RequestOption                                                                       = reqivo.IdleTimeout
 	_ func(int) reqivo.RequestOption                                                                                 = reqivo.Reconnect
 	_                                                                                                                = reqivo.Limits{MaxEventBytes: int64(0)}
->>>>>>> d61d85a (api contract: the v0.2 Streams names)
 )
