@@ -132,7 +132,9 @@ func streamDefaults(accept string) RequestOption {
 // 30 s unless the server asks for more), plus up to half again at random,
 // with Last-Event-ID set to the last event ID. A body is replayed byte for
 // byte. A 204 ends the stream; so does a stream that ends cleanly when no
-// reconnection is left.
+// reconnection is left. A first connection that fails (a refused port, a
+// name that does not resolve) is not reconnected: with nothing to resume,
+// the error comes at once.
 //
 // An error is the last thing the loop yields: it is a *RequestError with
 // the method and redacted URL (ErrReadTimeout for a silence over the
@@ -168,8 +170,9 @@ type eventStream struct {
 	method string
 	rawURL string
 	rc     *requestConfig
-	max    int // reconnections allowed in a row without an event
-	conns  int // connections made
+	max    int  // reconnections allowed in a row without an event
+	conns  int  // connections made
+	opened bool // a connection has been a stream: only then is a failure to connect reconnected
 	p      *sseParser
 }
 
@@ -236,7 +239,10 @@ func (es *eventStream) run(ctx context.Context, yield func(Event, error) bool) {
 func (es *eventStream) connection(ctx context.Context, yield func(Event, error) bool) (events int, again bool, err error) {
 	resp, err := es.connect(ctx)
 	if err != nil {
-		if reconnectable(ctx, err) {
+		// A stream that never opened (a refused port, a bad name) fails
+		// at once: there is nothing to resume, and the caller should
+		// hear so now, not after every reconnection's wait.
+		if es.opened && reconnectable(ctx, err) {
 			return 0, true, err
 		}
 		yield(Event{}, err)
@@ -250,6 +256,7 @@ func (es *eventStream) connection(ctx context.Context, yield func(Event, error) 
 		yield(Event{}, err)
 		return 0, false, nil
 	}
+	es.opened = true
 	es.p.reset(resp.Body)
 	for {
 		ev, err := es.p.next()

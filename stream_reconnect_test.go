@@ -180,3 +180,17 @@ func TestEventsSilenceReconnects(t *testing.T) {
 	assert.EqualValues(t, 3, conns.Load(), "the first connection, then the 2 reconnections allowed in a row")
 	assert.Equal(t, []time.Duration{3 * time.Second, 6 * time.Second}, clk.get())
 }
+
+// A stream that never opened fails at once: a refused first connection is
+// not reconnected (there is nothing to resume), while one that opened and
+// then dropped is.
+func TestEventsFirstConnectFailsFast(t *testing.T) {
+	t.Parallel()
+	s := newTestSession(t)
+	clk := useFakeClock(s)
+	evs, errs := collect(s.Events(context.Background(), http.MethodGet, "http://"+closedAddr(t)+"/events"))
+	assert.Empty(t, evs)
+	require.Len(t, errs, 1)
+	assertRequestKind(t, errs[0], ErrNetwork)
+	assert.Empty(t, clk.get(), "no reconnection wait")
+}
