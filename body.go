@@ -65,6 +65,14 @@ func (c *call) arm(req *http.Request) (*http.Request, *watch) {
 	return req.WithContext(ctx), w
 }
 
+// rearm starts the wait for headers again, for another round trip of the
+// same attempt (an auth challenge answered). A nil watch has none.
+func (w *watch) rearm() {
+	if w != nil {
+		w.timer.Reset(w.d)
+	}
+}
+
 // headersIn stops the wait for headers.
 func (w *watch) headersIn() { w.timer.Stop() }
 

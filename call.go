@@ -328,9 +328,7 @@ func (c *call) send(req *http.Request, n int) (*http.Response, *watch, error) {
 		// A token or Digest answer per attempt; each round trip it takes
 		// has its own wait for headers.
 		resp, err = c.auth.roundTrip(sreq, func(r *http.Request) (*http.Response, error) {
-			if w != nil {
-				w.timer.Reset(w.d)
-			}
+			w.rearm()
 			return s.roundTrip(r)
 		})
 	} else {
