@@ -112,7 +112,7 @@ func newTransport(c *config, n *counters) *http.Transport {
 	if dial == nil {
 		dial = (&net.Dialer{Timeout: c.timeouts.Connect, KeepAlive: 30 * time.Second}).DialContext
 	}
-	t.DialContext = countDials(dial, n)
+	t.DialContext = trackDials(countDials(dial, n))
 	if c.dialTLS != nil {
 		t.DialTLSContext = countDials(c.dialTLS, n)
 	}

@@ -102,7 +102,7 @@ func newSession(opts []Option) *Session {
 		base = c.transport
 	} else {
 		s.transport = newTransport(c, &s.n)
-		base = s.transport
+		base = newDialGate(s.transport, c.timeouts.Connect)
 	}
 	s.rt = &countingTransport{next: base, n: &s.n}
 	if c.rateLimit != nil {
