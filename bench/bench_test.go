@@ -55,8 +55,14 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	stopChild()
+	for _, stop := range stopHooks {
+		stop()
+	}
 	os.Exit(code)
 }
+
+// stopHooks stop the other servers a scenario started (nginx).
+var stopHooks []func()
 
 var startOnce sync.Once
 var startErr error
