@@ -58,8 +58,8 @@ func init() {
 type h2Client interface {
 	// Get reads a small body whole.
 	Get(ctx context.Context, url string) error
-	// Download streams a body to io.Discard and returns its length.
-	Download(ctx context.Context, url string) (int64, error)
+	// Download streams a body to w and returns its length.
+	Download(ctx context.Context, url string, w io.Writer) (int64, error)
 	Close()
 }
 
@@ -126,15 +126,6 @@ type h2NetHTTP struct {
 func newH2NetHTTP(s *nginx.Server) (h2Client, error) {
 	t := tunedTransport()
 	t.TLSClientConfig = &tls.Config{RootCAs: s.Roots}
-	if v := os.Getenv("BENCH_H2CONF"); v != "" {
-		// stream,conn,frame in KiB: a trial of net/http's HTTP2Config.
-		f := strings.Split(v, ",")
-		n := make([]int, 3)
-		for i := range f {
-			n[i], _ = strconv.Atoi(f[i])
-		}
-		t.HTTP2 = &http.HTTP2Config{MaxReceiveBufferPerStream: n[0] << 10, MaxReceiveBufferPerConnection: n[1] << 10, MaxReadFrameSize: n[2] << 10}
-	}
 	return &h2NetHTTP{c: &http.Client{Transport: t}, t: t}, nil
 }
 
@@ -159,8 +150,8 @@ func (n *h2NetHTTP) Get(ctx context.Context, url string) error {
 	return err
 }
 
-func (n *h2NetHTTP) Download(ctx context.Context, url string) (int64, error) {
-	return n.do(ctx, url, io.Discard)
+func (n *h2NetHTTP) Download(ctx context.Context, url string, w io.Writer) (int64, error) {
+	return n.do(ctx, url, w)
 }
 
 func (n *h2NetHTTP) Close() { n.t.CloseIdleConnections() }
@@ -181,7 +172,7 @@ func (r h2Resty3) Get(ctx context.Context, url string) error {
 	return statusErr(resp.StatusCode())
 }
 
-func (r h2Resty3) Download(ctx context.Context, url string) (int64, error) {
+func (r h2Resty3) Download(ctx context.Context, url string, w io.Writer) (int64, error) {
 	resp, err := r.c.R().SetContext(ctx).SetResponseDoNotParse(true).Get(url)
 	if err != nil {
 		return 0, err
@@ -190,7 +181,7 @@ func (r h2Resty3) Download(ctx context.Context, url string) (int64, error) {
 	if err := statusErr(resp.StatusCode()); err != nil {
 		return 0, err
 	}
-	return io.Copy(io.Discard, resp.Body)
+	return io.Copy(w, resp.Body)
 }
 
 func (r h2Resty3) Close() { r.c.Close() }
@@ -211,7 +202,7 @@ func (r h2Req) Get(ctx context.Context, url string) error {
 	return statusErr(resp.StatusCode)
 }
 
-func (r h2Req) Download(ctx context.Context, url string) (int64, error) {
+func (r h2Req) Download(ctx context.Context, url string, w io.Writer) (int64, error) {
 	resp, err := r.c.R().SetContext(ctx).DisableAutoReadResponse().Get(url)
 	if err != nil {
 		return 0, err
@@ -220,7 +211,7 @@ func (r h2Req) Download(ctx context.Context, url string) (int64, error) {
 	if err := statusErr(resp.StatusCode); err != nil {
 		return 0, err
 	}
-	return io.Copy(io.Discard, resp.Body)
+	return io.Copy(w, resp.Body)
 }
 
 func (r h2Req) Close() { r.c.CloseIdleConnections() }
@@ -245,7 +236,7 @@ func (r h2Reqivo) Get(ctx context.Context, url string) error {
 	return statusErr(resp.StatusCode)
 }
 
-func (r h2Reqivo) Download(ctx context.Context, url string) (int64, error) {
+func (r h2Reqivo) Download(ctx context.Context, url string, w io.Writer) (int64, error) {
 	resp, err := r.s.Get(ctx, url, reqivo.Stream())
 	if err != nil {
 		return 0, err
@@ -254,7 +245,7 @@ func (r h2Reqivo) Download(ctx context.Context, url string) (int64, error) {
 	if err := statusErr(resp.StatusCode); err != nil {
 		return 0, err
 	}
-	return io.Copy(io.Discard, resp.Body)
+	return io.Copy(w, resp.Body)
 }
 
 func (r h2Reqivo) Close() { r.s.Close() }
@@ -273,7 +264,7 @@ func newCurl(s *nginx.Server) (h2Client, error) {
 func (c curlClient) Get(context.Context, string) error { return errSkip }
 
 // Download runs curl; the protocol follows the URL's port (h2 or h1 only).
-func (c curlClient) Download(ctx context.Context, url string) (int64, error) {
+func (c curlClient) Download(ctx context.Context, url string, _ io.Writer) (int64, error) {
 	out, err := exec.CommandContext(ctx, "curl", "-sS", "--http2", "--cacert", c.ca, "-o", "/dev/null",
 		"-w", "%{size_download}", url).Output()
 	if err != nil {
@@ -329,15 +320,15 @@ func BenchmarkH2ColdBurst(b *testing.B) {
 	})
 }
 
-// download measures b.N downloads of size bytes from url, conc at a time,
-// on one warm client: MiB/s, client CPU per MiB and, with rss, the peak
+// download measures b.N ops of conc concurrent downloads of size bytes
+// from url on one warm client: MiB/s, client CPU per MiB and, with rss, the peak
 // RSS of the process while they ran.
-func download(b *testing.B, newClient func() h2Client, url string, size int64, conc int, rss bool) {
+func download(b *testing.B, newClient func() h2Client, url string, size int64, conc int, rss bool, newWriter func() io.Writer) {
 	c := newClient()
 	defer c.Close()
 	ctx := context.Background()
 	op := func() error {
-		n, err := c.Download(ctx, url)
+		n, err := c.Download(ctx, url, newWriter())
 		if err == nil && n != size {
 			err = fmt.Errorf("read %d bytes, want %d", n, size)
 		}
@@ -354,13 +345,13 @@ func download(b *testing.B, newClient func() h2Client, url string, size int64, c
 	b.ReportAllocs()
 	b.ResetTimer()
 	start, cpu0 := time.Now(), cpuTimeAll()
-	err := runOps(conc, b.N, op)
+	err := runOps(conc, b.N*conc, op)
 	elapsed, cpu := time.Since(start), cpuTimeAll()-cpu0
 	b.StopTimer()
 	if err != nil {
 		b.Fatal(err)
 	}
-	mib := float64(size) * float64(b.N) / (1 << 20)
+	mib := float64(size) * float64(b.N*conc) / (1 << 20)
 	b.ReportMetric(mib/elapsed.Seconds(), "MiB/s")
 	b.ReportMetric(float64(cpu.Microseconds())/mib, "cpu-µs/MiB")
 	if rss {
@@ -368,20 +359,19 @@ func download(b *testing.B, newClient func() h2Client, url string, size int64, c
 	}
 }
 
-// BenchmarkDownload50M: one 50 MiB download at a time on a warm client,
-// over h2 and over HTTP/1.1-over-TLS.
-func BenchmarkDownload50M(b *testing.B) {
-	for _, proto := range []string{"h2", "h1tls"} {
-		b.Run(proto, func(b *testing.B) {
-			forH2Clients(b, func(b *testing.B, s *nginx.Server, newClient func() h2Client) {
-				addr := s.H2
-				if proto == "h1tls" {
-					addr = s.H1
-				}
-				download(b, newClient, "https://"+addr+"/blob50", nginx.Blob50Size, 1, false)
-			})
-		})
-	}
+// BenchmarkH2Download50M: one 50 MiB download at a time on a warm client
+// over h2.
+func BenchmarkH2Download50M(b *testing.B) {
+	forH2Clients(b, func(b *testing.B, s *nginx.Server, newClient func() h2Client) {
+		download(b, newClient, "https://"+s.H2+"/blob50", nginx.Blob50Size, 1, false, discard)
+	})
+}
+
+// BenchmarkH1TLSDownload50M: the same over HTTP/1.1 over TLS.
+func BenchmarkH1TLSDownload50M(b *testing.B) {
+	forH2Clients(b, func(b *testing.B, s *nginx.Server, newClient func() h2Client) {
+		download(b, newClient, "https://"+s.H1+"/blob50", nginx.Blob50Size, 1, false, discard)
+	})
 }
 
 // BenchmarkH2Streams64: 64 concurrent 4 MiB downloads over h2 (one
@@ -391,8 +381,35 @@ func BenchmarkH2Streams64(b *testing.B) {
 		if strings.HasPrefix(b.Name(), "BenchmarkH2Streams64/curl") {
 			b.Skip("not applicable")
 		}
-		download(b, newClient, "https://"+s.H2+"/blob4", nginx.Blob4Size, 64, true)
+		download(b, newClient, "https://"+s.H2+"/blob4", nginx.Blob4Size, 64, true, discard)
 	})
+}
+
+// BenchmarkH2Stalled64: the same, but each reader stops for 1 s after
+// its first read, so the server fills the receive windows: peak RSS shows
+// what the client buffers per connection.
+func BenchmarkH2Stalled64(b *testing.B) {
+	forH2Clients(b, func(b *testing.B, s *nginx.Server, newClient func() h2Client) {
+		if strings.HasPrefix(b.Name(), "BenchmarkH2Stalled64/curl") {
+			b.Skip("not applicable")
+		}
+		download(b, newClient, "https://"+s.H2+"/blob4", nginx.Blob4Size, 64, true, func() io.Writer { return &stallWriter{d: time.Second} })
+	})
+}
+
+func discard() io.Writer { return io.Discard }
+
+// stallWriter sleeps d before its second write.
+type stallWriter struct {
+	d time.Duration
+	n int
+}
+
+func (w *stallWriter) Write(p []byte) (int, error) {
+	if w.n++; w.n == 2 {
+		time.Sleep(w.d)
+	}
+	return len(p), nil
 }
 
 // resetPeakRSS resets the kernel's peak RSS (VmHWM) of this process.
