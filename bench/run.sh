@@ -37,6 +37,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The HTTP/2 scenarios (h2_test.go) run against Debian's nginx, which the
+# benchmarks start themselves on random ports and stop by its PID; install
+# it when missing (they skip without it).
+if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
+	{ apt-get update -qq && apt-get install -y -qq nginx; } >&2 || echo "run.sh: nginx not installed; the H2 scenarios will skip" >&2
+fi
+
 go build -o "$tmp/server" ./server
 go test -c "${tags[@]}" -o "$tmp/bench.test" .
 
@@ -49,7 +56,7 @@ done
 line=$(grep '^BENCH_SERVER=' "$tmp/server.out") || { echo "run.sh: the server did not start" >&2; exit 1; }
 export BENCH_SERVER=${line#BENCH_SERVER=}
 
-clients=(nethttp nethttp30s defaultclient resty2 resty3 req sling requests reqivo)
+clients=(nethttp nethttp30s defaultclient resty2 resty3 req sling requests reqivo curl)
 : >"$OUT"
 {
 	echo "# $(date -u +%FT%TZ) $(go version) tags=${tags[*]:-none}"

@@ -80,7 +80,7 @@ func (r *results) med(scenario, client, metric string) (float64, bool) {
 
 func format(metric string, v float64) string {
 	switch metric {
-	case "conns/1k":
+	case "conns/1k", "conns/burst", "peak-RSS-MiB":
 		return strconv.FormatFloat(v, 'f', 1, 64)
 	case "ns/op", "cpu-ns/op":
 		if v >= 1e6 {
@@ -195,8 +195,96 @@ func main() {
 	}
 	fmt.Println("Medians over the runs; ratios are to tuned net/http (DefaultTransport.Clone(), 100 idle per host).")
 	fmt.Println()
+	h2 := false
 	for _, s := range res.scenarios {
-		res.table(os.Stdout, s)
+		if isH2(s) {
+			res.h2Table(os.Stdout, s)
+			h2 = true
+		} else {
+			res.table(os.Stdout, s)
+		}
 	}
 	res.budget(os.Stdout)
+	if h2 {
+		res.h2Goals(os.Stdout)
+	}
+}
+
+// isH2 reports whether scenario is one of the nginx ones (h2_test.go).
+func isH2(scenario string) bool {
+	return strings.HasPrefix(scenario, "H2") || strings.HasPrefix(scenario, "H1TLS")
+}
+
+// h2Metrics are the columns of the nginx scenarios.
+var h2Metrics = []string{"MiB/s", "cpu-µs/MiB", "conns/burst", "peak-RSS-MiB", "ns/op", "B/op", "allocs/op"}
+
+func (r *results) h2Table(w io.Writer, scenario string) {
+	fmt.Fprintf(w, "### %s\n\n", scenario)
+	fmt.Fprintln(w, "| client | MiB/s | client CPU µs/MiB | conns/burst | peak RSS MiB | time/op | B/op | allocs/op | MiB/s ÷ net/http | runs |")
+	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+	for _, c := range r.clients[scenario] {
+		row := []string{c}
+		for _, m := range h2Metrics {
+			if v, ok := r.med(scenario, c, m); ok {
+				row = append(row, format(m, v))
+			} else {
+				row = append(row, "")
+			}
+		}
+		v, ok1 := r.med(scenario, c, "MiB/s")
+		ref, ok2 := r.med(scenario, reference, "MiB/s")
+		if ok1 && ok2 && ref > 0 {
+			row = append(row, strconv.FormatFloat(v/ref, 'f', 2, 64))
+		} else {
+			row = append(row, "")
+		}
+		row = append(row, strconv.Itoa(len(r.values[key{scenario, c}]["ns/op"])))
+		fmt.Fprintln(w, "| "+strings.Join(row, " | ")+" |")
+	}
+	fmt.Fprintln(w)
+}
+
+// h2Goals prints the goals of issue #17 against the medians.
+func (r *results) h2Goals(w io.Writer) {
+	fmt.Fprintln(w, "### HTTP/2 goals")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| item | measured | |")
+	fmt.Fprintln(w, "|---|--:|---|")
+	row := func(what, got string, met, absent, info bool) {
+		verdict := "met"
+		switch {
+		case absent:
+			got, verdict = "", "not run"
+		case info:
+			verdict = "reference"
+		case !met:
+			verdict = "**not met**"
+		}
+		fmt.Fprintf(w, "| %s | %s | %s |\n", what, got, verdict)
+	}
+	conns, ok := r.med("H2ColdBurst", "reqivo", "conns/burst")
+	row("cold burst: Reqivo opens 1 connection", strconv.FormatFloat(conns, 'f', 1, 64), conns == 1, !ok, false)
+	for _, c := range r.clients["H2ColdBurst"] {
+		if c == "reqivo" {
+			continue
+		}
+		v, _ := r.med("H2ColdBurst", c, "conns/burst")
+		row("cold burst: "+c+" opens", strconv.FormatFloat(v, 'f', 1, 64), true, false, true)
+	}
+	rq, ok1 := r.med("H2Download50M", "reqivo", "MiB/s")
+	nh, ok2 := r.med("H2Download50M", reference, "MiB/s")
+	row("h2 download: Reqivo ≥ 1.2 × net/http's default", fmt.Sprintf("%.2f ×", rq/nh), rq >= 1.2*nh, !ok1 || !ok2, false)
+	for _, c := range r.clients["H2Download50M"] {
+		if c == "reqivo" || c == reference || c == "curl" {
+			continue
+		}
+		v, _ := r.med("H2Download50M", c, "MiB/s")
+		row("h2 download: Reqivo ahead of "+c, fmt.Sprintf("%.2f ×", rq/v), rq > v, !ok1, false)
+	}
+	h1, ok3 := r.med("H1TLSDownload50M", "reqivo", "MiB/s")
+	row("h2 download ÷ Reqivo's own h1-over-TLS (stretch: 0.9)", fmt.Sprintf("%.2f ×", rq/h1), rq >= 0.9*h1, !ok1 || !ok3, false)
+	c2, ok4 := r.med("H2Download50M", "curl", "MiB/s")
+	c1, ok5 := r.med("H1TLSDownload50M", "curl", "MiB/s")
+	row("curl: h2 ÷ h1-over-TLS", fmt.Sprintf("%.2f ×", c2/c1), true, !ok4 || !ok5, true)
+	fmt.Fprintln(w)
 }
