@@ -409,3 +409,49 @@ func TestTrackedConnReadFrom(t *testing.T) {
 		assert.False(t, c.watch(func() {}), "a closed connection is not watched")
 	}
 }
+
+func TestGateOnlyOnTheSessionsOwnTransport(t *testing.T) {
+	t.Parallel()
+	own := &http.Transport{}
+	t.Cleanup(own.CloseIdleConnections)
+	tests := []struct {
+		name  string
+		opts  []Option
+		gated bool
+	}{
+		{"the session's pool", nil, true},
+		{"WithTransport", []Option{WithTransport(own)}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newTestSession(t, tt.opts...)
+			ct, ok := s.rt.(*countingTransport)
+			require.True(t, ok)
+			g, gated := ct.next.(*dialGate)
+			assert.Equal(t, tt.gated, gated)
+			if gated {
+				assert.Same(t, s.transport, g.next)
+				assert.Equal(t, DefaultConnectTimeout, g.wait)
+				require.NotNil(t, s.transport.HTTP2)
+				assert.Equal(t, h2StreamWindow, s.transport.HTTP2.MaxReceiveBufferPerStream)
+				assert.Equal(t, h2ConnWindow, s.transport.HTTP2.MaxReceiveBufferPerConnection)
+			} else {
+				assert.Same(t, own, ct.next, "a caller's transport is used as it is")
+			}
+		})
+	}
+}
+
+func TestGatePlainHTTPPassesThrough(t *testing.T) {
+	t.Parallel()
+	srv := setupServer(t, func(w http.ResponseWriter, r *http.Request) {})
+	s := newTestSession(t)
+	errs, _ := burst(t.Context(), s, srv.URL, 8)
+	for _, err := range errs {
+		require.NoError(t, err)
+	}
+	g := gateOf(t, s)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	assert.Empty(t, g.origins, "plain http is not gated")
+}

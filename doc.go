@@ -24,6 +24,14 @@
 // [Query], [Params], [JSON], [Form], [Body], [BodyBytes], [BodyString],
 // [Timeout], [Stream]) apply to one request.
 //
+// The session's pool speaks HTTP/2 to https origins that offer it (ALPN),
+// with receive windows of 16 MiB per stream and 64 MiB per connection. A
+// cold burst of requests to such an origin shares one connection: while the
+// first request's TLS handshake is under way, the others wait for its
+// result (never longer than [Timeouts].Connect), then use its h2
+// connection, or dial their own if the origin speaks HTTP/1.1. A transport
+// given with [WithTransport] is used as it is.
+//
 // A relative URL is joined under the base URL's path: base
 // https://api.example.com/v1 (with or without a trailing slash) and
 // "users" or "/users" give /v1/users. Dot segments never climb above the
