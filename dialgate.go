@@ -7,6 +7,7 @@ package reqivo
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -297,3 +298,14 @@ func (c *trackedConn) ReadFrom(r io.Reader) (int64, error) {
 	}
 	return io.Copy(struct{ io.Writer }{c.Conn}, r)
 }
+
+// CloseWrite shuts down the writing side, where the connection can.
+func (c *trackedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.ErrUnsupported
+}
+
+// NetConn returns the connection it wraps, as tls.Conn's NetConn does.
+func (c *trackedConn) NetConn() net.Conn { return c.Conn }

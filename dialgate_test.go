@@ -387,6 +387,9 @@ func TestTrackedConnReadFrom(t *testing.T) {
 	}()
 	tcp, err := net.Dial("tcp", ln.Addr().String())
 	require.NoError(t, err)
+	half := &trackedConn{Conn: tcp}
+	_, isCloseWriter := any(half).(interface{ CloseWrite() error })
+	assert.True(t, isCloseWriter, "CloseWrite is kept for upgraded connections")
 	other, err := net.Dial("tcp", ln.Addr().String())
 	require.NoError(t, err)
 	tests := []struct {
@@ -403,6 +406,7 @@ func TestTrackedConnReadFrom(t *testing.T) {
 		n, err := c.ReadFrom(bytes.NewReader([]byte("payload")))
 		require.NoError(t, err, tt.name)
 		assert.EqualValues(t, 7, n, tt.name)
+		assert.True(t, tt.conn == c.NetConn(), tt.name)
 		require.NoError(t, c.Close())
 		assert.True(t, closed, tt.name)
 		assert.Equal(t, "payload", string(<-got), tt.name)
