@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -36,6 +37,7 @@ func setupTLSServer(t *testing.T, h2 bool, wrap func(net.Listener) net.Listener,
 		h = func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, r.Proto) }
 	}
 	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the held connections' handshake errors
 	srv.EnableHTTP2 = h2
 	if wrap != nil {
 		srv.Listener = wrap(srv.Listener)

@@ -55,6 +55,7 @@ for _ in $(seq 100); do
 done
 line=$(grep '^BENCH_SERVER=' "$tmp/server.out") || { echo "run.sh: the server did not start" >&2; exit 1; }
 export BENCH_SERVER=${line#BENCH_SERVER=}
+export BENCH_H2=1
 
 clients=(nethttp nethttp30s defaultclient resty2 resty3 req sling requests reqivo curl)
 : >"$OUT"
