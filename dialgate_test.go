@@ -461,3 +461,35 @@ func TestGatePlainHTTPPassesThrough(t *testing.T) {
 	defer g.mu.Unlock()
 	assert.Empty(t, g.origins, "plain http is not gated")
 }
+
+func TestColdBurstWithDialTLSContext(t *testing.T) {
+	t.Parallel()
+	srv, tlsConf := setupTLSServer(t, true, nil, nil)
+	dialTLS := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		conf := tlsConf.Clone()
+		conf.NextProtos = []string{"h2", "http/1.1"}
+		conf.ServerName = "example.com" // the test certificate's name
+		tc := tls.Client(conn, conf)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			_ = conn.Close()
+			return nil, err
+		}
+		return tc, nil
+	}
+	s := newTestSession(t, WithDialTLSContext(dialTLS))
+	// Its connections are the caller's *tls.Conn, which the gate cannot
+	// watch: each burst is gated again, and its leader finds the pooled
+	// connection at once.
+	for range 2 {
+		errs, protos := burst(t.Context(), s, srv.URL, burstSize)
+		for i := range errs {
+			require.NoError(t, errs[i])
+			assert.Equal(t, "HTTP/2.0", protos[i])
+		}
+		assert.EqualValues(t, 1, s.Stats().ConnsOpened)
+	}
+}
