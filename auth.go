@@ -5,12 +5,10 @@ package reqivo
 
 import (
 	"encoding/base64"
-	"net/http"
 	"net/url"
 	"strings"
 	"unicode/utf8"
 
-	"golang.org/x/net/http/httpguts"
 	"golang.org/x/net/idna"
 )
 
@@ -64,71 +62,6 @@ func asciiHost(host string) string {
 
 func basicAuthHeader(user, pass string) string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
-}
-
-// validateBasicAuth checks the credentials given to setter (named in the
-// error): CR, LF, NUL or another control byte is ErrInvalidHeader, as in
-// any header value; a ':' in the user name is ErrInvalidOption.
-func validateBasicAuth(setter, user, pass string) error {
-	if hasCTL(user) || hasCTL(pass) {
-		return errorf(ErrInvalidHeader, setter+": basic auth credentials contain a control character")
-	}
-	if strings.Contains(user, ":") {
-		return errorf(ErrInvalidOption, setter+": basic auth user name contains ':'")
-	}
-	return nil
-}
-
-// validateBearer checks a token given to setter (named in the error): a
-// control byte is ErrInvalidHeader; an empty token, or one with white
-// space, ErrInvalidOption.
-func validateBearer(setter, tok string) error {
-	if hasCTL(tok) {
-		return errorf(ErrInvalidHeader, setter+": bearer token contains a control character")
-	}
-	if tok == "" {
-		return errorf(ErrInvalidOption, setter+": empty bearer token")
-	}
-	if strings.ContainsAny(tok, " \t") {
-		return errorf(ErrInvalidOption, setter+": bearer token contains white space")
-	}
-	return nil
-}
-
-func hasCTL(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] == 0x7f {
-			return true
-		}
-	}
-	return false
-}
-
-// validateHeaderField refuses a header name that is not an HTTP token and a
-// value holding CR, LF, NUL or another control byte but tab.
-func validateHeaderField(key, value string) error {
-	if !httpguts.ValidHeaderFieldName(key) {
-		return errorf(ErrInvalidHeader, "bad header name "+quote(key))
-	}
-	if !httpguts.ValidHeaderFieldValue(value) {
-		return errorf(ErrInvalidHeader, "bad value for header "+quote(key))
-	}
-	return nil
-}
-
-// validateHeader checks every field of h.
-func validateHeader(h http.Header) error {
-	for k, vs := range h {
-		if !httpguts.ValidHeaderFieldName(k) {
-			return errorf(ErrInvalidHeader, "bad header name "+quote(k))
-		}
-		for _, v := range vs {
-			if !httpguts.ValidHeaderFieldValue(v) {
-				return errorf(ErrInvalidHeader, "bad value for header "+quote(k))
-			}
-		}
-	}
-	return nil
 }
 
 // SetBasicAuth sets session basic auth, replacing a bearer token. It is

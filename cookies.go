@@ -8,8 +8,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-
-	"golang.org/x/net/http/httpguts"
 )
 
 // newJar is the session's default jar: net/http/cookiejar with the public
@@ -66,22 +64,6 @@ func (s *Session) Cookies(rawURL string) []*http.Cookie {
 		}
 	}
 	return out
-}
-
-func validateCookie(setter, name, value string) error {
-	if name == "" || !httpguts.ValidHeaderFieldName(name) {
-		return errorf(ErrInvalidHeader, setter+": bad cookie name "+quote(name))
-	}
-	for i := 0; i < len(value); i++ {
-		b := value[i]
-		// RFC 6265 cookie-octets, plus space and comma (sent quoted, as
-		// net/http does); bytes past ASCII are dropped by servers'
-		// parsers, net/http's included, so they are refused here.
-		if b < 0x20 || b >= 0x7f || b == '"' || b == ';' || b == '\\' {
-			return errorf(ErrInvalidHeader, setter+": bad value for cookie "+quote(name))
-		}
-	}
-	return nil
 }
 
 // cookieValue quotes a value holding a space or a comma, as net/http does.

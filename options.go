@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -383,48 +382,6 @@ func (c *config) validate() error {
 		return errorf(ErrInvalidOption, "WithDialContext and WithDialTLSContext configure the pooled transport; they cannot be used with WithTransport")
 	}
 	return nil
-}
-
-// parseAbsoluteURL parses an absolute http(s) URL with a host.
-func parseAbsoluteURL(raw string) (*url.URL, error) {
-	if raw == "" {
-		return nil, errorf(ErrInvalidURL, "empty URL")
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return nil, wrapKind(ErrInvalidURL, "", redactParseError(err))
-	}
-	if err := checkAbsolute(u); err != nil {
-		return nil, err
-	}
-	return u, nil
-}
-
-// checkAbsolute reports whether u is an http(s) URL with a host.
-func checkAbsolute(u *url.URL) error {
-	switch u.Scheme {
-	case "http", "https":
-	case "":
-		return errorf(ErrInvalidURL, "no scheme in "+quote(redactURL(u)))
-	default:
-		return errorf(ErrInvalidURL, "unsupported scheme "+quote(u.Scheme))
-	}
-	if u.Host == "" || u.Hostname() == "" {
-		return errorf(ErrInvalidURL, "no host in "+quote(redactURL(u)))
-	}
-	if strings.HasPrefix(asciiHost(u.Hostname()), "\x00") {
-		return errorf(ErrInvalidURL, "host "+quote(u.Hostname())+" has no ASCII (IDNA) form")
-	}
-	return nil
-}
-
-// redactParseError keeps url.Parse's reason but not the URL it quotes, which
-// may hold a password.
-func redactParseError(err error) error {
-	if ue, ok := err.(*url.Error); ok {
-		return ue.Err
-	}
-	return err
 }
 
 // quote quotes s for an error message as strconv.Quote does: a control
