@@ -35,6 +35,8 @@ type requestConfig struct {
 	extra         *requestExtra // tracing and progress; nil on the default path
 	reconnect     int           // Reconnect, for Events when reconnectSet
 	reconnectSet  bool
+
+	download *downloadConfig // Resume, VerifySHA256 (resume.go); nil but in Download
 }
 
 // Header sets a header on this request only, replacing the session's value

@@ -172,6 +172,9 @@ func (s *Session) Request(ctx context.Context, method, rawURL string, opts ...Re
 	if err := rc.apply(opts); err != nil {
 		return fail(err)
 	}
+	if rc.download != nil && !rc.download.call {
+		return fail(errDownloadOnly)
+	}
 	if !s.usable() {
 		return fail(errZeroSession)
 	}

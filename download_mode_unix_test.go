@@ -1,0 +1,87 @@
+//go:build unix
+
+package reqivo
+
+import (
+	"context"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestDownloadFileMode: a download keeps the mode of the file it replaces,
+// gives a new file 0666 less the umask (as curl and wget do), and keeps
+// the file it writes at 0600 until the rename. The umask is the process's:
+// this test changes it, so it does not run in parallel (parallel tests
+// start only after the sequential ones end).
+func TestDownloadFileMode(t *testing.T) {
+	old := syscall.Umask(0o027)
+	t.Cleanup(func() { syscall.Umask(old) })
+
+	var midway []fs.FileMode // the modes of the files beside the target while the body is sent
+	var dir string
+	srv := setupServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", `"v1"`)
+		w.Header().Set("Content-Length", "6")
+		_, _ = w.Write([]byte("abc"))
+		w.(http.Flusher).Flush()
+		es, _ := os.ReadDir(dir)
+		for _, e := range es {
+			if strings.Contains(e.Name(), ".part") {
+				fi, err := os.Stat(filepath.Join(dir, e.Name()))
+				if err == nil {
+					midway = append(midway, fi.Mode().Perm())
+				}
+			}
+		}
+		_, _ = w.Write([]byte("def"))
+	})
+	for _, tt := range []struct {
+		name   string
+		old    fs.FileMode // 0: no file before
+		resume bool
+		want   fs.FileMode
+	}{
+		{name: "new file gets 0666 less the umask", want: 0o640},
+		{name: "new file with Resume", resume: true, want: 0o640},
+		{name: "0600 stays 0600", old: 0o600, want: 0o600},
+		{name: "0600 stays 0600 with Resume", old: 0o600, resume: true, want: 0o600},
+		{name: "0755 stays 0755", old: 0o755, want: 0o755},
+		{name: "0444 stays 0444", old: 0o444, want: 0o444},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir = t.TempDir()
+			midway = nil
+			target := filepath.Join(dir, "out")
+			if tt.old != 0 {
+				require.NoError(t, os.WriteFile(target, []byte("old"), 0o600))
+				require.NoError(t, os.Chmod(target, tt.old))
+			}
+			var opts []RequestOption
+			if tt.resume {
+				opts = append(opts, Resume())
+			}
+			s := newTestSession(t)
+			_, err := s.Download(context.Background(), srv.URL, target, opts...)
+			require.NoError(t, err)
+			fi, err := os.Stat(target)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, fi.Mode().Perm())
+			got, err := os.ReadFile(target)
+			require.NoError(t, err)
+			assert.Equal(t, "abcdef", string(got))
+			require.NotEmpty(t, midway, "the file being written was seen")
+			for _, m := range midway {
+				assert.Equal(t, fs.FileMode(0o600), m, "the file being written is the owner's only")
+			}
+			assert.Equal(t, []string{"out"}, dirEntries(t, dir))
+		})
+	}
+}

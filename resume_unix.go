@@ -1,0 +1,10 @@
+//go:build unix
+
+package reqivo
+
+import "syscall"
+
+// noFollow makes openPart refuse a part that is a symbolic link, so that a
+// link planted at the predictable <target>.part cannot send the body
+// elsewhere.
+const noFollow = syscall.O_NOFOLLOW
