@@ -138,9 +138,9 @@ func (d *download) init() error {
 		return errorf(ErrInvalidOption, "download path "+quote(d.path)+" is a directory")
 	}
 	if d.resume {
-		u, err := d.s.resolve(d.rawURL)
-		if err != nil {
-			return err
+		u, rerr := d.s.resolve(d.rawURL)
+		if rerr != nil {
+			return rerr
 		}
 		d.url = partURL(u)
 		d.part, err = openPart(d.path, d.url)

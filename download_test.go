@@ -135,6 +135,8 @@ func TestDownloadBadPath(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := s.Download(context.Background(), srv.URL, tc.path)
 			assert.ErrorIs(t, err, ErrInvalidOption)
+			_, err = s.Download(context.Background(), srv.URL, tc.path, Resume())
+			assert.ErrorIs(t, err, ErrInvalidOption, "with Resume")
 		})
 	}
 	assert.Zero(t, hits.Load(), "nothing was sent")
@@ -181,4 +183,150 @@ func TestDownloadTotalTimeout(t *testing.T) {
 	got, err := os.ReadFile(target)
 	require.NoError(t, err)
 	assert.Equal(t, "abcd", string(got))
+}
+
+// What Download cannot do right is refused before anything is sent.
+func TestDownloadRefusedOptions(t *testing.T) {
+	t.Parallel()
+	var hits atomic.Int32
+	srv := setupServer(t, func(w http.ResponseWriter, r *http.Request) { hits.Add(1) })
+	dir := t.TempDir()
+	target := filepath.Join(dir, "out")
+	for _, tt := range []struct {
+		name    string
+		session func(s *Session)
+		opts    []RequestOption
+		msg     string
+	}{
+		{name: "a Range header", opts: []RequestOption{Header("Range", "bytes=10-")}, msg: "Range"},
+		{name: "a session Range header", session: func(s *Session) { s.SetHeader("range", "bytes=10-") }, msg: "Range"},
+		{name: "a request body", opts: []RequestOption{BodyString("x")}, msg: "body"},
+		{name: "a malformed digest", opts: []RequestOption{VerifySHA256("abc")}, msg: "64 hexadecimal"},
+		{name: "a digest too long", opts: []RequestOption{VerifySHA256(sha256Hex(nil) + "00")}, msg: "64 hexadecimal"},
+		{name: "a bad option among them", opts: []RequestOption{Resume(), Timeout(-1)}, msg: "timeout"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newTestSession(t)
+			if tt.session != nil {
+				tt.session(s)
+			}
+			resp, err := s.Download(context.Background(), srv.URL, target, tt.opts...)
+			assert.Nil(t, resp)
+			assert.ErrorIs(t, err, ErrInvalidOption)
+			assert.Contains(t, err.Error(), tt.msg)
+		})
+	}
+	assert.Zero(t, hits.Load(), "nothing was sent")
+	assert.Empty(t, dirEntries(t, dir))
+}
+
+// Resume and VerifySHA256 belong to Download: another request refuses
+// them rather than leave the caller believing a body was checked.
+func TestDownloadOptionsOnOtherRequests(t *testing.T) {
+	t.Parallel()
+	var hits atomic.Int32
+	srv := setupServer(t, func(w http.ResponseWriter, r *http.Request) { hits.Add(1) })
+	s := newTestSession(t)
+	for _, o := range []RequestOption{Resume(), VerifySHA256(sha256Hex(nil))} {
+		_, err := s.Get(context.Background(), srv.URL, o)
+		assert.ErrorIs(t, err, ErrInvalidOption)
+	}
+	assert.Zero(t, hits.Load())
+}
+
+// A Range added behind Download's back (here by a hook) gets a 206 that
+// Download did not ask for: an error, not a file holding the tail.
+func TestDownloadUnaskedPartialContent(t *testing.T) {
+	t.Parallel()
+	f := newFileServer(t, testPayload(6), `"v6"`)
+	s := newTestSession(t, WithOnRequest(func(r *http.Request) error {
+		r.Header.Set("Range", "bytes=50000-")
+		return nil
+	}))
+	dir := t.TempDir()
+	_, err := s.Download(context.Background(), f.URL, filepath.Join(dir, "out"))
+	assert.ErrorIs(t, err, ErrInvalidResponse)
+	assert.Contains(t, err.Error(), "206")
+	assert.Empty(t, dirEntries(t, dir))
+}
+
+// The body is saved as the server sends it: Download asks for identity,
+// and a server that compresses anyway gets its bytes written undecoded,
+// so that the length and digest are those it announced.
+func TestDownloadSavesTheBodyAsSent(t *testing.T) {
+	t.Parallel()
+	var ae atomic.Value
+	body := []byte("\x1f\x8b not really gzip, but a .gz file")
+	srv := setupServer(t, func(w http.ResponseWriter, r *http.Request) {
+		ae.Store(r.Header.Get("Accept-Encoding"))
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		_, _ = w.Write(body)
+	})
+	s := newTestSession(t)
+	target := filepath.Join(t.TempDir(), "file.gz")
+	_, err := s.Download(context.Background(), srv.URL, target, VerifySHA256(sha256Hex(body)))
+	require.NoError(t, err)
+	assert.Equal(t, "identity", ae.Load())
+	got, err := os.ReadFile(target)
+	require.NoError(t, err)
+	assert.Equal(t, body, got)
+}
+
+// A broken body is retried only while the policy allows: not without
+// WithRetry, not past MaxAttempts, not when its Retry says no. With
+// Resume the part stays for the next call.
+func TestDownloadRetryLimits(t *testing.T) {
+	t.Parallel()
+	payload := testPayload(7)
+	never := func(*http.Request, *http.Response, error) bool { return false }
+	for _, tt := range []struct {
+		name     string
+		policy   *RetryPolicy
+		requests int
+	}{
+		{name: "no policy", requests: 1},
+		{name: "two attempts", policy: &RetryPolicy{MaxAttempts: 2}, requests: 2},
+		{name: "Retry says no", policy: &RetryPolicy{MaxAttempts: 5, Retry: never}, requests: 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFileServer(t, payload, `"v7"`)
+			f.cutAfter(30_000, 30_000, 30_000)
+			var s *Session
+			if tt.policy != nil {
+				s, _ = newRetrySession(t, *tt.policy)
+			} else {
+				s = newTestSession(t)
+			}
+			dir := t.TempDir()
+			target := filepath.Join(dir, "file.bin")
+			_, err := s.Download(context.Background(), f.URL, target, Resume())
+			assert.ErrorIs(t, err, ErrNetwork)
+			assert.Len(t, f.requests(), tt.requests)
+			part, err := os.ReadFile(target + ".part")
+			require.NoError(t, err)
+			assert.Len(t, part, 30_000*tt.requests, "the part holds what came")
+			assert.ElementsMatch(t, []string{"file.bin.part", "file.bin.part.meta"}, dirEntries(t, dir))
+		})
+	}
+}
+
+// A retry's wait ends with the caller's context.
+func TestDownloadRetryWaitCanceled(t *testing.T) {
+	t.Parallel()
+	f := newFileServer(t, testPayload(8), `"v8"`)
+	f.cutAfter(30_000)
+	s := newTestSession(t, WithRetry(RetryPolicy{MaxAttempts: 3, MinWait: time.Hour, MaxWait: time.Hour}))
+	s.clock.jitter = func(n int64) int64 { return n - 1 } // the whole hour
+	ctx, cancel := context.WithCancel(context.Background())
+	s.clock.sleep = func(sctx context.Context, d time.Duration) error {
+		cancel()
+		return sleepCtx(sctx, d)
+	}
+	dir := t.TempDir()
+	_, err := s.Download(ctx, f.URL, filepath.Join(dir, "file.bin"))
+	assert.ErrorIs(t, err, ErrNetwork, "the error is the broken body's")
+	assert.Len(t, f.requests(), 1)
+	assert.Empty(t, dirEntries(t, dir))
 }

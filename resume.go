@@ -287,6 +287,14 @@ func readPartMeta(path string) (partMeta, bool) {
 	if err != nil || len(b) > maxPartMeta || json.Unmarshal(b, &m) != nil || m.Version != partMetaVersion {
 		return partMeta{}, false
 	}
+	// The file is on disk, where anything may have changed it: its
+	// validators go into a header only if they are what metaFor keeps.
+	if m.ETag != "" && !strongETag(m.ETag) {
+		return partMeta{}, false
+	}
+	if _, err := http.ParseTime(m.LastModified); m.LastModified != "" && err != nil {
+		return partMeta{}, false
+	}
 	return m, true
 }
 
