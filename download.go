@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 )
 
 // Download GETs rawURL and writes the body to path. The body goes first to
@@ -62,7 +63,7 @@ import (
 func (s *Session) Download(ctx context.Context, rawURL, path string, opts ...RequestOption) (*Response, error) {
 	d := &download{s: s, ctx: ctx, rawURL: rawURL, path: path, opts: opts}
 	if err := d.init(); err != nil {
-		return nil, &RequestError{Method: http.MethodGet, URL: RedactURL(rawURL), Err: err}
+		return nil, &RequestError{Method: http.MethodGet, URL: s.shownURL(rawURL), Err: err}
 	}
 	resp, err := d.run()
 	if err != nil {
@@ -138,7 +139,13 @@ func (d *download) init() error {
 		return errorf(ErrInvalidOption, "download path "+quote(d.path)+" is a directory")
 	}
 	if d.resume {
-		u, rerr := d.s.resolve(d.rawURL)
+		raw := d.rawURL
+		if len(rc.pathParams) > 0 || strings.IndexByte(raw, '{') >= 0 {
+			if raw, err = fillPath(raw, rc.pathParams); err != nil {
+				return err
+			}
+		}
+		u, rerr := d.s.resolve(raw)
 		if rerr != nil {
 			return rerr
 		}
@@ -287,7 +294,7 @@ func (d *download) receive(resp *Response) (wire bool, err error) {
 		if errors.As(err, &pe) {
 			return false, err // writing the file, not the transfer, failed
 		}
-		return true, lostConnection(err, resp.Uncompressed)
+		return true, err
 	}
 	if err := resp.Close(); err != nil {
 		return true, err
@@ -297,21 +304,6 @@ func (d *download) receive(resp *Response) (wire bool, err error) {
 			" bytes, the server announced "+strconv.FormatInt(expect, 10))
 	}
 	return false, nil
-}
-
-// lostConnection makes a body cut short by the connection (an unexpected
-// EOF from the wire, which classify takes for a malformed response)
-// ErrNetwork, which a retry may mend. A decoder's unexpected EOF is the
-// data's fault and stays ErrInvalidResponse.
-func lostConnection(err error, decoded bool) error {
-	var ke *kindError
-	if decoded || !errors.As(err, &ke) || ke.kind != ErrInvalidResponse || ke.msg != "" {
-		return err
-	}
-	if errors.Is(ke.cause, io.ErrUnexpectedEOF) && !malformed(ke.cause) {
-		return wrapKind(ErrNetwork, "connection lost in the body", ke.cause)
-	}
-	return err
 }
 
 // retry reports whether the session's policy retries a body that broke
@@ -326,7 +318,10 @@ func (d *download) retry(resp *Response, err error) bool {
 	if errors.As(err, &re) {
 		cause = re.Err
 	}
-	if !p.Retry(resp.Request, nil, cause) {
+	// The request's own context ended with its body: the policy sees the
+	// caller's.
+	req := resp.Request.WithContext(d.ctx)
+	if !p.Retry(req, nil, cause) {
 		return false
 	}
 	c := d.s.clock
@@ -335,7 +330,7 @@ func (d *download) retry(resp *Response, err error) bool {
 		return false // the wait would outlive the context
 	}
 	if d.s.cfg.logger != nil {
-		d.s.logRetry(resp.Request, d.attempts, wait, nil, cause)
+		d.s.logRetry(req, d.attempts, wait, nil, cause)
 	}
 	d.tries = append(d.tries, Attempt{Err: cause, Wait: wait})
 	return c.sleep(d.ctx, wait) == nil

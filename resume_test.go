@@ -742,3 +742,36 @@ func TestPartVerify(t *testing.T) {
 	assert.ErrorIs(t, err, ErrInvalidResponse)
 	assert.Contains(t, err.Error(), hex.EncodeToString(sum[:]))
 }
+
+// A body that stalls past the read timeout is retried too (the default
+// policy retries ErrReadTimeout), and continued from where it stopped.
+func TestResumeAfterStall(t *testing.T) {
+	t.Parallel()
+	payload := testPayload(10)
+	var mu sync.Mutex
+	var ranges []string
+	srv := setupServer(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		first := len(ranges) == 0
+		ranges = append(ranges, r.Header.Get("Range"))
+		mu.Unlock()
+		w.Header().Set("ETag", `"v10"`)
+		if first {
+			w.Header().Set("Content-Length", strconv.Itoa(len(payload)))
+			_, _ = w.Write(payload[:30_000])
+			w.(http.Flusher).Flush()
+			<-r.Context().Done() // stalls until the client gives up
+			return
+		}
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(payload))
+	})
+	s, _ := newRetrySession(t, RetryPolicy{MaxAttempts: 2}, WithTimeouts(Timeouts{Read: 100 * time.Millisecond}))
+	target := filepath.Join(t.TempDir(), "file.bin")
+	resp, err := s.Download(context.Background(), srv.URL, target, Resume(), VerifySHA256(sha256Hex(payload)))
+	require.NoError(t, err)
+	require.Len(t, resp.Retries(), 1)
+	assert.ErrorIs(t, resp.Retries()[0].Err, ErrReadTimeout)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, []string{"", "bytes=30000-"}, ranges)
+}
