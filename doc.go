@@ -169,7 +169,9 @@
 // redacted); [WithTrace] and [Trace] collect [Response.Timings].
 // [Multipart] streams files and fields; [OnUploadProgress] and
 // [OnDownloadProgress] report bytes as they move; [Session.Download] writes
-// a file atomically. gzip and deflate are decoded out of the box, brotli
+// a file atomically, retries a body that breaks as the session's policy
+// says, continues an interrupted transfer with [Resume], and checks the
+// file with [VerifySHA256]. gzip and deflate are decoded out of the box, brotli
 // and zstd with [WithCompression]. [GetJSON], [PostJSON] and [RequestJSON]
 // decode a 2xx JSON answer into a typed value and return an [*HTTPError]
 // for any other status.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 
@@ -84,4 +85,30 @@ func TestDownloadFileMode(t *testing.T) {
 			assert.Equal(t, []string{"out"}, dirEntries(t, dir))
 		})
 	}
+}
+
+// A symbolic link planted at the predictable <target>.part does not send
+// the body elsewhere: the download fails and the file it points to is
+// untouched.
+func TestResumeRefusesLinkedPart(t *testing.T) {
+	t.Parallel()
+	var hits atomic.Int32
+	srv := setupServer(t, func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		_, _ = w.Write([]byte("body"))
+	})
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "victim")
+	require.NoError(t, os.WriteFile(victim, []byte("precious"), 0o600))
+	target := filepath.Join(dir, "out")
+	require.NoError(t, os.Symlink(victim, target+".part"))
+	s := newTestSession(t)
+	_, err := s.Download(context.Background(), srv.URL, target, Resume())
+	require.ErrorIs(t, err, ErrInvalidOption)
+	got, err := os.ReadFile(victim)
+	require.NoError(t, err)
+	assert.Equal(t, "precious", string(got))
+	assert.Zero(t, hits.Load(), "nothing was sent")
+	_, err = os.Stat(target)
+	assert.ErrorIs(t, err, os.ErrNotExist)
 }

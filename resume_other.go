@@ -2,6 +2,6 @@
 
 package reqivo
 
-// noFollow is 0 where open has no O_NOFOLLOW; openPart then checks that
-// the part is a regular file after opening it.
+// noFollow is 0 where open has no O_NOFOLLOW: there a link planted at
+// <target>.part is followed, as any program's open would follow it.
 const noFollow = 0
