@@ -36,7 +36,7 @@ type requestConfig struct {
 	reconnect     int           // Reconnect, for Events when reconnectSet
 	reconnectSet  bool
 
-	download *downloadConfig // Resume, VerifySHA256 (resume.go); nil but in Download
+	download *downloadConfig // Resume, VerifySHA256 (resume.go): nil unless given
 }
 
 // Header sets a header on this request only, replacing the session's value
