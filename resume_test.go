@@ -622,7 +622,7 @@ func TestResumeBadPartialContent(t *testing.T) {
 // second is refused while the first runs.
 func TestResumeOneAtATime(t *testing.T) {
 	t.Parallel()
-	started, release := make(chan struct{}), make(chan struct{})
+	started, release := make(chan struct{}, 1), make(chan struct{})
 	srv := setupServer(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("ETag", `"v1"`)
 		w.Header().Set("Content-Length", "6")
