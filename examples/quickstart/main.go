@@ -277,29 +277,31 @@ func connectionPooling(ctx context.Context, base string) (string, error) {
 	return fmt.Sprintf("%d requests on %d connection", st.Requests, st.ConnsOpened), nil
 }
 
-// Base URL: relative paths resolve with RFC 3986 rules.
+// Base URL: relative paths are joined under the base URL's path, with or
+// without a leading slash; nothing climbs above it or leaves its host.
 func baseURL(ctx context.Context, base string) (string, error) {
-	c := reqivo.New(base + "/anything/v1/")
+	c := reqivo.New(base + "/anything/v1")
 	defer c.Close()
 	rel, err := c.Get(ctx, "users")
 	if err != nil {
 		return "", err
 	}
-	abs, err := c.Get(ctx, "/get")
+	rooted, err := c.Get(ctx, "/users/{id}", reqivo.PathParam("id", "7"))
 	if err != nil {
 		return "", err
 	}
 	if err := expect("relative", rel.URL().Path, "/anything/v1/users"); err != nil {
 		return "", err
 	}
-	if err := expect("rooted", abs.URL().Path, "/get"); err != nil {
+	if err := expect("rooted", rooted.URL().Path, "/anything/v1/users/7"); err != nil {
 		return "", err
 	}
-	_, err = c.Get(ctx, "//evil.example/steal")
-	if !errors.Is(err, reqivo.ErrInvalidURL) {
-		return "", fmt.Errorf("//host: want ErrInvalidURL, got %v", err)
+	for _, bad := range []string{"../admin", "//evil.example/steal"} {
+		if _, err = c.Get(ctx, bad); !errors.Is(err, reqivo.ErrInvalidURL) {
+			return "", fmt.Errorf("%s: want ErrInvalidURL, got %v", bad, err)
+		}
 	}
-	return fmt.Sprintf("users -> %s, /get -> %s, //host refused", rel.URL().Path, abs.URL().Path), nil
+	return fmt.Sprintf("users -> %s, /users/{id} -> %s, ../ and //host refused", rel.URL().Path, rooted.URL().Path), nil
 }
 
 // The session's default timeout covers the whole request.
