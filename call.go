@@ -35,7 +35,7 @@ type call struct {
 	// each read of its body) when the total deadline does not already:
 	// 0 then. Each attempt's watch holds its own timer and cancel.
 	read time.Duration
-	tr   *tracer // nil unless tracing was asked for
+	obs  *observation // nil unless observed (observe.go)
 
 	chain             // the redirect chain, started by prepare
 	retries []Attempt // the final hop's tries that were retried
@@ -68,17 +68,20 @@ func (s *Session) execute(ctx context.Context, in *http.Request, rc *requestConf
 		return refuse(method, req, err)
 	}
 	c.chain = ch
-	r, err := c.run(req)
-	if err != nil {
-		return nil, err
+	if c.obs != nil {
+		req = c.startRequest(req)
 	}
-	for _, hook := range st.onResponse {
-		if err := hook(r); err != nil {
+	r, err := c.run(req)
+	for i := 0; err == nil && i < len(st.onResponse); i++ {
+		if herr := st.onResponse[i](r); herr != nil {
 			r.Close()
-			return nil, &RequestError{Method: method, URL: redactURL(r.Request.URL), Err: err}
+			r, err = nil, &RequestError{Method: method, URL: redactURL(r.Request.URL), Err: herr}
 		}
 	}
-	return r, nil
+	if c.obs != nil {
+		c.endRequest(r, err)
+	}
+	return r, err
 }
 
 // deadlines sets the call's context: ctx with the total deadline (the
@@ -100,9 +103,7 @@ func (c *call) deadlines(ctx context.Context) {
 	if read > 0 && (total == 0 || read < total) {
 		c.read = read
 	}
-	if c.s.cfg.trace || c.rc.extra != nil && c.rc.extra.trace {
-		c.ctx, c.tr = withTracer(c.ctx)
-	}
+	c.observe(c.s.cfg.trace || c.rc.extra != nil && c.rc.extra.trace)
 }
 
 // release ends the call: the attempt's watch w (if any) and the total
@@ -169,6 +170,9 @@ func (c *call) run(req *http.Request) (*Response, error) {
 			closeAll(history)
 			return nil, c.fail(req, err)
 		}
+		if c.obs != nil {
+			c.redirected(req, nreq, resp.StatusCode)
+		}
 		req = nreq
 	}
 }
@@ -234,8 +238,8 @@ func (c *call) hop(req *http.Request) (hopResult, hop, error) {
 			discard(resp)
 			w.stop()
 		}
-		if c.s.cfg.logger != nil {
-			c.s.logRetry(req, n, wait, resp, err)
+		if c.obs != nil {
+			c.retried(n, wait, resp, err)
 		}
 		c.retries = append(c.retries, try)
 		if serr := c.s.clock.sleep(c.ctx, wait); serr != nil {
@@ -266,8 +270,8 @@ func (c *call) backoff(req *http.Request, p *RetryPolicy, n int, resp *http.Resp
 	if resp != nil {
 		if ra, ok := parseRetryAfter(resp.Header.Get("Retry-After"), s.clock.now()); ok {
 			if ra > p.MaxWait {
-				if s.cfg.logger != nil {
-					s.logGiveUp(req, n, resp, "Retry-After "+ra.String()+" is over MaxWait "+p.MaxWait.String())
+				if c.obs != nil {
+					c.gaveUp(n, resp, "Retry-After "+ra.String()+" is over MaxWait "+p.MaxWait.String())
 				}
 				return 0, false
 			}
@@ -282,8 +286,8 @@ func (c *call) backoff(req *http.Request, p *RetryPolicy, n int, resp *http.Resp
 		wait = open
 	}
 	if dl, ok := c.ctx.Deadline(); ok && s.clock.now().Add(wait).After(dl) {
-		if s.cfg.logger != nil && resp != nil {
-			s.logGiveUp(req, n, resp, "the wait of "+wait.String()+" would outlive the deadline")
+		if c.obs != nil && resp != nil {
+			c.gaveUp(n, resp, "the wait of "+wait.String()+" would outlive the deadline")
 		}
 		return 0, false
 	}
@@ -304,23 +308,33 @@ func retryRequest(req *http.Request, ctx context.Context) (*http.Request, error)
 }
 
 // send is one attempt on the wire: the host's guards (breaker, rate limit)
-// passed, the attempt's watch armed for the wait for headers, the log
-// record started, the round trip, and the jar updated from the response.
-// A failure is returned classified, so the retry policy sees its kind; the
-// watch is stopped then.
+// passed, the attempt's watch armed for the wait for headers, the attempt
+// reported to the observers, the round trip, and the jar updated from the
+// response. A failure is returned classified, so the retry policy sees its
+// kind; the watch is stopped then.
 func (c *call) send(req *http.Request, n int) (*http.Response, *watch, error) {
 	s := c.s
 	var g guard
 	if s.limiters != nil || s.breakers != nil {
 		var err error
 		if g, err = s.guard(req); err != nil {
+			if c.obs != nil && errors.Is(err, ErrCircuitOpen) {
+				c.notify(req, Notice{Kind: NoticeBreakerRejected})
+			}
 			return nil, nil, classify(c.ctx, err)
 		}
 	}
 	sreq, w := c.arm(req)
-	var al *attemptLog
-	if s.cfg.logger != nil {
-		sreq, al = s.startAttempt(sreq, n)
+	var at *attempt
+	if c.obs != nil {
+		var err error
+		if sreq, at, err = c.startAttempt(sreq, n); err != nil {
+			if g.hb != nil {
+				g.hb.report(g.done, errExcluded) // never sent
+			}
+			w.stop()
+			return nil, nil, err
+		}
 	}
 	var resp *http.Response
 	var err error
@@ -337,18 +351,21 @@ func (c *call) send(req *http.Request, n int) (*http.Response, *watch, error) {
 	if w != nil {
 		w.headersIn()
 	}
-	if al != nil {
-		resp = al.end(resp, err)
-	}
 	if err != nil {
 		err = classifyAttempt(c.ctx, sreq.Context(), err)
 		g.after(nil, err)
+		if at != nil {
+			at.done(nil, 0, err)
+		}
 		if w != nil {
 			w.stop()
 		}
 		return nil, nil, err
 	}
 	g.after(resp, nil)
+	if at != nil {
+		resp = at.end(resp)
+	}
 	return resp, w, nil
 }
 
@@ -399,7 +416,10 @@ func (s *Session) roundTrip(req *http.Request) (*http.Response, error) {
 // then (unless the request streams) the body read whole. A streamed body
 // releases the call when it is closed.
 func (c *call) finish(resp *http.Response, w *watch) (*Response, error) {
-	r := &Response{Response: resp, timings: c.tr}
+	r := &Response{Response: resp}
+	if c.obs != nil && c.obs.trace {
+		r.timings = c.obs.last
+	}
 	c.bodyStack(r, w)
 	if c.rc.stream {
 		r.peekError()

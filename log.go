@@ -4,13 +4,10 @@
 package reqivo
 
 import (
-	"io"
+	"context"
 	"log/slog"
 	"net/http"
-	"net/http/httptrace"
 	"slices"
-	"sync"
-	"time"
 )
 
 // redacted replaces a secret in logs, as in RedactURL.
@@ -28,186 +25,168 @@ const redacted = "xxxxx"
 // WithSensitiveHeaders and others that look secret (a name with token, key,
 // secret, auth, session, signature ...) redacted. Bodies are never logged.
 //
-// If not set, nothing is logged, and requests pay nothing for logging. A nil
-// l is an error.
+// The logger is an Observer of the session (see WithObserver), called in
+// the place of the first WithLogger among the options; a later WithLogger
+// replaces its logger. If not set, nothing is logged, and requests pay
+// nothing for logging. A nil l is an error.
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) error {
 		if l == nil {
 			return errorf(ErrInvalidOption, "nil logger")
 		}
+		if c.logger == nil {
+			c.logSlot = len(c.observers)
+			c.observers = append(c.observers, Observer{})
+		}
 		c.logger = l
+		c.observers[c.logSlot] = logObserver(l)
 		return nil
 	}
 }
 
-// attemptLog is the record of one attempt, written once when it ends.
-type attemptLog struct {
-	s       *Session
-	req     *http.Request
-	n       int
-	start   time.Time
-	once    sync.Once
-	mu      sync.Mutex // guards reused, written by the transport
-	reused  bool
-	gotConn bool
-}
-
-// startAttempt returns the request to send for attempt n, with a trace
-// that sees whether its connection is reused, and its log; req itself and
-// nil when Debug is off.
-func (s *Session) startAttempt(req *http.Request, n int) (*http.Request, *attemptLog) {
-	ctx := req.Context()
-	if !s.cfg.logger.Enabled(ctx, slog.LevelDebug) {
-		return req, nil
+// logObserver writes the records of WithLogger from the seam's events.
+func logObserver(l *slog.Logger) Observer {
+	return Observer{
+		AttemptEnd: func(ctx context.Context, a AttemptDone) { logAttempt(ctx, l, a) },
+		Retry: func(ctx context.Context, r RetryInfo) {
+			if r.GivenUp {
+				logGiveUp(ctx, l, r)
+			} else {
+				logRetry(ctx, l, r)
+			}
+		},
 	}
-	al := &attemptLog{s: s, req: req, n: n, start: time.Now()}
-	ct := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
-		al.mu.Lock()
-		al.reused, al.gotConn = info.Reused, true
-		al.mu.Unlock()
-	}}
-	return req.WithContext(httptrace.WithClientTrace(ctx, ct)), al
 }
 
-// end writes the record at once if the attempt failed, or when resp's body
-// ends; it returns resp with its body watched.
-func (al *attemptLog) end(resp *http.Response, err error) *http.Response {
-	if err != nil {
-		al.write(nil, 0, err)
-		return resp
+// logAttempt writes the Debug record of an attempt.
+func logAttempt(ctx context.Context, l *slog.Logger, a AttemptDone) {
+	if !l.Enabled(ctx, slog.LevelDebug) {
+		return
 	}
-	resp.Body = &loggedBody{r: resp.Body, al: al, resp: resp}
-	return resp
-}
-
-func (al *attemptLog) write(resp *http.Response, n int64, err error) {
-	al.once.Do(func() {
-		al.mu.Lock()
-		reused, gotConn := al.reused, al.gotConn
-		al.mu.Unlock()
-		attrs := make([]slog.Attr, 0, 10)
-		attrs = append(attrs,
-			slog.String("method", al.req.Method),
-			slog.String("url", redactURL(al.req.URL)),
-			slog.Int("attempt", al.n),
-		)
-		if resp != nil {
-			attrs = append(attrs, slog.Int("status", resp.StatusCode))
-		}
-		attrs = append(attrs,
-			slog.Duration("duration", time.Since(al.start)),
-			slog.Int64("bytes", n),
-		)
-		if gotConn {
-			attrs = append(attrs, slog.Bool("reused", reused))
-		}
-		if err != nil {
-			attrs = append(attrs, slog.String("error", classify(nil, err).Error()))
-		}
-		attrs = append(attrs, slog.Any("request_headers", redactedHeader{al.req.Header, al.s.cfg.sensitive}))
-		if resp != nil {
-			attrs = append(attrs, slog.Any("response_headers", redactedHeader{resp.Header, al.s.cfg.sensitive}))
-		}
-		al.s.cfg.logger.LogAttrs(al.req.Context(), slog.LevelDebug, "reqivo: attempt", attrs...)
-	})
-}
-
-// loggedBody counts a response body and writes the attempt's record at
-// its end or close.
-type loggedBody struct {
-	r    io.ReadCloser
-	al   *attemptLog
-	resp *http.Response
-	n    int64
-}
-
-func (b *loggedBody) Read(p []byte) (int, error) {
-	n, err := b.r.Read(p)
-	b.n += int64(n)
-	if err == io.EOF {
-		b.al.write(b.resp, b.n, nil)
-	} else if err != nil {
-		b.al.write(b.resp, b.n, err)
+	attrs := make([]slog.Attr, 0, 10)
+	attrs = append(attrs,
+		slog.String("method", a.Method),
+		slog.String("url", a.URL),
+		slog.Int("attempt", a.Attempt),
+	)
+	if a.StatusCode != 0 {
+		attrs = append(attrs, slog.Int("status", a.StatusCode))
 	}
-	return n, err
+	attrs = append(attrs,
+		slog.Duration("duration", a.Timings.Total),
+		slog.Int64("bytes", a.Bytes),
+	)
+	if a.GotConn {
+		attrs = append(attrs, slog.Bool("reused", a.Timings.ConnReused))
+	}
+	if a.Err != nil {
+		attrs = append(attrs, slog.String("error", a.Err.Error()))
+	}
+	attrs = append(attrs, slog.Any("request_headers", a.RequestHeader))
+	if a.StatusCode != 0 {
+		attrs = append(attrs, slog.Any("response_headers", a.ResponseHeader))
+	}
+	l.LogAttrs(ctx, slog.LevelDebug, "reqivo: attempt", attrs...)
 }
 
-func (b *loggedBody) Close() error {
-	err := b.r.Close()
-	b.al.write(b.resp, b.n, nil)
-	return err
-}
-
-// logRetry writes the Warn record of a retry of attempt n, after wait.
-func (s *Session) logRetry(req *http.Request, n int, wait time.Duration, resp *http.Response, err error) {
-	ctx := req.Context()
-	if !s.cfg.logger.Enabled(ctx, slog.LevelWarn) {
+// logRetry writes the Warn record of a retry.
+func logRetry(ctx context.Context, l *slog.Logger, r RetryInfo) {
+	if !l.Enabled(ctx, slog.LevelWarn) {
 		return
 	}
 	attrs := []slog.Attr{
-		slog.String("method", req.Method),
-		slog.String("url", redactURL(req.URL)),
-		slog.Int("attempt", n),
-		slog.Duration("wait", wait),
+		slog.String("method", r.Method),
+		slog.String("url", r.URL),
+		slog.Int("attempt", r.Attempt),
+		slog.Duration("wait", r.Wait),
 	}
-	if resp != nil {
-		attrs = append(attrs, slog.Int("status", resp.StatusCode))
+	if r.StatusCode != 0 {
+		attrs = append(attrs, slog.Int("status", r.StatusCode))
 	}
-	if err != nil {
-		attrs = append(attrs, slog.String("error", classify(nil, err).Error()))
+	if r.Err != nil {
+		attrs = append(attrs, slog.String("error", r.Err.Error()))
 	}
-	s.cfg.logger.LogAttrs(ctx, slog.LevelWarn, "reqivo: retry", attrs...)
+	l.LogAttrs(ctx, slog.LevelWarn, "reqivo: retry", attrs...)
 }
 
-// logGiveUp writes the Warn record of attempt n, which the policy would
-// retry, ending the retries with resp, and why.
-func (s *Session) logGiveUp(req *http.Request, n int, resp *http.Response, why string) {
-	ctx := req.Context()
-	if !s.cfg.logger.Enabled(ctx, slog.LevelWarn) {
+// logGiveUp writes the Warn record of an attempt the policy would retry
+// but does not, and why.
+func logGiveUp(ctx context.Context, l *slog.Logger, r RetryInfo) {
+	if !l.Enabled(ctx, slog.LevelWarn) {
 		return
 	}
-	s.cfg.logger.LogAttrs(ctx, slog.LevelWarn, "reqivo: not retrying",
-		slog.String("method", req.Method),
-		slog.String("url", redactURL(req.URL)),
-		slog.Int("attempt", n),
-		slog.Int("status", resp.StatusCode),
-		slog.String("reason", why),
+	l.LogAttrs(ctx, slog.LevelWarn, "reqivo: not retrying",
+		slog.String("method", r.Method),
+		slog.String("url", r.URL),
+		slog.Int("attempt", r.Attempt),
+		slog.Int("status", r.StatusCode),
+		slog.String("reason", r.Reason),
 	)
 }
 
-// redactedHeader logs a header with its secrets redacted; it is a
-// LogValuer, so nothing is built unless a handler writes the record.
-type redactedHeader struct {
+// Headers is a read-only view of a request's or response's header in
+// which the values of Authorization, Proxy-Authorization, Cookie,
+// Set-Cookie, the headers named by WithSensitiveHeaders and others that
+// look secret read as "xxxxx", and URLs in Location, Referer and
+// Content-Location are redacted as by RedactURL. It is a slog.LogValuer,
+// so nothing is built unless a handler writes the record. The zero
+// Headers is empty.
+type Headers struct {
 	h         http.Header
 	sensitive map[string]bool
 }
 
-func (r redactedHeader) LogValue() slog.Value {
+// redactedHeader is the name the log code knew Headers by.
+type redactedHeader = Headers
+
+// Keys returns the header's names, canonical and sorted.
+func (r Headers) Keys() []string {
 	keys := make([]string, 0, len(r.h))
 	for k := range r.h {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
+	return keys
+}
+
+// Get returns the values of key joined with ", ", redacted; "" when the
+// header is absent.
+func (r Headers) Get(key string) string {
+	k := http.CanonicalHeaderKey(key)
+	vs := r.h[k]
+	if vs == nil {
+		vs = r.h[key]
+	}
+	return r.value(k, vs)
+}
+
+func (r Headers) value(k string, vs []string) string {
+	var v string
+	switch {
+	case len(vs) == 0:
+	case secretHeader(k, r.sensitive):
+		v = redacted
+	case k == "Location" || k == "Referer" || k == "Content-Location":
+		v = RedactURL(vs[0])
+		for _, x := range vs[1:] {
+			v += ", " + RedactURL(x)
+		}
+	default:
+		v = vs[0]
+		for _, x := range vs[1:] {
+			v += ", " + x
+		}
+	}
+	return v
+}
+
+// LogValue is the header as a group of its names, sorted, each with its
+// values redacted and joined with ", ".
+func (r Headers) LogValue() slog.Value {
+	keys := r.Keys()
 	attrs := make([]slog.Attr, 0, len(keys))
 	for _, k := range keys {
-		vs := r.h[k]
-		var v string
-		switch {
-		case len(vs) == 0:
-		case secretHeader(k, r.sensitive):
-			v = redacted
-		case k == "Location" || k == "Referer" || k == "Content-Location":
-			v = RedactURL(vs[0])
-			for _, x := range vs[1:] {
-				v += ", " + RedactURL(x)
-			}
-		default:
-			v = vs[0]
-			for _, x := range vs[1:] {
-				v += ", " + x
-			}
-		}
-		attrs = append(attrs, slog.String(k, v))
+		attrs = append(attrs, slog.String(k, r.value(k, r.h[k])))
 	}
 	return slog.GroupValue(attrs...)
 }

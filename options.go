@@ -75,6 +75,8 @@ type config struct {
 	proxySet       bool
 	maxConcurrency int
 	logger         *slog.Logger // WithLogger; nil: no logging
+	logSlot        int          // the logger's place in observers
+	observers      []Observer   // WithObserver and WithLogger, in order
 	trace          bool         // WithTrace
 	compression    *compression // WithCompression; nil: gzip and deflate
 	dial           DialFunc     // WithDialContext; nil: a net.Dialer

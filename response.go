@@ -28,7 +28,7 @@ type Response struct {
 	buffered bool
 	history  []*http.Response
 	elapsed  time.Duration
-	timings  *tracer // nil unless tracing was asked for
+	timings  *attempt // the final attempt's record; nil unless Timings were asked for
 	retries  []Attempt
 	bb       bufferedBody // the Body once buffered; here to save an allocation
 }

@@ -1,15 +1,10 @@
 // Tracing: the timings of a request's phases (DNS, connect, TLS, time to
-// first byte), collected with net/http/httptrace when asked for.
+// first byte), as the observer seam's record of the final attempt holds
+// them (see observation.go), kept on the Response when asked for.
 
 package reqivo
 
-import (
-	"context"
-	"crypto/tls"
-	"net/http/httptrace"
-	"sync"
-	"time"
-)
+import "time"
 
 // Timings are the phases of a request's final attempt, as net/http/httptrace
 // saw them. Response.Timings returns them when the session has WithTrace or
@@ -58,85 +53,9 @@ func (r *Response) Timings() Timings {
 	if r.timings == nil {
 		return Timings{}
 	}
-	t := r.timings.timings()
+	t, _ := r.timings.timings()
 	t.Total = r.elapsed
 	return t
-}
-
-// tracer records the httptrace events of one request; each attempt starts
-// over (GetConn). Dials may report from other goroutines, hence the mutex.
-type tracer struct {
-	mu sync.Mutex // guards ev
-	ev traceEvents
-}
-
-// traceEvents are the times of one attempt's events.
-type traceEvents struct {
-	getConn, firstByte,
-	dnsStart, dnsDone,
-	connStart, connDone,
-	tlsStart, tlsDone time.Time
-	reused bool
-}
-
-// withTracer returns ctx with a tracer hooked into it.
-func withTracer(ctx context.Context) (context.Context, *tracer) {
-	t := &tracer{}
-	ct := &httptrace.ClientTrace{
-		GetConn: func(string) {
-			t.mu.Lock()
-			t.ev = traceEvents{getConn: time.Now()}
-			t.mu.Unlock()
-		},
-		GotConn: func(info httptrace.GotConnInfo) {
-			t.mu.Lock()
-			t.ev.reused = info.Reused
-			t.mu.Unlock()
-		},
-		DNSStart: func(httptrace.DNSStartInfo) { t.mark(&t.ev.dnsStart, true) },
-		DNSDone:  func(httptrace.DNSDoneInfo) { t.mark(&t.ev.dnsDone, false) },
-		ConnectStart: func(string, string) {
-			t.mark(&t.ev.connStart, true)
-		},
-		ConnectDone: func(_, _ string, err error) {
-			if err == nil {
-				t.mark(&t.ev.connDone, true)
-			}
-		},
-		TLSHandshakeStart: func() { t.mark(&t.ev.tlsStart, true) },
-		TLSHandshakeDone: func(_ tls.ConnectionState, err error) {
-			if err == nil {
-				t.mark(&t.ev.tlsDone, false)
-			}
-		},
-		GotFirstResponseByte: func() { t.mark(&t.ev.firstByte, false) },
-	}
-	return httptrace.WithClientTrace(ctx, ct), t
-}
-
-// mark sets *at to now; with first, only if it is not set yet (a dial may
-// try several addresses: the first start and first success count).
-func (t *tracer) mark(at *time.Time, first bool) {
-	now := time.Now()
-	t.mu.Lock()
-	if !first || at.IsZero() {
-		*at = now
-	}
-	t.mu.Unlock()
-}
-
-func (t *tracer) timings() Timings {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	e := &t.ev
-	out := Timings{ConnReused: e.reused}
-	if !e.reused {
-		out.DNS = span(e.dnsStart, e.dnsDone)
-		out.Connect = span(e.connStart, e.connDone)
-		out.TLS = span(e.tlsStart, e.tlsDone)
-	}
-	out.TimeToFirstByte = span(e.getConn, e.firstByte)
-	return out
 }
 
 // span is end - start, or zero when either is missing or out of order.
