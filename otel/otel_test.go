@@ -234,9 +234,9 @@ func TestRedirectAndRetries(t *testing.T) {
 		counts[key] += dp.Count
 	}
 	assert.Equal(t, map[string]uint64{
-		strconv.FormatInt(firstPort, 10) + " 302 ": 1,
+		strconv.FormatInt(firstPort, 10) + " 302 ":    1,
 		strconv.FormatInt(otherPort, 10) + " 503 503": 2,
-		strconv.FormatInt(otherPort, 10) + " 200 ": 1,
+		strconv.FormatInt(otherPort, 10) + " 200 ":    1,
 	}, counts)
 
 	active := m["http.client.active_requests"].Data.(metricdata.Sum[int64])
