@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptrace"
+	"net/url"
 	"slices"
 	"sync"
 	"time"
@@ -28,6 +29,21 @@ type observation struct {
 	hop       int      // the redirect hop being sent, from 0
 	sent      int      // physical requests started
 	last      *attempt // the latest attempt
+
+	// info describes the request to method and u, made once for the
+	// attempts that share them.
+	info   RequestInfo
+	method string
+	u      url.URL
+}
+
+// requestInfo describes req, made again only when its method or URL
+// differs from the last one's.
+func (o *observation) requestInfo(req *http.Request) RequestInfo {
+	if o.info.URL == "" || req.Method != o.method || *req.URL != o.u {
+		o.info, o.method, o.u = requestInfo(req.Method, req.URL), req.Method, *req.URL
+	}
+	return o.info
 }
 
 // observe sets up the call's observation, if anything observes it.
@@ -45,7 +61,7 @@ func (c *call) startRequest(req *http.Request) *http.Request {
 	o := c.obs
 	o.started = true
 	ctx := c.ctx
-	ri := requestInfo(req.Method, req.URL)
+	ri := o.requestInfo(req)
 	for i := range o.obs {
 		if f := o.obs[i].RequestStart; f != nil {
 			ctx = f(ctx, ri)
@@ -111,7 +127,7 @@ func (o *observation) retry(ctx context.Context, ri RetryInfo) {
 func (c *call) redirected(prev, next *http.Request, status int) {
 	o := c.obs
 	o.hop++
-	ri := RedirectInfo{StatusCode: status, Hop: o.hop, To: requestInfo(next.Method, next.URL)}
+	ri := RedirectInfo{StatusCode: status, Hop: o.hop, To: o.requestInfo(next)}
 	if o.last != nil {
 		ri.From = o.last.info.RequestInfo
 	} else {
@@ -158,6 +174,8 @@ type attempt struct {
 	start time.Time
 	once  sync.Once
 
+	ct httptrace.ClientTrace // GotConn only, unless Timings were asked for
+
 	mu sync.Mutex // guards ev, written by the transport's goroutines
 	ev connEvents
 }
@@ -178,7 +196,7 @@ type connEvents struct {
 func (c *call) startAttempt(req *http.Request, n int) (*http.Request, *attempt, error) {
 	o := c.obs
 	at := &attempt{o: o, c: c, start: time.Now()}
-	at.info = AttemptInfo{RequestInfo: requestInfo(req.Method, req.URL), Attempt: n, Hop: o.hop, Resends: o.sent}
+	at.info = AttemptInfo{RequestInfo: o.requestInfo(req), Attempt: n, Hop: o.hop, Resends: o.sent}
 	o.sent++
 	o.last = at
 	ctx := req.Context()
@@ -192,26 +210,38 @@ func (c *call) startAttempt(req *http.Request, n int) (*http.Request, *attempt, 
 		}
 	}
 	at.ctx = ctx
-	out := req.WithContext(httptrace.WithClientTrace(ctx, at.clientTrace()))
-	if len(add) > 0 {
-		out.Header = req.Header.Clone()
-		for k, vs := range add {
-			for _, v := range vs {
-				if !httpguts.ValidHeaderFieldName(k) || !httpguts.ValidHeaderFieldValue(v) {
-					at.req = req
-					err := errorf(ErrInvalidHeader, "bad header "+quote(k)+" from an Observer")
-					at.done(nil, 0, err)
-					return nil, nil, err
-				}
+	at.req = req
+	// The call owns the hop's header (merge made it; a retry and a
+	// redirect copy it), so the added headers go straight in: each
+	// attempt sets its own again.
+	for k, vs := range add {
+		for _, v := range vs {
+			if !httpguts.ValidHeaderFieldName(k) || !httpguts.ValidHeaderFieldValue(v) {
+				err := errorf(ErrInvalidHeader, "bad header "+quote(k)+" from an Observer")
+				at.done(nil, 0, err)
+				return nil, nil, err
 			}
-			out.Header[http.CanonicalHeaderKey(k)] = vs
 		}
+		req.Header[http.CanonicalHeaderKey(k)] = vs
 	}
-	at.req = out
-	return out, at, nil
+	if o.trace {
+		ctx = httptrace.WithClientTrace(ctx, at.clientTrace())
+	} else {
+		at.ct.GotConn = at.gotConn
+		ctx = httptrace.WithClientTrace(ctx, &at.ct)
+	}
+	req = req.WithContext(ctx)
+	at.req = req
+	return req, at, nil
 }
 
-// clientTrace records the attempt's connection events.
+func (at *attempt) gotConn(info httptrace.GotConnInfo) {
+	at.mu.Lock()
+	at.ev.reused, at.ev.gotConn = info.Reused, true
+	at.mu.Unlock()
+}
+
+// clientTrace records all the attempt's connection events, for Timings.
 func (at *attempt) clientTrace() *httptrace.ClientTrace {
 	return &httptrace.ClientTrace{
 		GetConn: func(string) {
@@ -219,11 +249,7 @@ func (at *attempt) clientTrace() *httptrace.ClientTrace {
 			at.ev = connEvents{getConn: time.Now()}
 			at.mu.Unlock()
 		},
-		GotConn: func(info httptrace.GotConnInfo) {
-			at.mu.Lock()
-			at.ev.reused, at.ev.gotConn = info.Reused, true
-			at.mu.Unlock()
-		},
+		GotConn:  at.gotConn,
 		DNSStart: func(httptrace.DNSStartInfo) { at.mark(&at.ev.dnsStart, true) },
 		DNSDone:  func(httptrace.DNSDoneInfo) { at.mark(&at.ev.dnsDone, false) },
 		ConnectStart: func(string, string) {

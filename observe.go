@@ -152,8 +152,10 @@ type AttemptDone struct {
 	// Bytes is how many body bytes were read, as they came on the wire
 	// (before any decompression).
 	Bytes int64
-	// Timings are the attempt's phases; Total is its duration, from
-	// AttemptStart to its end.
+	// Timings are the attempt's phases: Total is its duration, from
+	// AttemptStart to its end, and ConnReused is always set; DNS, Connect,
+	// TLS and TimeToFirstByte are measured only for a session with
+	// WithTrace or a request with Trace (they cost a few allocations).
 	Timings Timings
 	// GotConn reports whether the attempt got a connection (when it did
 	// not, Timings.ConnReused means nothing).

@@ -107,6 +107,7 @@ type observer struct {
 	requestSpan bool
 	duration    metric.Float64Histogram
 	active      metric.Int64UpDownCounter
+	sets        setCache
 }
 
 // durationBuckets are the semconv's advice for http.client.request.duration.
@@ -155,6 +156,12 @@ func (o *observer) reqivo() reqivo.Observer {
 	return ob
 }
 
+// The span kinds, as options made once.
+var (
+	clientKind   = trace.WithSpanKind(trace.SpanKindClient)
+	internalKind = trace.WithSpanKind(trace.SpanKindInternal)
+)
+
 // requestSpanKey marks the context of a logical request's span, so its
 // events never land on a span of the caller's.
 type requestSpanKey struct{}
@@ -167,7 +174,7 @@ func (o *observer) requestStart(ctx context.Context, r reqivo.RequestInfo) conte
 		attrs = append(attrs, original)
 	}
 	ctx, span := o.tracer.Start(ctx, "reqivo "+spanName(r.Method),
-		trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(attrs...))
+		internalKind, trace.WithAttributes(attrs...))
 	return context.WithValue(ctx, requestSpanKey{}, span)
 }
 
@@ -209,44 +216,34 @@ func (o *observer) attemptStart(ctx context.Context, a reqivo.AttemptInfo, add h
 	if original.Valid() {
 		attrs = append(attrs, original)
 	}
-	ctx, _ = o.tracer.Start(ctx, spanName(a.Method), trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
+	ctx, _ = o.tracer.Start(ctx, spanName(a.Method), clientKind, trace.WithAttributes(attrs...))
 	o.prop.Inject(ctx, propagation.HeaderCarrier(add))
-	o.active.Add(ctx, 1, metric.WithAttributes(method, semconv.ServerAddress(a.Host), semconv.ServerPort(a.Port), semconv.URLScheme(a.Scheme)))
+	o.active.Add(ctx, 1, o.sets.get(setKey{method: method.Value.AsString(), host: a.Host, port: a.Port, scheme: a.Scheme}))
 	return ctx
 }
 
 func (o *observer) attemptEnd(ctx context.Context, a reqivo.AttemptDone) {
 	method, _ := methodAttrs(a.Method)
-	host, port, scheme := semconv.ServerAddress(a.Host), semconv.ServerPort(a.Port), semconv.URLScheme(a.Scheme)
-	o.active.Add(ctx, -1, metric.WithAttributes(method, host, port, scheme))
+	k := setKey{method: method.Value.AsString(), host: a.Host, port: a.Port, scheme: a.Scheme}
+	o.active.Add(ctx, -1, o.sets.get(k))
 
-	attrs := make([]attribute.KeyValue, 0, 7)
-	attrs = append(attrs, method, host, port, scheme)
-	var status, et, proto attribute.KeyValue
-	if a.StatusCode != 0 {
-		status = semconv.HTTPResponseStatusCode(a.StatusCode)
-		attrs = append(attrs, status)
-	}
-	if v := protocolVersion(a.Proto); v != "" {
-		proto = semconv.NetworkProtocolVersion(v)
-		attrs = append(attrs, proto)
-	}
-	if s := errorType(a.StatusCode, a.Err); s != "" {
-		et = semconv.ErrorTypeKey.String(s)
-		attrs = append(attrs, et)
-	}
-	o.duration.Record(ctx, a.Timings.Total.Seconds(), metric.WithAttributes(attrs...))
+	k.status, k.proto, k.errorType = a.StatusCode, protocolVersion(a.Proto), errorType(a.StatusCode, a.Err)
+	o.duration.Record(ctx, a.Timings.Total.Seconds(), o.sets.get(k))
 
 	span := trace.SpanFromContext(ctx)
 	if span.IsRecording() {
-		for _, kv := range [...]attribute.KeyValue{status, proto, et} {
-			if kv.Valid() {
-				span.SetAttributes(kv)
-			}
+		attrs := make([]attribute.KeyValue, 0, 3)
+		if k.status != 0 {
+			attrs = append(attrs, semconv.HTTPResponseStatusCode(k.status))
 		}
-		if et.Valid() {
+		if k.proto != "" {
+			attrs = append(attrs, semconv.NetworkProtocolVersion(k.proto))
+		}
+		if k.errorType != "" {
+			attrs = append(attrs, semconv.ErrorTypeKey.String(k.errorType))
 			span.SetStatus(codes.Error, statusDescription(a.StatusCode, a.Err))
 		}
+		span.SetAttributes(attrs...)
 	}
 	span.End()
 }
