@@ -365,6 +365,7 @@ var kinds = []struct {
 	{reqivo.ErrInvalidURL, "invalid_url"},
 	{reqivo.ErrInvalidOption, "invalid_option"},
 	{reqivo.ErrClosed, "closed"},
+	{reqivo.ErrCircuitOpen, "circuit_open"},
 }
 
 // errorType is error.type: the kind of err, else the status when it is 400
