@@ -166,7 +166,12 @@
 // # Observability and payloads
 //
 // [WithLogger] logs one structured record per attempt (credentials
-// redacted); [WithTrace] and [Trace] collect [Response.Timings].
+// redacted); [WithTrace] and [Trace] collect [Response.Timings]. Both are
+// built on one seam, [Observer], which [WithObserver] hooks into every
+// request: its start and end, each attempt, retry and redirect, and the
+// [Notice]s of the cache, rate limiter and breaker, with URLs redacted and
+// headers seen through [Headers]. Module github.com/reqivo/reqivo/otel
+// (package reqivootel) turns it into OpenTelemetry traces and metrics.
 // [Multipart] streams files and fields; [OnUploadProgress] and
 // [OnDownloadProgress] report bytes as they move; [Session.Download] writes
 // a file atomically, retries a body that breaks as the session's policy
