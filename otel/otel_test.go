@@ -349,3 +349,51 @@ func TestOtherMethod(t *testing.T) {
 	assert.Equal(t, "_OTHER", a["http.request.method"].AsString())
 	assert.Equal(t, "PROPFIND", a["http.request.method_original"].AsString())
 }
+
+// Each SSE (re)connection is a request of its own: its own spans, and the
+// trace context on the wire.
+func TestEventsReconnectPropagates(t *testing.T) {
+	t.Parallel()
+	tel := setupTelemetry(t)
+	var mu sync.Mutex
+	var seen []string
+	srv := setupServer(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Header.Get("Traceparent"))
+		n := len(seen)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "text/event-stream")
+		if n == 1 {
+			_, _ = io.WriteString(w, "retry: 1\nid: 1\ndata: a\n\n")
+			return // the connection ends: the client reconnects
+		}
+		_, _ = io.WriteString(w, "data: b\n\n")
+	})
+	s := newSession(t, tel.option())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var data []string
+	for ev, err := range s.Events(ctx, http.MethodGet, srv.URL, reqivo.Reconnect(2)) {
+		require.NoError(t, err)
+		data = append(data, ev.Data)
+		if len(data) == 2 {
+			break
+		}
+	}
+	assert.Equal(t, []string{"a", "b"}, data)
+
+	var clients []sdktrace.ReadOnlySpan
+	for _, sp := range tel.spans.Ended() {
+		if sp.SpanKind() == trace.SpanKindClient {
+			clients = append(clients, sp)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, seen, 2)
+	require.Len(t, clients, 2)
+	for i, sp := range clients {
+		sc := sp.SpanContext()
+		assert.Equal(t, "00-"+sc.TraceID().String()+"-"+sc.SpanID().String()+"-01", seen[i], i)
+	}
+}
