@@ -166,13 +166,13 @@ func (c *call) notify(req *http.Request, n Notice) {
 // attempt is the seam's record of one physical request, from its start
 // to its end, reported once.
 type attempt struct {
-	o     *observation
-	c     *call
-	ctx   context.Context // the attempt's, as the observers left it
-	req   *http.Request   // as sent
-	info  AttemptInfo
-	start time.Time
-	once  sync.Once
+	o       *observation
+	callCtx context.Context // the call's (not the call itself, which stays on the stack)
+	ctx     context.Context // the attempt's, as the observers left it
+	req     *http.Request   // as sent
+	info    AttemptInfo
+	start   time.Time
+	once    sync.Once
 
 	ct httptrace.ClientTrace // GotConn only, unless Timings were asked for
 
@@ -195,7 +195,7 @@ type connEvents struct {
 // when an added header is invalid.
 func (c *call) startAttempt(req *http.Request, n int) (*http.Request, *attempt, error) {
 	o := c.obs
-	at := &attempt{o: o, c: c, start: time.Now()}
+	at := &attempt{o: o, callCtx: c.ctx, start: time.Now()}
 	at.info = AttemptInfo{RequestInfo: o.requestInfo(req), Attempt: n, Hop: o.hop, Resends: o.sent}
 	o.sent++
 	o.last = at
@@ -342,7 +342,7 @@ func (b *observedBody) Read(p []byte) (int, error) {
 	if err == io.EOF {
 		b.at.done(b.resp, b.n, nil)
 	} else if err != nil {
-		b.at.done(b.resp, b.n, classifyAttempt(b.at.c.ctx, b.at.ctx, err))
+		b.at.done(b.resp, b.n, classifyAttempt(b.at.callCtx, b.at.ctx, err))
 	}
 	return n, err
 }
