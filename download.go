@@ -329,9 +329,7 @@ func (d *download) retry(resp *Response, err error) bool {
 	if dl, ok := d.ctx.Deadline(); ok && c.now().Add(wait).After(dl) {
 		return false // the wait would outlive the context
 	}
-	if d.s.cfg.logger != nil {
-		d.s.logRetry(req, d.attempts, wait, nil, cause)
-	}
+	d.s.retriedOutside(req, d.attempts, wait, cause)
 	d.tries = append(d.tries, Attempt{Err: cause, Wait: wait})
 	return c.sleep(d.ctx, wait) == nil
 }

@@ -114,6 +114,17 @@ func (c *call) gaveUp(n int, resp *http.Response, why string) {
 	c.obs.retry(c.ctx, ri)
 }
 
+// retriedOutside reports a retry the session makes outside a call (a
+// Download resuming a body that broke): try n of req failed with err and
+// is retried after wait.
+func (s *Session) retriedOutside(req *http.Request, n int, wait time.Duration, err error) {
+	if len(s.cfg.observers) == 0 {
+		return
+	}
+	o := observation{obs: s.cfg.observers}
+	o.retry(req.Context(), RetryInfo{AttemptInfo: AttemptInfo{RequestInfo: requestInfo(req.Method, req.URL), Attempt: n}, Err: err, Wait: wait})
+}
+
 func (o *observation) retry(ctx context.Context, ri RetryInfo) {
 	for i := range o.obs {
 		if f := o.obs[i].Retry; f != nil {
