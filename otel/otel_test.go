@@ -397,3 +397,36 @@ func TestEventsReconnectPropagates(t *testing.T) {
 		assert.Equal(t, "00-"+sc.TraceID().String()+"-"+sc.SpanID().String()+"-01", seen[i], i)
 	}
 }
+
+// While a request is in flight, http.client.active_requests counts it.
+func TestActiveRequestsInFlight(t *testing.T) {
+	t.Parallel()
+	tel := setupTelemetry(t)
+	arrived, release := make(chan struct{}), make(chan struct{})
+	srv := setupServer(t, func(w http.ResponseWriter, r *http.Request) {
+		close(arrived)
+		<-release
+	})
+	s := newSession(t, tel.option())
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Post(context.Background(), srv.URL, reqivo.BodyString("x"))
+		done <- err
+	}()
+	<-arrived
+	active := tel.metrics(t)["http.client.active_requests"].Data.(metricdata.Sum[int64])
+	require.Len(t, active.DataPoints, 1)
+	dp := active.DataPoints[0]
+	assert.Equal(t, int64(1), dp.Value)
+	host, port := hostPort(t, srv.URL)
+	for k, want := range map[string]string{"http.request.method": "POST", "server.address": host,
+		"server.port": strconv.FormatInt(port, 10), "url.scheme": "http"} {
+		v, ok := dp.Attributes.Value(attribute.Key(k))
+		assert.True(t, ok, k)
+		assert.Equal(t, want, v.Emit(), k)
+	}
+	close(release)
+	require.NoError(t, <-done)
+	active = tel.metrics(t)["http.client.active_requests"].Data.(metricdata.Sum[int64])
+	assert.Zero(t, active.DataPoints[0].Value)
+}
