@@ -257,7 +257,7 @@ func TestRedactedHeader(t *testing.T) {
 		"Content-Type":    {"text/plain"},
 		"X-Amz-Signature": {"secret"},
 	}
-	v := redactedHeader{h, sensitive}.LogValue()
+	v := Headers{h, sensitive}.LogValue()
 	var b strings.Builder
 	for _, a := range v.Group() {
 		b.WriteString(a.Key + "=" + a.Value.String() + "\n")

@@ -4,7 +4,10 @@
 package reqivo
 
 import (
+	"log/slog"
+	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -75,4 +78,77 @@ func redactQuery(q string) string {
 		return q
 	}
 	return strings.Join(parts, "&")
+}
+
+// Headers is a read-only view of a request's or response's header in
+// which the values of Authorization, Proxy-Authorization, Cookie,
+// Set-Cookie, the headers named by WithSensitiveHeaders and others that
+// look secret read as "xxxxx", and URLs in Location, Referer and
+// Content-Location are redacted as by RedactURL. It is a slog.LogValuer,
+// so nothing is built unless a handler writes the record. The zero
+// Headers is empty.
+type Headers struct {
+	h         http.Header
+	sensitive map[string]bool
+}
+
+// Keys returns the header's names, canonical and sorted.
+func (r Headers) Keys() []string {
+	keys := make([]string, 0, len(r.h))
+	for k := range r.h {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// Get returns the values of key joined with ", ", redacted; "" when the
+// header is absent.
+func (r Headers) Get(key string) string {
+	k := http.CanonicalHeaderKey(key)
+	vs := r.h[k]
+	if vs == nil {
+		vs = r.h[key]
+	}
+	return r.value(k, vs)
+}
+
+func (r Headers) value(k string, vs []string) string {
+	var v string
+	switch {
+	case len(vs) == 0:
+	case secretHeader(k, r.sensitive):
+		v = redacted
+	case k == "Location" || k == "Referer" || k == "Content-Location":
+		v = RedactURL(vs[0])
+		for _, x := range vs[1:] {
+			v += ", " + RedactURL(x)
+		}
+	default:
+		v = vs[0]
+		for _, x := range vs[1:] {
+			v += ", " + x
+		}
+	}
+	return v
+}
+
+// LogValue is the header as a group of its names, sorted, each with its
+// values redacted and joined with ", ".
+func (r Headers) LogValue() slog.Value {
+	keys := r.Keys()
+	attrs := make([]slog.Attr, 0, len(keys))
+	for _, k := range keys {
+		attrs = append(attrs, slog.String(k, r.value(k, r.h[k])))
+	}
+	return slog.GroupValue(attrs...)
+}
+
+// secretHeader reports whether the values of header k are kept out of logs.
+func secretHeader(k string, sensitive map[string]bool) bool {
+	switch http.CanonicalHeaderKey(k) {
+	case "Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie":
+		return true
+	}
+	return sensitive[http.CanonicalHeaderKey(k)] || isSecretQueryKey(k)
 }
