@@ -471,12 +471,7 @@ func (a *AsyncSession) WebSocket(ctx context.Context, rawURL string, opts ...Web
 
 // HTTPClient is Session.HTTPClient with every request counted against the
 // bound, as Do.
-func (a *AsyncSession) HTTPClient() *http.Client {
-	return &http.Client{
-		Transport:     asyncTransport{a},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-}
+func (a *AsyncSession) HTTPClient() *http.Client { return newClient(asyncTransport{a}) }
 
 // asyncTransport is the RoundTripper of AsyncSession.HTTPClient.
 type asyncTransport struct{ a *AsyncSession }

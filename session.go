@@ -309,9 +309,13 @@ func (s *Session) Do(req *http.Request) (*http.Response, error) {
 // hand it to any SDK that takes one. Each call returns a new client, so
 // changing one changes no other. The client itself follows no redirects
 // and has no jar: the session does both.
-func (s *Session) HTTPClient() *http.Client {
+func (s *Session) HTTPClient() *http.Client { return newClient(sessionTransport{s}) }
+
+// newClient is an *http.Client on rt that leaves redirects to rt (the
+// session follows them) and has no jar (the session keeps one).
+func newClient(rt http.RoundTripper) *http.Client {
 	return &http.Client{
-		Transport:     sessionTransport{s},
+		Transport:     rt,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 }
