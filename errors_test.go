@@ -196,7 +196,7 @@ func TestErrNetworkClosedBeforeResponse(t *testing.T) {
 		_ = readRequestHead(c)
 	})
 	s := newTestSession(t)
-	_, err := s.Get(context.Background(), rs.URL("/"))
+	_, err := s.Get(context.Background(), rs.URL())
 	assertRequestKind(t, err, ErrNetwork)
 	assert.NotErrorIs(t, err, context.Canceled)
 }
@@ -235,7 +235,7 @@ func TestErrInvalidResponse(t *testing.T) {
 				}
 			})
 			s := newTestSession(t)
-			_, err := s.Get(context.Background(), rs.URL("/"))
+			_, err := s.Get(context.Background(), rs.URL())
 			assertRequestKind(t, err, ErrInvalidResponse)
 			assert.NotErrorIs(t, err, context.Canceled)
 		})

@@ -84,10 +84,7 @@ func TestNoLeaksAfterMixedLoad(t *testing.T) {
 	srv.Start()
 	defer srv.Close()
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	refused := "http://" + ln.Addr().String() + "/"
-	require.NoError(t, ln.Close())
+	refused := "http://" + closedAddr(t) + "/"
 
 	var outcomes sync.Map // kind name -> *atomic.Int64
 	count := func(name string) {

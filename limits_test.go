@@ -1,7 +1,6 @@
 package reqivo
 
 import (
-	"bufio"
 	"bytes"
 	"compress/flate"
 	"compress/gzip"
@@ -15,97 +14,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/andybalholm/brotli"
 	"github.com/klauspost/compress/zstd"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// badServer is a misbehaving server on a raw listener: each connection's
-// request head is read, then serve writes whatever it likes. It counts the
-// connections opened and closed (closed: the server saw EOF or an error
-// reading after serve returned, or serve closed it), and waits for its
-// goroutines at cleanup.
-type badServer struct {
-	ln     net.Listener
-	addr   string
-	opened atomic.Int64
-	closed atomic.Int64
-	stop   chan struct{}
-	wg     sync.WaitGroup
-}
-
-func (s *badServer) URL() string { return "http://" + s.addr }
-
-// newBadServer starts serve for every connection. When serve returns
-// true, the connection is kept open until the client closes it (or the
-// test ends); otherwise it is closed.
-func newBadServer(t *testing.T, serve func(c net.Conn, req *http.Request) (keep bool)) *badServer {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	s := &badServer{ln: ln, addr: ln.Addr().String(), stop: make(chan struct{})}
-	var mu sync.Mutex
-	var conns []net.Conn
-	t.Cleanup(func() {
-		close(s.stop)
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		s.wg.Wait()
-	})
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s.opened.Add(1)
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			s.wg.Add(1)
-			go func() {
-				defer s.wg.Done()
-				defer s.closed.Add(1)
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					_, _ = io.Copy(io.Discard, req.Body)
-					if !serve(c, req) {
-						return
-					}
-					// Kept: wait for the client to close (or send another
-					// request, which this server does not answer).
-					_, _ = io.Copy(io.Discard, br)
-					return
-				}
-			}()
-		}
-	}()
-	return s
-}
-
-// waitClosed waits (generously) until the server has seen n connections
-// closed.
-func (s *badServer) waitClosed(t *testing.T, n int64) {
-	t.Helper()
-	require.Eventually(t, func() bool { return s.closed.Load() >= n }, 10*time.Second, 5*time.Millisecond,
-		"connections closed: %d of %d", s.closed.Load(), n)
-}
 
 // Compression bombs: 256 MiB of zeros (64 MiB for brotli) in a few
 // hundred KiB or less. Each is built from a repeatable piece, as
@@ -272,12 +187,12 @@ func TestNoBodyLimit(t *testing.T) {
 
 // TestDeclaredLengthOverCapFailsBeforeReading is not parallel: it measures the process's allocations.
 func TestDeclaredLengthOverCapFailsBeforeReading(t *testing.T) {
-	srv := newBadServer(t, func(c net.Conn, req *http.Request) bool {
+	srv := setupRawServer(t, afterRequest(func(c net.Conn, req *http.Request) bool {
 		// A promise of 1 GiB, then nothing: a client that read it would
 		// wait for its read timeout.
 		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 1073741824\r\n\r\n")
 		return true
-	})
+	}))
 	s := newTestSession(t, WithLimits(Limits{MaxResponseBytes: 1 << 20}))
 	runtime.GC()
 	var before, after runtime.MemStats
@@ -295,10 +210,10 @@ func TestDeclaredLengthOverCapFailsBeforeReading(t *testing.T) {
 func TestDeclaredLengthUnderCapAllocatesWhatArrives(t *testing.T) {
 	// 60 MiB declared (under the default cap), 10 bytes sent, then the
 	// connection is closed: a short body, and no 60 MiB buffer for it.
-	srv := newBadServer(t, func(c net.Conn, req *http.Request) bool {
+	srv := setupRawServer(t, afterRequest(func(c net.Conn, req *http.Request) bool {
 		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 62914560\r\n\r\n0123456789")
 		return false
-	})
+	}))
 	s := newTestSession(t)
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -358,10 +273,10 @@ func TestTruncatedBodies(t *testing.T) {
 			}
 			t.Run(name, func(t *testing.T) {
 				t.Parallel()
-				srv := newBadServer(t, func(c net.Conn, req *http.Request) bool {
+				srv := setupRawServer(t, afterRequest(func(c net.Conn, req *http.Request) bool {
 					_, _ = io.WriteString(c, tt.response)
 					return false
-				})
+				}))
 				s := newTestSession(t)
 				var err error
 				if stream {
@@ -396,7 +311,7 @@ func TestResponseHeaderLimit(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			srv := newBadServer(t, func(c net.Conn, req *http.Request) bool {
+			srv := setupRawServer(t, afterRequest(func(c net.Conn, req *http.Request) bool {
 				var b strings.Builder
 				b.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n")
 				if tt.header > 0 {
@@ -409,7 +324,7 @@ func TestResponseHeaderLimit(t *testing.T) {
 				b.WriteString("\r\nok")
 				_, _ = io.WriteString(c, b.String())
 				return false
-			})
+			}))
 			s := newTestSession(t, WithLimits(Limits{MaxResponseHeaderBytes: tt.limit}))
 			resp, err := s.Get(context.Background(), srv.URL())
 			if tt.ok {
@@ -441,10 +356,10 @@ func TestMalformedResponses(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			srv := newBadServer(t, func(c net.Conn, req *http.Request) bool {
+			srv := setupRawServer(t, afterRequest(func(c net.Conn, req *http.Request) bool {
 				_, _ = io.WriteString(c, tt.response)
 				return false
-			})
+			}))
 			s := newTestSession(t)
 			_, err := s.Get(context.Background(), srv.URL())
 			require.Error(t, err)
@@ -485,10 +400,10 @@ func TestTruncatedDownloadKeepsTheOldFile(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			srv := newBadServer(t, func(c net.Conn, req *http.Request) bool {
+			srv := setupRawServer(t, afterRequest(func(c net.Conn, req *http.Request) bool {
 				_, _ = io.WriteString(c, tt.response)
 				return false
-			})
+			}))
 			dir := t.TempDir()
 			path := filepath.Join(dir, "file")
 			require.NoError(t, os.WriteFile(path, []byte("old"), 0o644))

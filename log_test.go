@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -196,13 +195,10 @@ func num(v any) float64 {
 
 func TestLogFailedAttempt(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close()) // nothing listens there now
+	addr := closedAddr(t)
 	logger, logs := newTestLogger(slog.LevelDebug)
 	s := newTestSession(t, WithLogger(logger))
-	_, err = s.Get(context.Background(), "http://"+addr+"/?api_key=k3y")
+	_, err := s.Get(context.Background(), "http://"+addr+"/?api_key=k3y")
 	require.ErrorIs(t, err, ErrNetwork)
 	recs := logs.records(t)
 	require.Len(t, recs, 1)

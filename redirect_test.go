@@ -2,10 +2,8 @@ package reqivo
 
 import (
 	"context"
-	"crypto/x509"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -14,28 +12,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// redirector redirects /go?to=URL&code=N to URL with status N (302 by
-// default) and echoes everything else.
-func redirector(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != "/go" {
-		echoHandler(w, r)
-		return
-	}
-	code := http.StatusFound
-	if c := r.URL.Query().Get("code"); c != "" {
-		code, _ = strconv.Atoi(c)
-	}
-	_, _ = io.Copy(io.Discard, r.Body)
-	w.Header().Set("Location", r.URL.Query().Get("to"))
-	w.WriteHeader(code)
-	_, _ = io.WriteString(w, "redirecting")
-}
-
-// goURL returns base + "/go" redirecting to target with code.
-func goURL(base, target string, code int) string {
-	return base + "/go?" + url.Values{"to": {target}, "code": {strconv.Itoa(code)}}.Encode()
-}
 
 func TestMaxRedirects(t *testing.T) {
 	t.Parallel()
@@ -96,7 +72,7 @@ func TestRedirectHistory(t *testing.T) {
 
 func TestRedirectMethodAndBody(t *testing.T) {
 	t.Parallel()
-	srv := setupServer(t, redirector)
+	srv := setupRedirector(t)
 	s := newTestSession(t, WithBaseURL(srv.URL))
 	tests := []struct {
 		code       int
@@ -143,12 +119,12 @@ func TestRedirectMethodAndBody(t *testing.T) {
 
 func TestRedirect307UnreplayableBody(t *testing.T) {
 	t.Parallel()
-	srv := setupCountingServer(t, redirector)
+	srv := setupRedirector(t)
 	s := newTestSession(t, WithBaseURL(srv.URL))
 	resp, err := s.Post(context.Background(), goURL(srv.URL, "/echo", 307), Body(io.MultiReader(strings.NewReader("once"))))
 	require.NoError(t, err)
 	assert.Equal(t, 307, resp.StatusCode, "a body that cannot be sent again is not: the 307 is the answer")
-	assert.EqualValues(t, 1, srv.requests.Load())
+	assert.Equal(t, 1, srv.seen.count())
 }
 
 func TestRedirectLoop(t *testing.T) {
@@ -183,7 +159,7 @@ func TestRedirectLoop(t *testing.T) {
 
 func TestRedirectOnlyHTTPTargets(t *testing.T) {
 	t.Parallel()
-	srv := setupServer(t, redirector)
+	srv := setupRedirector(t)
 	s := newTestSession(t, WithBaseURL(srv.URL))
 	for _, to := range []string{"ftp://127.0.0.1/x", "file:///etc/passwd", "javascript:alert(1)", "gopher://127.0.0.1/", "http:///nohost"} {
 		t.Run(to, func(t *testing.T) {
@@ -200,10 +176,10 @@ func TestRedirectOnlyHTTPTargets(t *testing.T) {
 
 // crossOriginSetup returns a session whose base URL is a, with every kind
 // of credential set, and a second server b on another port.
-func crossOriginSetup(t *testing.T, opts ...Option) (s *Session, a, b *httptest.Server) {
+func crossOriginSetup(t *testing.T, opts ...Option) (s *Session, a, b *redirectServer) {
 	t.Helper()
-	a = setupServer(t, redirector)
-	b = setupServer(t, redirector)
+	a = setupRedirector(t)
+	b = setupRedirector(t)
 	s = newTestSession(t, append([]Option{WithBaseURL(a.URL), WithBasicAuth("user", "pw"), WithHeader("X-Api-Key", "k"),
 		WithHeader("X-Auth-Token", "t"), WithHeader("X-Plain", "p")}, opts...)...)
 	s.SetCookie("manual", "m")
@@ -266,12 +242,9 @@ func TestRedirectPerRequestAuthorizationDropped(t *testing.T) {
 
 func TestRedirectHTTPSToHTTPDropsCredentials(t *testing.T) {
 	t.Parallel()
-	plain := setupServer(t, redirector)
-	tlsSrv := httptest.NewTLSServer(http.HandlerFunc(redirector))
-	t.Cleanup(tlsSrv.Close)
-	pool := x509.NewCertPool()
-	pool.AddCert(tlsSrv.Certificate())
-	s := newTestSession(t, WithBaseURL(tlsSrv.URL), WithBearerToken("tok"), WithTLSConfig(tlsConfigWithRoots(pool)))
+	plain := setupRedirector(t)
+	tlsSrv, tc := setupTLSRedirector(t)
+	s := newTestSession(t, WithBaseURL(tlsSrv.URL), WithBearerToken("tok"), WithTLSConfig(tc))
 	resp, err := s.Get(context.Background(), goURL(tlsSrv.URL, plain.URL+"/echo", 302))
 	require.NoError(t, err)
 	e := decodeEcho(t, resp)

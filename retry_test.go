@@ -156,13 +156,13 @@ func TestRetryGivesUp(t *testing.T) {
 	})
 	t.Run("network", func(t *testing.T) {
 		t.Parallel()
-		addr, accepted := dyingServer(t, 1000)
+		srv := dyingServer(t, 1000)
 		s, _ := newRetrySession(t, RetryPolicy{MaxAttempts: 3})
-		_, err := s.Get(context.Background(), "http://"+addr+"/")
+		_, err := s.Get(context.Background(), srv.URL())
 		require.Error(t, err)
 		assert.ErrorIs(t, err, ErrNetwork)
 		assert.Contains(t, err.Error(), "after 3 attempts")
-		assert.Equal(t, int64(3), accepted.Load())
+		assert.Equal(t, int64(3), srv.opened.Load())
 		assert.Equal(t, int64(3), s.Stats().Requests)
 	})
 }
@@ -549,55 +549,31 @@ func TestSleepCtx(t *testing.T) {
 	assert.NoError(t, sleepCtx(context.Background(), time.Millisecond))
 }
 
-// dyingServer accepts connections on a raw listener and closes the first
-// `dying` of them as soon as the request has arrived, before any response;
-// the later ones get a 200. It returns the address and the count of
-// connections accepted.
-func dyingServer(t *testing.T, dying int64) (string, *atomic.Int64) {
+// dyingServer closes the first `dying` connections as soon as their
+// request has arrived, before any response; the later ones get a 200. Its
+// opened count is the connections accepted.
+func dyingServer(t *testing.T, dying int64) *rawServer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var accepted atomic.Int64
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			n := accepted.Add(1)
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-				buf := make([]byte, 4096)
-				if _, err := c.Read(buf); err != nil {
-					return
-				}
-				if n <= dying {
-					return
-				}
-				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
-			}()
+	var n atomic.Int64
+	return setupRawServer(t, afterRequest(func(c net.Conn, _ *http.Request) bool {
+		if n.Add(1) <= dying {
+			return false
 		}
-	}()
-	return ln.Addr().String(), &accepted
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+		return false
+	}))
 }
 
 func TestRetryConnectionDiesBeforeResponse(t *testing.T) {
 	t.Parallel()
 	t.Run("idempotent", func(t *testing.T) {
 		t.Parallel()
-		addr, accepted := dyingServer(t, 2)
+		srv := dyingServer(t, 2)
 		s, clk := newRetrySession(t, RetryPolicy{MaxAttempts: 3})
-		resp, err := s.Get(context.Background(), "http://"+addr+"/")
+		resp, err := s.Get(context.Background(), srv.URL())
 		require.NoError(t, err)
 		assert.Equal(t, "ok", resp.Text())
-		assert.Equal(t, int64(3), accepted.Load())
+		assert.Equal(t, int64(3), srv.opened.Load())
 		assert.Equal(t, 3, resp.Attempts())
 		require.Len(t, resp.Retries(), 2)
 		for _, a := range resp.Retries() {
@@ -608,12 +584,12 @@ func TestRetryConnectionDiesBeforeResponse(t *testing.T) {
 	})
 	t.Run("POST is not", func(t *testing.T) {
 		t.Parallel()
-		addr, accepted := dyingServer(t, 2)
+		srv := dyingServer(t, 2)
 		s, _ := newRetrySession(t, RetryPolicy{MaxAttempts: 3})
-		_, err := s.Post(context.Background(), "http://"+addr+"/", BodyString("x"))
+		_, err := s.Post(context.Background(), srv.URL(), BodyString("x"))
 		require.Error(t, err)
 		assert.ErrorIs(t, err, ErrNetwork)
-		assert.Equal(t, int64(1), accepted.Load())
+		assert.Equal(t, int64(1), srv.opened.Load())
 	})
 }
 

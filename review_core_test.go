@@ -117,7 +117,7 @@ func TestStreamJSONReadErrorKeepsItsOneKind(t *testing.T) {
 	t.Parallel()
 	rs := stallServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"a\":")
 	s := newTestSession(t, WithTimeout(200*time.Millisecond))
-	resp, err := s.Get(context.Background(), rs.URL("/"), Stream())
+	resp, err := s.Get(context.Background(), rs.URL(), Stream())
 	require.NoError(t, err)
 	defer resp.Close()
 	var v map[string]any

@@ -2,12 +2,9 @@ package reqivo
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -19,80 +16,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// seenRequests is what a recording server got: the headers of each request, by
-// path, in order.
-type seenRequests struct {
-	mu   sync.Mutex
-	reqs []*http.Request // bodies drained, headers kept
-}
-
-func (s *seenRequests) add(r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.reqs = append(s.reqs, r)
-}
-
-// at returns the headers the request to path got (fails the test if none).
-func (s *seenRequests) at(t *testing.T, path string) http.Header {
-	t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, r := range s.reqs {
-		if r.URL.Path == path {
-			return r.Header
-		}
-	}
-	t.Fatalf("no request to %s", path)
-	return nil
-}
-
-func (s *seenRequests) count() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.reqs)
-}
-
-// credRedirector records each request, and redirects /go?to=URL there (with the
-// status in code=, 302 by default); any other path answers 200.
-func credRedirector(r *http.Request, w http.ResponseWriter, rec *seenRequests) {
-	_, _ = io.Copy(io.Discard, r.Body)
-	rec.add(r)
-	if to := r.URL.Query().Get("to"); to != "" {
-		code := http.StatusFound
-		if c := r.URL.Query().Get("code"); c != "" {
-			_, _ = fmt.Sscan(c, &code)
-		}
-		w.Header().Set("Location", to)
-		w.WriteHeader(code)
-		return
-	}
-	_, _ = io.WriteString(w, "ok")
-}
-
-// credServer is a loopback server running credRedirector.
-func credServer(t *testing.T) (*httptest.Server, *seenRequests) {
-	t.Helper()
-	rec := &seenRequests{}
-	srv := setupServer(t, func(w http.ResponseWriter, r *http.Request) { credRedirector(r, w, rec) })
-	return srv, rec
-}
-
-// credTLSServer is credServer over TLS, with the TLS config that
-// trusts it.
-func credTLSServer(t *testing.T) (*httptest.Server, *seenRequests, *tls.Config) {
-	t.Helper()
-	rec := &seenRequests{}
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { credRedirector(r, w, rec) }))
-	srv.Config.ErrorLog = discardLogger()
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	pool := x509.NewCertPool()
-	pool.AddCert(srv.Certificate())
-	return srv, rec, &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-}
-
-func goTo(from, to string) string { return from + "/go?to=" + url.QueryEscape(to) }
 
 // credentialOpts are the ways a credential gets into a request, each with
 // the header it travels in and the value to look for.
@@ -121,23 +44,23 @@ func TestCredentialsDroppedAcrossOrigins(t *testing.T) {
 	for _, cc := range credentialCases {
 		t.Run(cc.name, func(t *testing.T) {
 			t.Parallel()
-			a, recA := credServer(t)
-			b, recB := credServer(t) // same host, another port
+			a := setupRedirector(t)
+			b := setupRedirector(t) // same host, another port
 			hostOnly := strings.Replace(a.URL, "127.0.0.1", "localhost", 1)
 			routes := []struct {
 				name  string
 				first string // path the chain starts at, on a
 				check func(t *testing.T)
 			}{
-				{"port change", goTo("", b.URL+"/p"), func(t *testing.T) {
-					assert.Empty(t, recB.at(t, "/p").Values(cc.header))
+				{"port change", goURL("", b.URL+"/p", 302), func(t *testing.T) {
+					assert.Empty(t, b.seen.at(t, "/p").Values(cc.header))
 				}},
-				{"host change, same server", goTo("", hostOnly+"/h"), func(t *testing.T) {
-					assert.Empty(t, recA.at(t, "/h").Values(cc.header))
+				{"host change, same server", goURL("", hostOnly+"/h", 302), func(t *testing.T) {
+					assert.Empty(t, a.seen.at(t, "/h").Values(cc.header))
 				}},
-				{"a -> b -> a", goTo("", goTo(b.URL, a.URL+"/back")), func(t *testing.T) {
-					assert.Empty(t, recB.at(t, "/go").Values(cc.header))
-					assert.Empty(t, recA.at(t, "/back").Values(cc.header), "dropped credentials are not restored")
+				{"a -> b -> a", goURL("", goURL(b.URL, a.URL+"/back", 302), 302), func(t *testing.T) {
+					assert.Empty(t, b.seen.at(t, "/go").Values(cc.header))
+					assert.Empty(t, a.seen.at(t, "/back").Values(cc.header), "dropped credentials are not restored")
 				}},
 			}
 			for _, rt := range routes {
@@ -148,9 +71,9 @@ func TestCredentialsDroppedAcrossOrigins(t *testing.T) {
 					}
 					resp, err := s.Get(context.Background(), rt.first, cc.req...)
 					require.NoError(t, err)
-					assert.Equal(t, "ok", resp.Text())
+					assert.Equal(t, http.StatusOK, resp.StatusCode)
 					// The first hop had it: the test can see the header.
-					assert.Contains(t, recA.at(t, "/go").Get(cc.header), cc.value)
+					assert.Contains(t, a.seen.at(t, "/go").Get(cc.header), cc.value)
 					rt.check(t)
 				})
 			}
@@ -163,49 +86,49 @@ func TestCredentialsKeptOnSameOrigin(t *testing.T) {
 	for _, cc := range credentialCases {
 		t.Run(cc.name, func(t *testing.T) {
 			t.Parallel()
-			a, rec := credServer(t)
+			a := setupRedirector(t)
 			s := newTestSession(t, append([]Option{WithBaseURL(a.URL)}, cc.opts...)...)
 			if cc.setup != nil {
 				cc.setup(s)
 			}
-			resp, err := s.Get(context.Background(), goTo("", a.URL+"/same"), cc.req...)
+			resp, err := s.Get(context.Background(), goURL("", a.URL+"/same", 302), cc.req...)
 			require.NoError(t, err)
-			assert.Equal(t, "ok", resp.Text())
+			assert.Equal(t, http.StatusOK, resp.StatusCode)
 			if cc.header == "Proxy-Authorization" {
-				assert.Empty(t, rec.at(t, "/same").Values(cc.header), "Proxy-Authorization never goes past the first hop")
+				assert.Empty(t, a.seen.at(t, "/same").Values(cc.header), "Proxy-Authorization never goes past the first hop")
 				return
 			}
-			assert.Contains(t, rec.at(t, "/same").Get(cc.header), cc.value)
+			assert.Contains(t, a.seen.at(t, "/same").Get(cc.header), cc.value)
 		})
 	}
 }
 
 func TestNonSensitiveHeadersFollowRedirects(t *testing.T) {
 	t.Parallel()
-	a, _ := credServer(t)
-	b, recB := credServer(t)
+	a := setupRedirector(t)
+	b := setupRedirector(t)
 	s := newTestSession(t)
 	s.SetHeader("X-Trace", "t1")
-	_, err := s.Get(context.Background(), goTo(a.URL, b.URL+"/p"), Header("X-Other", "o"))
+	_, err := s.Get(context.Background(), goURL(a.URL, b.URL+"/p", 302), Header("X-Other", "o"))
 	require.NoError(t, err)
-	assert.Equal(t, "t1", recB.at(t, "/p").Get("X-Trace"))
-	assert.Equal(t, "o", recB.at(t, "/p").Get("X-Other"))
+	assert.Equal(t, "t1", b.seen.at(t, "/p").Get("X-Trace"))
+	assert.Equal(t, "o", b.seen.at(t, "/p").Get("X-Other"))
 }
 
 func TestHTTPSToHTTPDropsCredentials(t *testing.T) {
 	t.Parallel()
-	tlsSrv, recTLS, tc := credTLSServer(t)
-	plain, recPlain := credServer(t)
+	tlsSrv, tc := setupTLSRedirector(t)
+	plain := setupRedirector(t)
 	s := newTestSession(t, WithTLSConfig(tc), WithBaseURL(tlsSrv.URL))
 	s.SetBearerToken("tok")
 	s.SetCookie("sid", "secret")
-	resp, err := s.Get(context.Background(), goTo("/from", plain.URL+"/to"), Header("X-Api-Key", "k"))
+	resp, err := s.Get(context.Background(), goURL("", plain.URL+"/to", 302), Header("X-Api-Key", "k"))
 	require.NoError(t, err)
-	assert.Equal(t, "ok", resp.Text())
-	first := recTLS.at(t, "/from/go")
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	first := tlsSrv.seen.at(t, "/go")
 	assert.Equal(t, "Bearer tok", first.Get("Authorization"), "the https hop had them")
 	assert.Equal(t, "sid=secret", first.Get("Cookie"))
-	to := recPlain.at(t, "/to")
+	to := plain.seen.at(t, "/to")
 	for _, h := range []string{"Authorization", "Cookie", "X-Api-Key", "Referer"} {
 		assert.Empty(t, to.Values(h), h)
 	}
@@ -213,27 +136,27 @@ func TestHTTPSToHTTPDropsCredentials(t *testing.T) {
 
 func TestTLSVerifiedByDefault(t *testing.T) {
 	t.Parallel()
-	tlsSrv, rec, _ := credTLSServer(t)
+	tlsSrv, _ := setupTLSRedirector(t)
 	s := newTestSession(t)
 	_, err := s.Get(context.Background(), tlsSrv.URL)
 	require.Error(t, err)
 	assert.ErrorIs(t, err, ErrTLS)
 	assert.ErrorIs(t, err, ErrNetwork)
-	assert.Zero(t, rec.count())
+	assert.Zero(t, tlsSrv.seen.count())
 }
 
 func TestProxyAuthorizationOnlyFirstHop(t *testing.T) {
 	t.Parallel()
-	a, rec := credServer(t)
+	a := setupRedirector(t)
 	s := newTestSession(t)
-	_, err := s.Get(context.Background(), goTo(a.URL, goTo(a.URL, a.URL+"/end")),
+	_, err := s.Get(context.Background(), goURL(a.URL, goURL(a.URL, a.URL+"/end", 302), 302),
 		Header("Proxy-Authorization", "Basic eDp5"), Header("Authorization", "Bearer a"))
 	require.NoError(t, err)
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	require.Len(t, rec.reqs, 3)
-	assert.Equal(t, "Basic eDp5", rec.reqs[0].Header.Get("Proxy-Authorization"))
-	for _, r := range rec.reqs[1:] {
+	a.seen.mu.Lock()
+	defer a.seen.mu.Unlock()
+	require.Len(t, a.seen.reqs, 3)
+	assert.Equal(t, "Basic eDp5", a.seen.reqs[0].Header.Get("Proxy-Authorization"))
+	for _, r := range a.seen.reqs[1:] {
 		assert.Empty(t, r.Header.Values("Proxy-Authorization"))
 		assert.Equal(t, "Bearer a", r.Header.Get("Authorization"), "same origin: Authorization stays")
 	}
@@ -241,24 +164,24 @@ func TestProxyAuthorizationOnlyFirstHop(t *testing.T) {
 
 func TestReferer(t *testing.T) {
 	t.Parallel()
-	a, rec := credServer(t)
+	a := setupRedirector(t)
 	u, err := url.Parse(a.URL)
 	require.NoError(t, err)
 	u.User = url.UserPassword("user", "pw")
 	withUser := u.String()
 	s := newTestSession(t)
-	_, err = s.Get(context.Background(), goTo(withUser, a.URL+"/next")+"#frag")
+	_, err = s.Get(context.Background(), goURL(withUser, a.URL+"/next", 302)+"#frag")
 	require.NoError(t, err)
-	ref := rec.at(t, "/next").Get("Referer")
+	ref := a.seen.at(t, "/next").Get("Referer")
 	assert.NotEmpty(t, ref, "a Referer is sent within http")
 	assert.NotContains(t, ref, "user")
 	assert.NotContains(t, ref, "pw")
 	assert.NotContains(t, ref, "frag")
 
 	// A Referer the caller set is replaced on the next hop, not carried.
-	_, err = s.Get(context.Background(), goTo(a.URL, a.URL+"/mine"), Header("Referer", "http://user:pw@127.0.0.1/x"))
+	_, err = s.Get(context.Background(), goURL(a.URL, a.URL+"/mine", 302), Header("Referer", "http://user:pw@127.0.0.1/x"))
 	require.NoError(t, err)
-	assert.NotContains(t, rec.at(t, "/mine").Get("Referer"), "pw")
+	assert.NotContains(t, a.seen.at(t, "/mine").Get("Referer"), "pw")
 
 	assert.Empty(t, referer(mustParse(t, "https://a.example/x"), mustParse(t, "http://a.example/y")))
 	assert.Equal(t, "https://a.example/x?q=1", referer(mustParse(t, "https://u:p@a.example/x?q=1#f"), mustParse(t, "https://a.example/y")))
@@ -276,8 +199,8 @@ func mustParse(t *testing.T, raw string) *url.URL {
 
 func TestSessionCredentialsScopedToBaseURL(t *testing.T) {
 	t.Parallel()
-	base, recBase := credServer(t)
-	other, recOther := credServer(t)
+	base := setupRedirector(t)
+	other := setupRedirector(t)
 	otherHost := strings.Replace(base.URL, "127.0.0.1", "localhost", 1)
 	s := newTestSession(t, WithBaseURL(base.URL), WithBearerToken("tok"))
 	s.SetCookie("sid", "secret")
@@ -286,7 +209,7 @@ func TestSessionCredentialsScopedToBaseURL(t *testing.T) {
 
 	_, err := s.Get(context.Background(), "/mine")
 	require.NoError(t, err)
-	mine := recBase.at(t, "/mine")
+	mine := base.seen.at(t, "/mine")
 	assert.Equal(t, "Bearer tok", mine.Get("Authorization"))
 	assert.Equal(t, "sid=secret", mine.Get("Cookie"))
 	assert.Equal(t, "key", mine.Get("X-Api-Key"))
@@ -300,9 +223,9 @@ func TestSessionCredentialsScopedToBaseURL(t *testing.T) {
 			require.NoError(t, err)
 			var h http.Header
 			if strings.Contains(target.url, "localhost") {
-				h = recBase.at(t, "/theirs-host")
+				h = base.seen.at(t, "/theirs-host")
 			} else {
-				h = recOther.at(t, "/theirs")
+				h = other.seen.at(t, "/theirs")
 			}
 			for _, name := range []string{"Authorization", "Cookie", "X-Api-Key"} {
 				assert.Empty(t, h.Values(name), name)
@@ -316,30 +239,30 @@ func TestSessionCredentialsScopedToBaseURL(t *testing.T) {
 	s2 := newTestSession(t, WithBearerToken("tok2"))
 	_, err = s2.Get(context.Background(), other.URL+"/asked")
 	require.NoError(t, err)
-	assert.Equal(t, "Bearer tok2", recOther.at(t, "/asked").Get("Authorization"))
+	assert.Equal(t, "Bearer tok2", other.seen.at(t, "/asked").Get("Authorization"))
 }
 
 func TestSchemeRelativeURLRefused(t *testing.T) {
 	t.Parallel()
-	base, rec := credServer(t)
+	base := setupRedirector(t)
 	s := newTestSession(t, WithBaseURL(base.URL), WithBearerToken("tok"))
 	for _, ref := range []string{"//127.0.0.1:1/x", "//evil.example", "///evil.example"} {
 		_, err := s.Get(context.Background(), ref)
 		assert.ErrorIs(t, err, ErrInvalidURL, ref)
 	}
-	assert.Zero(t, rec.count())
+	assert.Zero(t, base.seen.count())
 }
 
 func TestRedirectOnlyToHTTP(t *testing.T) {
 	t.Parallel()
-	a, rec := credServer(t)
+	a := setupRedirector(t)
 	s := newTestSession(t)
 	for _, to := range []string{"file:///etc/passwd", "ftp://127.0.0.1/x", "gopher://127.0.0.1/", "javascript:alert(1)", "http:///nohost"} {
-		resp, err := s.Get(context.Background(), goTo(a.URL, to))
+		resp, err := s.Get(context.Background(), goURL(a.URL, to, 302))
 		require.NoError(t, err, to)
 		assert.Equal(t, http.StatusFound, resp.StatusCode, "%s is not followed", to)
 	}
-	assert.Equal(t, 5, rec.count())
+	assert.Equal(t, 5, a.seen.count())
 }
 
 func TestInvalidHeadersNeverSent(t *testing.T) {
@@ -389,13 +312,10 @@ func TestSecretsRedactedInErrors(t *testing.T) {
 	t.Parallel()
 	// A port nothing listens on: the request fails, and its error names
 	// the URL.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
+	addr := closedAddr(t)
 	s := newTestSession(t, WithRetry(RetryPolicy{MaxAttempts: 2}))
 	newFakeClock().install(s)
-	_, err = s.Get(context.Background(), "http://user:hunter2@"+addr+"/x?token=tok123&api_key=k456&page=2")
+	_, err := s.Get(context.Background(), "http://user:hunter2@"+addr+"/x?token=tok123&api_key=k456&page=2")
 	require.Error(t, err)
 	msg := err.Error()
 	assert.NotContains(t, msg, "hunter2")
@@ -519,10 +439,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	assert.Equal(t, "ok", resp.Text())
 
 	// A failure, with the same credentials in the URL.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
+	addr := closedAddr(t)
 	_, err = s.Get(context.Background(), "http://user:urlpwsecret@"+addr+"/?token=querysecret")
 	require.Error(t, err)
 

@@ -2,17 +2,11 @@ package reqivo
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"io"
-	"log"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,143 +14,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// countingServer is an httptest server that counts the connections it
-// accepted, the connections it saw closed, and the requests it served.
-type countingServer struct {
-	*httptest.Server
-	conns    atomic.Int64
-	closed   atomic.Int64
-	requests atomic.Int64
-}
-
-// setupCountingServer starts h on 127.0.0.1, counting, for the test.
-func setupCountingServer(t testing.TB, h http.HandlerFunc) *countingServer {
-	t.Helper()
-	cs := &countingServer{}
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		cs.requests.Add(1)
-		h(w, r)
-	}))
-	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
-		switch st {
-		case http.StateNew:
-			cs.conns.Add(1)
-		case http.StateClosed, http.StateHijacked:
-			cs.closed.Add(1)
-		}
-	}
-	srv.Start()
-	t.Cleanup(srv.Close)
-	cs.Server = srv
-	return cs
-}
-
-// rawServer is a TCP listener on 127.0.0.1 whose connections are handled
-// by a function, for servers that misbehave below HTTP.
-type rawServer struct {
-	ln    net.Listener
-	addr  string
-	conns atomic.Int64
-	done  chan struct{}
-	wg    sync.WaitGroup
-	mu    sync.Mutex
-	open  []net.Conn
-}
-
-// setupRawServer starts a raw server; handle runs once per connection and
-// should return when done is closed. The test's cleanup closes the
-// listener and every connection and waits for the handlers.
-func setupRawServer(t testing.TB, handle func(c net.Conn, done <-chan struct{})) *rawServer {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	rs := &rawServer{ln: ln, addr: ln.Addr().String(), done: make(chan struct{})}
-	rs.wg.Add(1)
-	go func() {
-		defer rs.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			rs.conns.Add(1)
-			rs.mu.Lock()
-			rs.open = append(rs.open, c)
-			rs.mu.Unlock()
-			rs.wg.Add(1)
-			go func() {
-				defer rs.wg.Done()
-				defer c.Close()
-				handle(c, rs.done)
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		close(rs.done)
-		ln.Close()
-		rs.mu.Lock()
-		for _, c := range rs.open {
-			c.Close()
-		}
-		rs.mu.Unlock()
-		rs.wg.Wait()
-	})
-	return rs
-}
-
-// discardLogger silences a test server's error log (TLS handshake
-// failures the test provokes).
-func discardLogger() *log.Logger { return log.New(io.Discard, "", 0) }
-
-// tlsConfigWithRoots trusts pool's certificates (an httptest TLS server's).
-func tlsConfigWithRoots(pool *x509.CertPool) *tls.Config {
-	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-}
-
-// URL returns the server's http URL with path appended.
-func (rs *rawServer) URL(path string) string { return "http://" + rs.addr + path }
-
-// readRequestHead reads an HTTP request's head from c (up to the blank
-// line), so a raw server can answer after it.
-func readRequestHead(c net.Conn) error {
-	var buf []byte
-	one := make([]byte, 1)
-	for !strings.HasSuffix(string(buf), "\r\n\r\n") {
-		if _, err := c.Read(one); err != nil {
-			return err
-		}
-		buf = append(buf, one[0])
-	}
-	return nil
-}
-
-// echo is a handler that answers with what it received, as JSON.
-type echoed struct {
-	Method string      `json:"method"`
-	Path   string      `json:"path"`
-	Query  string      `json:"query"`
-	Header http.Header `json:"header"`
-	Body   string      `json:"body"`
-	Host   string      `json:"host"`
-}
-
-func echoHandler(w http.ResponseWriter, r *http.Request) {
-	b, _ := io.ReadAll(r.Body)
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Method", r.Method)
-	_ = json.NewEncoder(w).Encode(echoed{
-		Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
-		Header: r.Header, Body: string(b), Host: r.Host,
-	})
-}
-
-func decodeEcho(t testing.TB, resp *Response) echoed {
-	t.Helper()
-	var e echoed
-	require.NoError(t, resp.JSON(&e))
-	return e
-}
 
 func TestSmokeGet(t *testing.T) {
 	t.Parallel()

@@ -87,7 +87,7 @@ func TestServerNeverAnswers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			srv := newBadServer(t, silent)
+			srv := setupRawServer(t, afterRequest(silent))
 			s := newTestSession(t, tt.opts...)
 			ctx := context.Background()
 			if tt.name == "caller's deadline" {
@@ -129,10 +129,10 @@ func TestHeadersTrickled(t *testing.T) {
 			t.Parallel()
 			stop := make(chan struct{})
 			t.Cleanup(func() { close(stop) })
-			srv := newBadServer(t, func(c net.Conn, req *http.Request) bool {
+			srv := setupRawServer(t, afterRequest(func(c net.Conn, req *http.Request) bool {
 				trickle(c, head, 10*time.Millisecond, stop)
 				return false
-			})
+			}))
 			s := newTestSession(t, tt.opts...)
 			err := timed(t, func() error {
 				_, err := s.Get(context.Background(), srv.URL())
@@ -174,7 +174,7 @@ func TestBodyTrickled(t *testing.T) {
 			t.Parallel()
 			stop := make(chan struct{})
 			t.Cleanup(func() { close(stop) })
-			srv := newBadServer(t, func(c net.Conn, req *http.Request) bool {
+			srv := setupRawServer(t, afterRequest(func(c net.Conn, req *http.Request) bool {
 				if _, err := io.WriteString(c, head); err != nil {
 					return false
 				}
@@ -184,7 +184,7 @@ func TestBodyTrickled(t *testing.T) {
 				}
 				trickle(c, body, 10*time.Millisecond, stop)
 				return false
-			})
+			}))
 			s := newTestSession(t, tt.opts...)
 			err := timed(t, func() error {
 				if !tt.stream {
@@ -229,33 +229,12 @@ func TestConnectTimeout(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			require.NoError(t, err)
-			accepted := make(chan net.Conn, 1)
-			closed := make(chan struct{})
-			go func() {
-				c, err := ln.Accept()
-				if err != nil {
-					close(closed)
-					return
-				}
-				accepted <- c
-				_, _ = io.Copy(io.Discard, c) // the ClientHello, then EOF when the client gives up
-				c.Close()
-				close(closed)
-			}()
-			t.Cleanup(func() {
-				ln.Close()
-				select {
-				case c := <-accepted:
-					c.Close()
-				default:
-				}
-				<-closed
-			})
+			// Reads the ClientHello, then waits for EOF when the client
+			// gives up.
+			rs := setupRawServer(t, func(c net.Conn, _ <-chan struct{}) { _, _ = io.Copy(io.Discard, c) })
 			s := newTestSession(t, tt.opts...)
-			err = timed(t, func() error {
-				_, err := s.Get(context.Background(), "https://"+ln.Addr().String()+"/")
+			err := timed(t, func() error {
+				_, err := s.Get(context.Background(), "https://"+rs.addr+"/")
 				return err
 			})
 			require.Error(t, err)
@@ -265,18 +244,14 @@ func TestConnectTimeout(t *testing.T) {
 				assert.ErrorIs(t, err, context.DeadlineExceeded)
 				require.NoError(t, s.Close())
 			}
-			select {
-			case <-closed:
-			case <-time.After(generous):
-				t.Fatal("the client kept the connection")
-			}
+			rs.waitClosed(t, 1) // else the client kept the connection
 		})
 	}
 }
 
 func TestTimeoutIsNotRetried(t *testing.T) {
 	t.Parallel()
-	srv := newBadServer(t, silent)
+	srv := setupRawServer(t, afterRequest(silent))
 	s := newTestSession(t, WithTimeout(shortTimeout), WithRetry(RetryPolicy{MaxAttempts: 5, MinWait: time.Millisecond, MaxWait: time.Millisecond}))
 	err := timed(t, func() error {
 		_, err := s.Get(context.Background(), srv.URL())
