@@ -373,3 +373,74 @@ func TestRequestErrorUnwrap(t *testing.T) {
 	u, _ := url.Parse("http://h/")
 	assert.Equal(t, "http://h/", redactURL(u))
 }
+
+// An error names the bad input it refuses, escaped: a header name or
+// method with CR or LF must not write a line of its own into the caller's
+// logs.
+func TestErrorStringsEscapeControlBytes(t *testing.T) {
+	t.Parallel()
+	srv := setupCountingServer(t, echoHandler)
+	ctx := context.Background()
+	const evil = "X\r\nInjected: 1\x00"
+	tests := []struct {
+		name string
+		do   func(s *Session) error
+	}{
+		{"session header name", func(s *Session) error {
+			s.SetHeader(evil, "v")
+			_, err := s.Get(ctx, srv.URL)
+			return err
+		}},
+		{"request header name", func(s *Session) error {
+			_, err := s.Get(ctx, srv.URL, Header(evil, "v"))
+			return err
+		}},
+		{"method", func(s *Session) error {
+			_, err := s.Request(ctx, evil, srv.URL)
+			return err
+		}},
+		{"cookie name", func(s *Session) error {
+			s.SetCookie(evil, "v")
+			_, err := s.Get(ctx, srv.URL)
+			return err
+		}},
+		{"Host of Do", func(s *Session) error {
+			req, err := http.NewRequest(http.MethodGet, srv.URL, nil)
+			require.NoError(t, err)
+			req.Host = evil
+			_, err = s.Do(req)
+			return err
+		}},
+		{"option", func(*Session) error {
+			_, err := NewSession(WithHeader(evil, "v"))
+			return err
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			err := tt.do(newTestSession(t))
+			require.Error(t, err)
+			assert.NotContains(t, err.Error(), "\r")
+			assert.NotContains(t, err.Error(), "\n")
+			assert.NotContains(t, err.Error(), "\x00")
+			assert.Contains(t, err.Error(), `X\r\nInjected: 1\x00`)
+		})
+	}
+	assert.Zero(t, srv.requests.Load())
+}
+
+// A request cancelled by its caller is ErrNetwork, as ErrNetwork's doc
+// says, with context.Canceled in the chain.
+func TestCanceledRequestIsErrCanceled(t *testing.T) {
+	t.Parallel()
+	srv := setupCountingServer(t, echoHandler)
+	s := newTestSession(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := s.Get(ctx, srv.URL)
+	assertRequestKind(t, err, ErrCanceled)
+	assert.NotErrorIs(t, err, ErrNetwork)
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.Zero(t, srv.requests.Load())
+}

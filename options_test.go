@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -296,4 +297,94 @@ func TestWithOptionsAppliesInOrder(t *testing.T) {
 	assert.ErrorIs(t, err, ErrInvalidOption)
 	_, err = NewSession(WithOptions(WithTimeout(-1)))
 	assert.ErrorIs(t, err, ErrInvalidOption)
+}
+
+// bareRT answers like many RoundTrippers written for tests: a status and
+// little else (no Body, no Request), or nothing at all. The wire cannot
+// produce these, hence the fake.
+type bareRT struct {
+	resp func() *http.Response
+}
+
+func (b bareRT) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body != nil {
+		r.Body.Close()
+	}
+	return b.resp(), nil
+}
+
+// A caller's RoundTripper (WithTransport, WithMiddleware) that leaves out
+// Body, Request or Header must not panic the session: they are filled in
+// as http.Client fills in the body, and a response that is not one at all
+// is ErrInvalidResponse.
+func TestBareTransportResponses(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		resp func() *http.Response
+		want error // nil: a response
+	}{
+		{"200 without body or request", func() *http.Response { return &http.Response{StatusCode: 200} }, nil},
+		{"404 without body or request", func() *http.Response { return &http.Response{StatusCode: 404} }, nil},
+		{"503 retried", func() *http.Response { return &http.Response{StatusCode: 503} }, nil},
+		{"302 followed", func() *http.Response {
+			return &http.Response{StatusCode: 302, Header: http.Header{"Location": {"/next"}}}
+		}, ErrRedirectLoop},
+		{"no body but a Content-Length", func() *http.Response { return &http.Response{StatusCode: 200, ContentLength: 5} }, ErrInvalidResponse},
+		{"nil response", func() *http.Response { return nil }, ErrInvalidResponse},
+	}
+	for _, tt := range tests {
+		for _, stream := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s stream=%v", tt.name, stream), func(t *testing.T) {
+				t.Parallel()
+				s := newTestSession(t, WithTransport(bareRT{tt.resp}), WithMaxRedirects(2),
+					WithRetry(RetryPolicy{MaxAttempts: 2, MinWait: time.Nanosecond, MaxWait: time.Nanosecond}))
+				var opts []RequestOption
+				if stream {
+					opts = append(opts, Stream())
+				}
+				resp, err := s.Get(context.Background(), "http://127.0.0.1:1/x", opts...)
+				if tt.want != nil {
+					assertRequestKind(t, err, tt.want)
+					return
+				}
+				require.NoError(t, err)
+				defer resp.Close()
+				assert.Equal(t, tt.resp().StatusCode, resp.StatusCode)
+				assert.Equal(t, "http://127.0.0.1:1/x", resp.URL().String())
+				assert.Empty(t, resp.Bytes())
+				if resp.StatusCode >= 400 {
+					var he *HTTPError
+					assert.ErrorAs(t, resp.Err(), &he)
+				}
+			})
+		}
+	}
+}
+
+// WithTransport says the pool fields of Limits cannot be used with it: a
+// caller setting them must hear so, not have them silently ignored.
+// MaxResponseBytes is the session's own and stays usable.
+func TestWithTransportRefusesPoolLimits(t *testing.T) {
+	t.Parallel()
+	tr := &http.Transport{}
+	for name, l := range map[string]Limits{
+		"MaxConnsPerHost":        {MaxConnsPerHost: 4},
+		"MaxIdleConns":           {MaxIdleConns: 4},
+		"MaxIdleConnsPerHost":    {MaxIdleConnsPerHost: 4},
+		"IdleConnTimeout":        {IdleConnTimeout: time.Second},
+		"MaxResponseHeaderBytes": {MaxResponseHeaderBytes: 1 << 10},
+	} {
+		for _, opts := range [][]Option{{WithTransport(tr), WithLimits(l)}, {WithLimits(l), WithTransport(tr)}} {
+			_, err := NewSession(opts...)
+			assert.ErrorIs(t, err, ErrInvalidOption, name)
+		}
+	}
+	l := DefaultLimits()
+	l.MaxResponseBytes = 1 << 10
+	for _, l := range []Limits{{MaxResponseBytes: 1 << 10}, l} {
+		s, err := NewSession(WithTransport(tr), WithLimits(l))
+		require.NoError(t, err)
+		assert.NoError(t, s.Close())
+	}
 }

@@ -354,3 +354,25 @@ func TestRedirectDropsNonCanonicalSensitiveHeaders(t *testing.T) {
 		assert.Empty(t, e.Header.Get(h), "%s leaked", h)
 	}
 }
+
+// The redirect rules judge origins from where the request went: a hook
+// that points it elsewhere makes that the first origin, so a same-origin
+// redirect there keeps the hook's Authorization.
+func TestOnRequestHookURLIsTheFirstOrigin(t *testing.T) {
+	t.Parallel()
+	b := setupRedirector(t)
+	a := setupCountingServer(t, echoHandler)
+	bu, err := url.Parse(b.URL)
+	require.NoError(t, err)
+	s := newTestSession(t)
+	s.OnRequest(func(r *http.Request) error {
+		r.URL.Host, r.Host = bu.Host, bu.Host
+		r.Header.Set("Authorization", "Bearer for-b")
+		return nil
+	})
+	resp, err := s.Get(context.Background(), goURL(a.URL, "/end", http.StatusFound))
+	require.NoError(t, err)
+	assert.Equal(t, b.URL+"/end", resp.URL().String())
+	assert.Equal(t, "Bearer for-b", b.seen.at(t, "/end").Get("Authorization"))
+	assert.Zero(t, a.requests.Load())
+}

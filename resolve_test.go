@@ -3,7 +3,9 @@ package reqivo
 import (
 	"context"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -109,5 +111,41 @@ func TestPathParam(t *testing.T) {
 			assert.Equal(t, tt.query, e.Query)
 			assert.NotContains(t, resp.URL().EscapedPath(), "/../", "no dot segment on the wire")
 		})
+	}
+}
+
+// Once the cache of resolve is full, a URL not in it is resolved without
+// the writers' lock (every request to a new path serialised on it), and a
+// long URL is never kept (256 of them would pin their bytes for the
+// session's life).
+func TestResolveCacheFullTakesNoLockAndKeepsNoLongURL(t *testing.T) {
+	t.Parallel()
+	s := newTestSession(t, WithBaseURL("https://api.example.com/"))
+	long := "p/" + strings.Repeat("a", 64<<10)
+	_, err := s.resolve(long)
+	require.NoError(t, err)
+	if m := s.resolved.Load(); m != nil {
+		_, kept := (*m)[long]
+		assert.False(t, kept, "a 64 KiB URL was cached")
+	}
+	for i := range maxResolved {
+		_, err := s.resolve("p" + strconv.Itoa(i))
+		require.NoError(t, err)
+	}
+	s.resolvedMu.Lock()
+	defer s.resolvedMu.Unlock()
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.resolve("not-cached")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		assert.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		s.resolvedMu.Unlock() // let the goroutine end before failing
+		<-done
+		s.resolvedMu.Lock()
+		t.Fatal("resolve of a new URL waited for the cache's lock with the cache full")
 	}
 }

@@ -295,3 +295,36 @@ func TestBufferAllocations(t *testing.T) {
 	t.Logf("%.0f bytes allocated per 1 MiB response", perRequest)
 	assert.Less(t, perRequest, 1.5*(1<<20))
 }
+
+func TestStreamedJSONRefusesTrailingData(t *testing.T) {
+	t.Parallel()
+	srv := setupServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"a":1} junk`)
+	})
+	s := newTestSession(t)
+	var v map[string]int
+	resp, err := s.Get(context.Background(), srv.URL)
+	require.NoError(t, err)
+	assert.ErrorIs(t, resp.JSON(&v), ErrInvalidResponse, "buffered")
+	resp, err = s.Get(context.Background(), srv.URL, Stream())
+	require.NoError(t, err)
+	defer resp.Close()
+	assert.ErrorIs(t, resp.JSON(&v), ErrInvalidResponse, "streamed, like buffered")
+}
+
+// JSON on a streamed body that fails to arrive reports why it failed (a
+// timeout here), not also ErrInvalidResponse: one kind per error.
+func TestStreamJSONReadErrorKeepsItsOneKind(t *testing.T) {
+	t.Parallel()
+	rs := stallServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"a\":")
+	s := newTestSession(t, WithTimeout(200*time.Millisecond))
+	resp, err := s.Get(context.Background(), rs.URL(), Stream())
+	require.NoError(t, err)
+	defer resp.Close()
+	var v map[string]any
+	err = resp.JSON(&v)
+	assert.ErrorIs(t, err, ErrTimeout)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.NotErrorIs(t, err, ErrInvalidResponse)
+}

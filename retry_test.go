@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -710,4 +711,21 @@ func TestRetryEachRedirectHop(t *testing.T) {
 	assert.Equal(t, int64(3), hitsB.Load())
 	assert.Len(t, clk.Waits(), 3)
 	assert.Equal(t, int64(5), s.Stats().Requests)
+}
+
+// A MaxWait of the largest Duration ("no cap") must not panic the random
+// draw: its bound, MaxWait+1, overflowed.
+func TestRetryMaxWaitLargestDuration(t *testing.T) {
+	t.Parallel()
+	p := RetryPolicy{MinWait: time.Duration(math.MaxInt64), MaxWait: time.Duration(math.MaxInt64)}
+	for range 20 {
+		w := p.backoff(1, realClock.jitter)
+		assert.GreaterOrEqual(t, w, time.Duration(0))
+	}
+	srv, hits := flakyServer(t, nil, 503, 200)
+	s := newTestSession(t, WithRetry(RetryPolicy{MaxAttempts: 2, MaxWait: time.Duration(math.MaxInt64)}))
+	resp, err := s.Get(context.Background(), srv.URL)
+	require.NoError(t, err)
+	assert.Equal(t, 200, resp.StatusCode)
+	assert.Equal(t, int64(2), hits.Load())
 }

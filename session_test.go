@@ -244,28 +244,18 @@ func (c *closeRecorder) Close() error { c.closed.Store(true); return nil }
 
 func TestHTTPClient(t *testing.T) {
 	t.Parallel()
-	var hits atomic.Int64
-	srv := setupServer(t, func(w http.ResponseWriter, r *http.Request) {
-		hits.Add(1)
-		switch r.URL.Path {
-		case "/r1":
-			http.Redirect(w, r, "/r2", http.StatusFound)
-		case "/r2":
-			http.Redirect(w, r, "/final", http.StatusFound)
-		default:
-			echoHandler(w, r)
-		}
-	})
+	srv := setupRedirector(t)
+	r1 := goURL(srv.URL, goURL("", "/final", http.StatusFound), http.StatusFound) // two hops
 	s := newTestSession(t, WithBaseURL(srv.URL), WithHeader("X-Session", "yes"))
 	var c *http.Client = s.HTTPClient()
-	resp, err := c.Get(srv.URL + "/r1")
+	resp, err := c.Get(r1)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	var e echoed
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&e))
 	assert.Equal(t, "/final", e.Path)
 	assert.Equal(t, "yes", e.Header.Get("X-Session"))
-	assert.EqualValues(t, 3, hits.Load(), "each hop once: the client does not follow again")
+	assert.Equal(t, 3, srv.seen.count(), "each hop once: the client does not follow again")
 	assert.EqualValues(t, 3, s.Stats().Requests)
 	c2 := s.HTTPClient()
 	assert.NotSame(t, c, c2, "a new client each call")
@@ -274,11 +264,11 @@ func TestHTTPClient(t *testing.T) {
 
 	// With following off in the session, the client gets the 3xx.
 	s0 := newTestSession(t, WithMaxRedirects(0))
-	resp, err = s0.HTTPClient().Get(srv.URL + "/r1")
+	resp, err = s0.HTTPClient().Get(r1)
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusFound, resp.StatusCode)
-	assert.EqualValues(t, 4, hits.Load())
+	assert.Equal(t, 4, srv.seen.count())
 }
 
 func TestClose(t *testing.T) {
@@ -414,4 +404,19 @@ func TestURLUserinfoIsBasicAuth(t *testing.T) {
 	resp, err = s.Get(context.Background(), u+"/basic-auth/user/other", Header("Authorization", basicAuthHeader("user", "other")))
 	require.NoError(t, err)
 	assert.Equal(t, 200, resp.StatusCode, "an explicit Authorization header wins over userinfo")
+}
+
+func TestZeroSessionRefuses(t *testing.T) {
+	t.Parallel()
+	var zero Session
+	_, err := zero.Get(context.Background(), "http://127.0.0.1:1/")
+	assert.ErrorIs(t, err, ErrInvalidOption)
+	var nilSession *Session
+	_, err = nilSession.Get(context.Background(), "http://127.0.0.1:1/")
+	assert.ErrorIs(t, err, ErrInvalidOption)
+	req, _ := http.NewRequest(http.MethodGet, "http://127.0.0.1:1/", nil)
+	_, err = zero.Do(req)
+	assert.ErrorIs(t, err, ErrInvalidOption)
+	_, err = zero.WebSocket(context.Background(), "ws://127.0.0.1:1/")
+	assert.ErrorIs(t, err, ErrInvalidOption)
 }

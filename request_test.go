@@ -1,3 +1,5 @@
+// Request options: bodies, headers and the body of a refused request.
+
 package reqivo
 
 import (
@@ -55,21 +57,6 @@ func TestFailedOptionsCloseEveryBody(t *testing.T) {
 	}
 }
 
-func TestZeroSessionRefuses(t *testing.T) {
-	t.Parallel()
-	var zero Session
-	_, err := zero.Get(context.Background(), "http://127.0.0.1:1/")
-	assert.ErrorIs(t, err, ErrInvalidOption)
-	var nilSession *Session
-	_, err = nilSession.Get(context.Background(), "http://127.0.0.1:1/")
-	assert.ErrorIs(t, err, ErrInvalidOption)
-	req, _ := http.NewRequest(http.MethodGet, "http://127.0.0.1:1/", nil)
-	_, err = zero.Do(req)
-	assert.ErrorIs(t, err, ErrInvalidOption)
-	_, err = zero.WebSocket(context.Background(), "ws://127.0.0.1:1/")
-	assert.ErrorIs(t, err, ErrInvalidOption)
-}
-
 func TestHostHeaderOptionSetsHost(t *testing.T) {
 	t.Parallel()
 	var seen atomic.Value
@@ -81,21 +68,4 @@ func TestHostHeaderOptionSetsHost(t *testing.T) {
 
 	_, err = s.Get(context.Background(), srv.URL, Header("Host", "a b"))
 	assert.ErrorIs(t, err, ErrInvalidHeader)
-}
-
-func TestStreamedJSONRefusesTrailingData(t *testing.T) {
-	t.Parallel()
-	srv := setupServer(t, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"a":1} junk`)
-	})
-	s := newTestSession(t)
-	var v map[string]int
-	resp, err := s.Get(context.Background(), srv.URL)
-	require.NoError(t, err)
-	assert.ErrorIs(t, resp.JSON(&v), ErrInvalidResponse, "buffered")
-	resp, err = s.Get(context.Background(), srv.URL, Stream())
-	require.NoError(t, err)
-	defer resp.Close()
-	assert.ErrorIs(t, resp.JSON(&v), ErrInvalidResponse, "streamed, like buffered")
 }
