@@ -6,8 +6,10 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -119,46 +121,136 @@ func TestConflictingOptions(t *testing.T) {
 	}
 }
 
+// requestDeadline sends one GET of u through s and returns how long the
+// request's context had left when s's OnRequest hook saw it, and whether
+// it had a deadline at all: the total timeout as the request carries it.
+func requestDeadline(t *testing.T, s *Session, u string) (time.Duration, bool) {
+	t.Helper()
+	var left time.Duration
+	var ok bool
+	s.OnRequest(func(r *http.Request) error {
+		var d time.Time
+		d, ok = r.Context().Deadline()
+		left = time.Until(d)
+		return nil
+	})
+	_, err := s.Get(context.Background(), u)
+	require.NoError(t, err)
+	return left, ok
+}
+
+// assertTotalTimeout checks the request's deadline is total away (minus
+// what the request itself took, generously).
+func assertTotalTimeout(t *testing.T, s *Session, u string, total time.Duration) {
+	t.Helper()
+	left, ok := requestDeadline(t, s, u)
+	if total == 0 {
+		assert.False(t, ok, "no total deadline")
+		return
+	}
+	require.True(t, ok, "a total deadline")
+	assert.LessOrEqual(t, left, total)
+	assert.Greater(t, left, total-5*time.Second)
+}
+
+// declaredLengthServer answers /?n=N with a Content-Length of N and no
+// body: a session that accepts the length then sees the body cut.
+func declaredLengthServer(t *testing.T) *rawServer {
+	t.Helper()
+	return setupRawServer(t, afterRequest(func(c net.Conn, req *http.Request) bool {
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: "+req.URL.Query().Get("n")+"\r\n\r\n")
+		return false
+	}))
+}
+
+// assertMaxResponseBytes checks s refuses a declared length of limit+1
+// and accepts limit (then fails on the cut body, a network error).
+func assertMaxResponseBytes(t *testing.T, s *Session, srv *rawServer, limit int64) {
+	t.Helper()
+	_, err := s.Get(context.Background(), srv.URL()+"/?n="+strconv.FormatInt(limit+1, 10))
+	assertRequestKind(t, err, ErrBodyTooLarge)
+	_, err = s.Get(context.Background(), srv.URL()+"/?n="+strconv.FormatInt(limit, 10))
+	assertRequestKind(t, err, ErrNetwork)
+}
+
+// The defaults, seen where a request shows them: its total deadline, the
+// bound on a response, the jar, the User-Agent, and the headers a
+// cross-origin redirect drops. The redirect limit's default is checked by
+// TestMaxRedirects, TLS verification by TestTLSVerifiedByDefault; what
+// shows only after seconds or under load is in TestDefaultTransport.
 func TestDefaultsTakeEffect(t *testing.T) {
 	t.Parallel()
 	s := newTestSession(t)
-	assert.Equal(t, Timeouts{Connect: 10 * time.Second, Read: 30 * time.Second, Total: 30 * time.Second}, s.cfg.timeouts)
-	assert.Equal(t, 10, s.cfg.maxRedirects)
-	assert.Equal(t, DefaultLimits(), s.cfg.limits)
 	assert.Equal(t, http.Header{"User-Agent": {"reqivo-go/" + Version}}, s.Header())
 	assert.Nil(t, s.BaseURL())
-	assert.NotNil(t, s.jar)
+	srv := setupServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/set" {
+			http.SetCookie(w, &http.Cookie{Name: "jar", Value: "on"})
+		}
+		echoHandler(w, r)
+	})
+	assertTotalTimeout(t, s, srv.URL+"/set", 30*time.Second)
+	assert.Equal(t, "jar=on", getEcho(t, s, srv.URL+"/get").Header.Get("Cookie"), "a cookie jar by default")
+	assertMaxResponseBytes(t, newTestSession(t), declaredLengthServer(t), DefaultMaxResponseBytes)
+
+	a, b := setupRedirector(t), setupRedirector(t)
+	sensitive := []string{"Authorization", "Proxy-Authorization", "Cookie", "X-Api-Key", "X-Auth-Token"}
+	var opts []RequestOption
+	for _, h := range sensitive {
+		opts = append(opts, Header(h, "secret"))
+	}
+	_, err := newTestSession(t).Get(context.Background(), goURL(a.URL, b.URL+"/to", http.StatusFound), opts...)
+	require.NoError(t, err)
+	for _, h := range sensitive {
+		assert.Equal(t, "secret", a.seen.at(t, "/go").Get(h), "sanity: %s was sent", h)
+		assert.Empty(t, b.seen.at(t, "/to").Values(h), "%s is sensitive by default", h)
+	}
+}
+
+// TestDefaultTransport reads the pool the session built: its settings
+// show only under load (64 idle connections per host) or after seconds (a
+// 10 s handshake timeout, a 30 s read timeout), the proxy from the
+// environment only by changing the process's environment (read once per
+// process by net/http), and the TLS floor not at all while crypto/tls's
+// own default floor is the same.
+func TestDefaultTransport(t *testing.T) {
+	t.Parallel()
+	s := newTestSession(t)
+	assert.Equal(t, 30*time.Second, s.cfg.timeouts.Read)
 	require.NotNil(t, s.transport)
 	assert.Equal(t, 64, s.transport.MaxIdleConnsPerHost)
 	assert.Equal(t, 256, s.transport.MaxIdleConns)
-	assert.Equal(t, 10*time.Second, s.transport.TLSHandshakeTimeout)
+	assert.Equal(t, 10*time.Second, s.transport.TLSHandshakeTimeout, "the connect timeout")
 	assert.Zero(t, s.transport.ResponseHeaderTimeout, "the session bounds the header wait itself")
 	assert.Equal(t, uint16(tls.VersionTLS12), s.transport.TLSClientConfig.MinVersion)
-	assert.False(t, s.transport.TLSClientConfig.InsecureSkipVerify)
 	assert.NotNil(t, s.transport.Proxy, "the environment's proxy settings by default")
-	for _, h := range []string{"Authorization", "Proxy-Authorization", "Cookie", "X-Api-Key", "X-Auth-Token"} {
-		assert.True(t, s.cfg.sensitive[h], h)
-	}
 }
 
 func TestWithTimeoutsKeepsDefaultsForZeroFields(t *testing.T) {
 	t.Parallel()
+	srv := setupServer(t, echoHandler)
 	s := newTestSession(t, WithTimeouts(Timeouts{Read: time.Second}))
-	assert.Equal(t, Timeouts{Connect: 10 * time.Second, Read: time.Second, Total: 30 * time.Second}, s.cfg.timeouts)
+	assertTotalTimeout(t, s, srv.URL, 30*time.Second)
+	// The connect and read timeouts show only after seconds: read from the
+	// session's pool and config.
+	assert.Equal(t, 10*time.Second, s.transport.TLSHandshakeTimeout)
 	s = newTestSession(t, WithTimeouts(Timeouts{Connect: 2 * time.Second}), WithTimeout(0))
-	assert.Equal(t, Timeouts{Connect: 2 * time.Second, Read: 30 * time.Second}, s.cfg.timeouts)
+	assertTotalTimeout(t, s, srv.URL, 0)
+	assert.Equal(t, 30*time.Second, s.cfg.timeouts.Read)
 	assert.Equal(t, 2*time.Second, s.transport.TLSHandshakeTimeout)
 }
 
 func TestWithLimitsTakesEffect(t *testing.T) {
 	t.Parallel()
 	s := newTestSession(t, WithLimits(Limits{MaxConnsPerHost: 3, MaxIdleConns: 5, MaxIdleConnsPerHost: 4, IdleConnTimeout: time.Minute, MaxResponseHeaderBytes: 4096}))
+	// The pool's limits show only under load or after a minute: read from
+	// the pool the session built.
 	assert.Equal(t, 3, s.transport.MaxConnsPerHost)
 	assert.Equal(t, 5, s.transport.MaxIdleConns)
 	assert.Equal(t, 4, s.transport.MaxIdleConnsPerHost)
 	assert.Equal(t, time.Minute, s.transport.IdleConnTimeout)
-	assert.EqualValues(t, 4096, s.transport.MaxResponseHeaderBytes)
-	assert.EqualValues(t, DefaultMaxResponseBytes, s.cfg.limits.MaxResponseBytes, "a zero field keeps its default")
+	// A zero field keeps its default.
+	assertMaxResponseBytes(t, s, declaredLengthServer(t), DefaultMaxResponseBytes)
 
 	// MaxResponseHeaderBytes is enforced on the wire.
 	srv := setupServer(t, func(w http.ResponseWriter, r *http.Request) {
@@ -174,6 +266,7 @@ func TestWithTransport(t *testing.T) {
 	rec := &recordingTransport{next: &http.Transport{}}
 	defer rec.next.(*http.Transport).CloseIdleConnections()
 	s := newTestSession(t, WithTransport(rec), WithHeader("X-S", "1"))
+	// An unused pool shows in no behaviour: read the session's.
 	assert.Nil(t, s.transport, "the session builds no pool of its own")
 	e := getEcho(t, s, srv.URL)
 	assert.Equal(t, "1", e.Header.Get("X-S"))

@@ -1,3 +1,8 @@
+// The resolve cache. These tests are white-box on purpose: what the cache
+// keeps, its bound and its lock show in no response (a cached and a fresh
+// resolve give the same URL), only in the session's memory and contention,
+// so they read s.resolved and hold s.resolvedMu.
+
 package reqivo
 
 import (

@@ -675,12 +675,21 @@ func TestWithRetryValidation(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
-			defer s.Close()
-			assert.Equal(t, DefaultRetryMinWait, s.cfg.retry.MinWait)
-			assert.Equal(t, DefaultRetryMaxWait, s.cfg.retry.MaxWait)
-			assert.NotNil(t, s.cfg.retry.Retry)
+			assert.NoError(t, s.Close())
 		})
 	}
+	// Unset waits and rule take their defaults, seen in the waits of a
+	// request retried until the cap: the fake clock draws each ceiling.
+	srv, hits := flakyServer(t, nil, 503, 503, 503, 503, 503, 503, 503, 200)
+	s, clk := newRetrySession(t, RetryPolicy{MaxAttempts: 8})
+	resp, err := s.Get(context.Background(), srv.URL)
+	require.NoError(t, err)
+	assert.Equal(t, 200, resp.StatusCode, "DefaultRetry retried the 503s")
+	assert.Equal(t, int64(8), hits.Load())
+	m := DefaultRetryMinWait
+	assert.Equal(t, []time.Duration{m, 2 * m, 4 * m, 8 * m, 16 * m, 32 * m, DefaultRetryMaxWait}, clk.Waits())
+	assert.Equal(t, 100*time.Millisecond, DefaultRetryMinWait)
+	assert.Equal(t, 5*time.Second, DefaultRetryMaxWait)
 }
 
 func TestRetryEachRedirectHop(t *testing.T) {

@@ -56,15 +56,16 @@ func timed(t *testing.T, do func() error) error {
 
 func TestDefaultTimeouts(t *testing.T) {
 	t.Parallel()
+	srv := setupServer(t, echoHandler)
 	s := newTestSession(t)
-	assert.Equal(t, Timeouts{Connect: 10 * time.Second, Read: 30 * time.Second, Total: 30 * time.Second}, s.cfg.timeouts)
+	assertTotalTimeout(t, s, srv.URL, 30*time.Second)
 	assert.Equal(t, 30*time.Second, DefaultTimeout)
-	require.NotNil(t, s.transport)
-	assert.Equal(t, 10*time.Second, s.transport.TLSHandshakeTimeout)
+	// The connect (10 s) and read (30 s) defaults show only after that
+	// long: TestDefaultTransport reads them from the session.
 
 	// Timeout(0) and WithTimeout(0) are the only ways to no total deadline.
 	s2 := newTestSession(t, WithTimeouts(Timeouts{Read: time.Second}))
-	assert.Equal(t, 30*time.Second, s2.cfg.timeouts.Total, "a zero field keeps its default")
+	assertTotalTimeout(t, s2, srv.URL, 30*time.Second) // a zero field keeps its default
 }
 
 func TestServerNeverAnswers(t *testing.T) {
