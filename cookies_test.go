@@ -2,6 +2,7 @@ package reqivo
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -43,13 +44,18 @@ func TestJarRoundTrip(t *testing.T) {
 
 func TestJarUsesPublicSuffixList(t *testing.T) {
 	t.Parallel()
-	s := newTestSession(t)
-	// No request is sent: the jar is fed and read directly.
-	from, _ := url.Parse("http://shop.example.co.uk/")
-	s.jar.SetCookies(from, []*http.Cookie{
-		{Name: "suffix", Value: "1", Domain: "co.uk"},
-		{Name: "site", Value: "2", Domain: "example.co.uk"},
+	srv := setupServer(t, func(w http.ResponseWriter, r *http.Request) {
+		http.SetCookie(w, &http.Cookie{Name: "suffix", Value: "1", Domain: "co.uk"})
+		http.SetCookie(w, &http.Cookie{Name: "site", Value: "2", Domain: "example.co.uk"})
 	})
+	// Every host is dialed on the loopback server, so the jar sees
+	// cookies set by shop.example.co.uk.
+	var d net.Dialer
+	s := newTestSession(t, WithProxy(""), WithDialContext(func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return d.DialContext(ctx, network, srv.Listener.Addr().String())
+	}))
+	_, err := s.Get(context.Background(), "http://shop.example.co.uk/")
+	require.NoError(t, err)
 	assert.Equal(t, map[string]string{"site": "2"}, cookieMap(s.Cookies("http://www.example.co.uk/")),
 		"a cookie for a public suffix is refused; one for the site is shared by its hosts")
 	assert.Empty(t, s.Cookies("http://other.co.uk/"))
