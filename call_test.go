@@ -33,13 +33,13 @@ var fastRetry = RetryPolicy{MaxAttempts: 3, MinWait: time.Millisecond, MaxWait: 
 func TestHeaderTimeoutIsRetried(t *testing.T) {
 	t.Parallel()
 	var n atomic.Int64
-	srv := newBadServer(t, func(c net.Conn, req *http.Request) bool {
+	srv := setupRawServer(t, afterRequest(func(c net.Conn, req *http.Request) bool {
 		if n.Add(1) == 1 {
 			return true // never answers: the attempt's header wait runs out
 		}
 		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 		return false
-	})
+	}))
 	logger, logs := newTestLogger(slog.LevelWarn)
 	s := newTestSession(t, WithTimeouts(Timeouts{Read: 100 * time.Millisecond, Total: 30 * time.Second}),
 		WithRetry(fastRetry), WithLogger(logger))
@@ -62,14 +62,14 @@ func TestMidBodyFailureIsRetried(t *testing.T) {
 			t.Parallel()
 			var n atomic.Int64
 			full := strings.Repeat("x", 1000)
-			srv := newBadServer(t, func(c net.Conn, req *http.Request) bool {
+			srv := setupRawServer(t, afterRequest(func(c net.Conn, req *http.Request) bool {
 				if n.Add(1) == 1 {
 					_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"+full[:300])
 					return false // cut at 30%
 				}
 				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"+full)
 				return false
-			})
+			}))
 			s := newTestSession(t, WithRetry(fastRetry))
 			if stream {
 				// A streamed body is the caller's: its failure is reported,
@@ -100,10 +100,10 @@ func TestMidBodyFailureIsRetried(t *testing.T) {
 func TestCancelIsErrCanceledAndNotRetried(t *testing.T) {
 	t.Parallel()
 	arrived := make(chan struct{}, 4)
-	srv := newBadServer(t, func(c net.Conn, req *http.Request) bool {
+	srv := setupRawServer(t, afterRequest(func(c net.Conn, req *http.Request) bool {
 		arrived <- struct{}{}
 		return true
-	})
+	}))
 	s := newTestSession(t, WithRetry(fastRetry))
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
@@ -121,7 +121,7 @@ func TestCancelIsErrCanceledAndNotRetried(t *testing.T) {
 // url.Error, also through HTTPClient.
 func TestRequestErrorTimeout(t *testing.T) {
 	t.Parallel()
-	srv := newBadServer(t, func(c net.Conn, req *http.Request) bool { return true })
+	srv := setupRawServer(t, afterRequest(func(c net.Conn, req *http.Request) bool { return true }))
 	s := newTestSession(t, WithTimeout(100*time.Millisecond))
 	_, err := s.Get(context.Background(), srv.URL())
 	var re *RequestError
@@ -320,7 +320,7 @@ func TestCloseWithStreamInFlightClosesH2Connection(t *testing.T) {
 // ErrReadTimeout, even with no total deadline.
 func TestWebSocketHandshakeReadTimeout(t *testing.T) {
 	t.Parallel()
-	srv := newBadServer(t, func(c net.Conn, req *http.Request) bool { return true })
+	srv := setupRawServer(t, afterRequest(func(c net.Conn, req *http.Request) bool { return true }))
 	s := newTestSession(t, WithTimeouts(Timeouts{Read: 100 * time.Millisecond}), WithTimeout(0))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

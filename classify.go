@@ -1,6 +1,6 @@
 // Classification: the kind each failure of a request gets. Where net/http
 // or crypto/tls leave a failure's type unexported, its fixed message is
-// matched; errors_test.go pins each such string, so a Go release that
+// matched; classify_test.go pins each such string, so a Go release that
 // changes one fails a test instead of changing a kind.
 
 package reqivo

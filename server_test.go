@@ -324,13 +324,6 @@ func afterRequest(serve func(c net.Conn, req *http.Request) (keep bool)) func(ne
 	}
 }
 
-// newBadServer is setupRawServer(t, afterRequest(serve)), the name
-// call_test.go uses.
-func newBadServer(t testing.TB, serve func(c net.Conn, req *http.Request) (keep bool)) *rawServer {
-	t.Helper()
-	return setupRawServer(t, afterRequest(serve))
-}
-
 // URL returns the server's http URL (no path).
 func (rs *rawServer) URL() string { return "http://" + rs.addr }
 
