@@ -89,6 +89,8 @@ type config struct {
 	digest      *[2]string         // WithDigestAuth: user and password; nil: none
 	tokenSource oauth2.TokenSource // WithTokenSource; nil: none
 	netrc       *netrcFile         // WithNetrc; nil: none
+
+	cache Cache // WithCache; nil: no cache
 }
 
 func defaultConfig() *config {

@@ -94,6 +94,11 @@ type Stats struct {
 	// CircuitRejected counts the attempts an open circuit breaker refused
 	// (WithCircuitBreaker); none of them was sent.
 	CircuitRejected int64
+	// CacheHits, CacheMisses and CacheRevalidations count, with
+	// WithCache, hops answered from the cache (stale ones included), hops
+	// that went to the origin, and stored responses the origin confirmed
+	// with a 304.
+	CacheHits, CacheMisses, CacheRevalidations int64
 }
 
 // counters are the atomics behind Stats.
@@ -102,6 +107,9 @@ type counters struct {
 	conns           atomic.Int64
 	rateWait        atomic.Int64 // nanoseconds
 	circuitRejected atomic.Int64
+	cacheHits       atomic.Int64
+	cacheMisses     atomic.Int64
+	cacheRevalidate atomic.Int64
 }
 
 // HTTP/2 receive windows: how much a server may send ahead of the reader,

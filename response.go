@@ -31,6 +31,8 @@ type Response struct {
 	timings  *attempt // the final attempt's record; nil unless Timings were asked for
 	retries  []Attempt
 	bb       bufferedBody // the Body once buffered; here to save an allocation
+
+	cacheStatus string // see CacheStatus
 }
 
 // Bytes returns the body. It is nil for a streamed response (use Body).

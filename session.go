@@ -29,8 +29,9 @@ type Session struct {
 	n          counters
 	err        error // construction error, returned by every request (see New)
 	clock      clock
-	limiters   *limiters // nil without WithRateLimit
-	breakers   *breakers // nil without WithCircuitBreaker
+	limiters   *limiters     // nil without WithRateLimit
+	breakers   *breakers     // nil without WithCircuitBreaker
+	cache      *sessionCache // nil: no cache
 
 	closed atomic.Bool
 
@@ -90,6 +91,9 @@ func newSession(opts []Option) *Session {
 	}
 	for i := len(c.middleware) - 1; i >= 0; i-- {
 		s.rt = c.middleware[i](s.rt)
+	}
+	if c.cache != nil {
+		s.cache = newSessionCache(c.cache)
 	}
 	if c.jarSet {
 		s.jar = c.jar
@@ -336,6 +340,9 @@ func (s *Session) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
 		return nil
 	}
+	if s.cache != nil {
+		s.cache.close()
+	}
 	if s.transport != nil {
 		s.transport.CloseIdleConnections()
 	}
@@ -345,10 +352,13 @@ func (s *Session) Close() error {
 // Stats returns the session's counters.
 func (s *Session) Stats() Stats {
 	return Stats{
-		Requests:        s.n.requests.Load(),
-		ConnsOpened:     s.n.conns.Load(),
-		RateLimitWait:   time.Duration(s.n.rateWait.Load()),
-		CircuitRejected: s.n.circuitRejected.Load(),
+		Requests:           s.n.requests.Load(),
+		ConnsOpened:        s.n.conns.Load(),
+		RateLimitWait:      time.Duration(s.n.rateWait.Load()),
+		CircuitRejected:    s.n.circuitRejected.Load(),
+		CacheHits:          s.n.cacheHits.Load(),
+		CacheMisses:        s.n.cacheMisses.Load(),
+		CacheRevalidations: s.n.cacheRevalidate.Load(),
 	}
 }
 

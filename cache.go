@@ -1,0 +1,198 @@
+// Cache: the store behind WithCache, and how entries are keyed (URI,
+// method, Vary, and a keyed hash of the request's credentials).
+
+package reqivo
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"net/url"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Cache is the store of an HTTP cache: bytes under string keys, each with
+// a time to live. The session decides what to store and for how long (RFC
+// 9111); a Cache only keeps bytes, so memory, disk and Redis all fit. A
+// Cache must be safe for concurrent use by multiple goroutines. An error
+// from a Cache never fails a request: the session logs it and goes to the
+// network.
+type Cache interface {
+	// Get returns the value under key; ok is false when there is none or it
+	// has expired. The caller does not modify value.
+	Get(ctx context.Context, key string) (value []byte, ok bool, err error)
+	// Set stores value under key for ttl (0: no expiry, though the store
+	// may evict it sooner to stay in its bounds). The store may keep value:
+	// the caller does not modify it afterwards.
+	Set(ctx context.Context, key string, value []byte, ttl time.Duration) error
+	// Delete removes key; a missing key is not an error.
+	Delete(ctx context.Context, key string) error
+}
+
+// CacheSecret is implemented by a Cache that supplies the secret key of
+// the credential hash in its keys (see WithCache). A store shared by
+// several processes (on disk, in Redis) must give them all the same
+// secret, or they cannot share entries of requests with credentials; it
+// must keep it from anyone who may not read the entries themselves. A
+// Cache without it gets a random secret per session.
+type CacheSecret interface {
+	Secret(ctx context.Context) ([]byte, error)
+}
+
+// DefaultMaxCacheEntryBytes is the largest response body a session stores
+// in its cache; a larger one is passed on and not stored.
+const DefaultMaxCacheEntryBytes = 8 << 20
+
+// WithCache gives the session a private HTTP cache (RFC 9111) kept in c:
+// GET and HEAD responses are stored and served while fresh, revalidated
+// with If-None-Match / If-Modified-Since when stale, and unsafe methods
+// invalidate what they change. Each redirect hop is looked up on its own,
+// before retries; a hit sends nothing and counts in Stats.CacheHits.
+//
+// A response to a request that carried credentials (Authorization,
+// Cookie, or another sensitive header; see WithSensitiveHeaders) is stored
+// under a key that includes an HMAC-SHA256 of them, with the secret of c
+// (see CacheSecret): it is only ever served to a request with the same
+// credentials. If not set, a session has no cache and
+// Response.CacheStatus is "".
+func WithCache(c Cache) Option {
+	return func(cfg *config) error {
+		if c == nil {
+			return errorf(ErrInvalidOption, "nil cache")
+		}
+		cfg.cache = c
+		return nil
+	}
+}
+
+// CacheStatus returns what the session's cache did for this response:
+// "hit" (served from the cache, fresh), "stale" (served from the cache
+// stale, as max-stale, stale-while-revalidate or stale-if-error allowed),
+// "revalidated" (the origin confirmed the stored response with a 304),
+// "miss" (the origin's response), or "" when the session has no cache.
+// The response also carries a Cache-Status header (RFC 9211) naming
+// "reqivo".
+func (r *Response) CacheStatus() string { return r.cacheStatus }
+
+// Cache statuses.
+const (
+	cacheHit         = "hit"
+	cacheStale       = "stale"
+	cacheRevalidated = "revalidated"
+	cacheMiss        = "miss"
+)
+
+// sessionCache is a session's cache: its store, the secret of the
+// credential hash, and the background revalidations in flight.
+type sessionCache struct {
+	store    Cache
+	maxEntry int
+	secret   atomic.Pointer[[]byte] // nil until first needed
+
+	secretMu sync.Mutex // serialises fetching the secret
+
+	bgCtx    context.Context // cancelled by close
+	bgCancel context.CancelFunc
+	bgWG     sync.WaitGroup
+	bgMu     sync.Mutex      // guards bgKeys
+	bgKeys   map[string]bool // keys with a background revalidation in flight
+}
+
+func newSessionCache(store Cache) *sessionCache {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &sessionCache{store: store, maxEntry: DefaultMaxCacheEntryBytes, bgCtx: ctx, bgCancel: cancel, bgKeys: map[string]bool{}}
+}
+
+// close cancels the background revalidations and waits for them.
+func (sc *sessionCache) close() {
+	sc.bgCancel()
+	sc.bgWG.Wait()
+}
+
+// secretKey returns the secret of the credential hash: the store's when
+// it supplies one, else a random one for this session.
+func (sc *sessionCache) secretKey(ctx context.Context) ([]byte, error) {
+	if k := sc.secret.Load(); k != nil {
+		return *k, nil
+	}
+	sc.secretMu.Lock()
+	defer sc.secretMu.Unlock()
+	if k := sc.secret.Load(); k != nil {
+		return *k, nil
+	}
+	var k []byte
+	if cs, ok := sc.store.(CacheSecret); ok {
+		var err error
+		if k, err = cs.Secret(ctx); err != nil {
+			return nil, err // tried again by the next request
+		}
+		if len(k) < 16 {
+			return nil, errorf(ErrInvalidOption, "cache secret under 16 bytes")
+		}
+	} else {
+		k = randomSecret()
+	}
+	sc.secret.Store(&k)
+	return k, nil
+}
+
+// randomSecret returns 32 random bytes.
+func randomSecret() []byte {
+	k := make([]byte, 32)
+	_, _ = rand.Read(k) // never fails (crypto/rand since Go 1.24)
+	return k
+}
+
+// baseKey returns the key of the response to req: "reqivo1:", the method,
+// the URI without its fragment, and when the request carries credentials
+// (any header of sensitive), an HMAC-SHA256 of them keyed with the cache's
+// secret, so that entries of different credentials never meet and the
+// store never sees them.
+func (sc *sessionCache) baseKey(ctx context.Context, method string, u *url.URL, h http.Header, sensitive map[string]bool) (string, error) {
+	uri := *u
+	uri.Fragment, uri.RawFragment = "", ""
+	key := "reqivo1:" + method + " " + uri.String()
+	var names []string
+	for k := range h {
+		if sensitive[k] {
+			names = append(names, k)
+		}
+	}
+	if len(names) == 0 {
+		return key, nil
+	}
+	secret, err := sc.secretKey(ctx)
+	if err != nil {
+		return "", err
+	}
+	return key + " cred=" + credentialHash(secret, names, h), nil
+}
+
+// credentialHash is the hex HMAC-SHA256, under secret, of the named
+// fields of h (128 bits kept).
+func credentialHash(secret []byte, names []string, h http.Header) string {
+	slices.Sort(names)
+	mac := hmac.New(sha256.New, secret)
+	for _, n := range names {
+		mac.Write([]byte(n))
+		for _, v := range h[n] {
+			mac.Write([]byte{0})
+			mac.Write([]byte(v))
+		}
+		mac.Write([]byte{1})
+	}
+	return hex.EncodeToString(mac.Sum(nil)[:16])
+}
+
+// variantKey is the key of the variant of base that a request with
+// header h selects under the Vary field names.
+func variantKey(base string, names []string, h http.Header) string {
+	sum := sha256.Sum256([]byte(varyKey(names, h)))
+	return base + " vary=" + hex.EncodeToString(sum[:16])
+}

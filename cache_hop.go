@@ -1,0 +1,423 @@
+// Cache in the pipeline: what a session's cache does around the attempts
+// of one redirect hop (look up, serve, revalidate, store, invalidate), and
+// how it reports it (Response.CacheStatus, the Cache-Status header, Stats,
+// log records).
+
+package reqivo
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// hop sends one redirect hop: through the cache when the session has one,
+// else straight to the attempts.
+func (c *chain) hop(req *http.Request) (*http.Response, []Attempt, error) {
+	if c.s.cache == nil {
+		return c.s.attempt(req, &c.wait)
+	}
+	return c.s.cache.hop(c, req)
+}
+
+// hop is the cache's side of one hop. It sets c.cacheStatus.
+func (sc *sessionCache) hop(c *chain, req *http.Request) (*http.Response, []Attempt, error) {
+	s := c.s
+	ctx := req.Context()
+	if req.Method != http.MethodGet && req.Method != http.MethodHead {
+		resp, tries, err := s.attempt(req, &c.wait)
+		if err == nil {
+			for _, u := range invalidated(req.Method, req.URL, resp.StatusCode, resp.Header) {
+				sc.invalidate(ctx, s, u, req.Header)
+			}
+			sc.finish(c, resp, cacheMiss, "fwd=method")
+			s.n.cacheMisses.Add(1)
+		}
+		return resp, tries, err
+	}
+	if _, ranged := req.Header["Range"]; ranged {
+		return sc.forward(c, req, "fwd=request")
+	}
+	base, err := sc.baseKey(ctx, req.Method, req.URL, req.Header, s.cfg.sensitive)
+	if err != nil {
+		s.logCache(ctx, slog.LevelWarn, "reqivo: cache secret unavailable", req, err)
+		return sc.forward(c, req, "fwd=bypass")
+	}
+	var e *cacheEntry
+	key := base
+	fwd := "fwd=uri-miss"
+	if !hasConditional(req.Header) {
+		e, key, fwd = sc.lookup(ctx, s, base, req)
+	}
+	now := s.clock.now()
+	var d decision
+	if e != nil {
+		d = decide(req.Header, &e.storedMeta, now)
+		switch d.use {
+		case useFresh:
+			s.n.cacheHits.Add(1)
+			return sc.serve(c, e, req, d.age, cacheHit, "hit; ttl="+ttlParam(e, d.age)), nil, nil
+		case useStale:
+			s.n.cacheHits.Add(1)
+			return sc.serve(c, e, req, d.age, cacheStale, "hit; ttl="+ttlParam(e, d.age)), nil, nil
+		case useStaleSWR:
+			s.n.cacheHits.Add(1)
+			sc.background(s, req, key, e)
+			return sc.serve(c, e, req, d.age, cacheStale, "hit; ttl="+ttlParam(e, d.age)+"; detail=stale-while-revalidate"), nil, nil
+		}
+		fwd = "fwd=stale"
+		if parseDirectives(req.Header).has("no-cache") {
+			fwd = "fwd=request"
+		}
+	}
+
+	sreq := req
+	validating := false
+	if e != nil {
+		sreq = req.Clone(ctx) // the next hop copies req's header: keep it clean
+		validating = conditional(sreq.Header, e.header)
+	}
+	sent := s.clock.now()
+	resp, tries, err := s.attempt(sreq, &c.wait)
+	if err != nil {
+		if e != nil && d.staleIfError && ctx.Err() == nil {
+			s.logCache(ctx, slog.LevelWarn, "reqivo: cache served stale on error", req, err)
+			s.n.cacheHits.Add(1)
+			return sc.serve(c, e, req, d.age, cacheStale, "hit; ttl="+ttlParam(e, d.age)+"; detail=stale-if-error"), tries, nil
+		}
+		return nil, tries, err
+	}
+	got := s.clock.now()
+	if e != nil && d.staleIfError && serverError(resp.StatusCode) {
+		discard(resp)
+		s.n.cacheHits.Add(1)
+		return sc.serve(c, e, req, d.age, cacheStale, "hit; ttl="+ttlParam(e, d.age)+"; detail=stale-if-error"), tries, nil
+	}
+	if validating && resp.StatusCode == http.StatusNotModified && notModifiedMatches(e.header, resp.Header) {
+		discard(resp)
+		mergeNotModified(e.header, resp.Header)
+		e.reqTime, e.respTime = sent, got
+		sc.put(ctx, s, key, encodeEntry(entryResponse, &e.storedMeta, e.body), &e.storedMeta)
+		s.n.cacheRevalidate.Add(1)
+		return sc.serve(c, e, req, e.age(got), cacheRevalidated, "fwd=stale; fwd-status=304"), tries, nil
+	}
+	s.n.cacheMisses.Add(1)
+	if !storable(req.Method, req.Header, resp.StatusCode, resp.Header) {
+		if e != nil {
+			sc.delete(ctx, s, key)
+		}
+		sc.finish(c, resp, cacheMiss, fwd)
+		return resp, tries, nil
+	}
+	sc.fill(ctx, s, req, base, resp, sent, got)
+	sc.finish(c, resp, cacheMiss, fwd+"; stored")
+	return resp, tries, nil
+}
+
+// forward sends a hop the cache does not answer or store.
+func (sc *sessionCache) forward(c *chain, req *http.Request, fwd string) (*http.Response, []Attempt, error) {
+	resp, tries, err := c.s.attempt(req, &c.wait)
+	if err == nil {
+		c.s.n.cacheMisses.Add(1)
+		sc.finish(c, resp, cacheMiss, fwd)
+	}
+	return resp, tries, err
+}
+
+// finish records what the cache did for the hop's response.
+func (sc *sessionCache) finish(c *chain, resp *http.Response, status, detail string) {
+	c.cacheStatus = status
+	resp.Header = resp.Header.Clone()
+	if resp.Header == nil {
+		resp.Header = http.Header{}
+	}
+	appendCacheStatus(resp.Header, detail)
+	c.s.logCache(resp.Request.Context(), slog.LevelDebug, "reqivo: cache "+status, resp.Request, nil)
+}
+
+// appendCacheStatus adds this cache's member to the Cache-Status list
+// (RFC 9211): the cache nearest the user comes last.
+func appendCacheStatus(h http.Header, params string) {
+	v := "reqivo; " + params
+	if old := h.Get("Cache-Status"); old != "" {
+		v = old + ", " + v
+	}
+	h["Cache-Status"] = []string{v}
+}
+
+func ttlParam(e *cacheEntry, age time.Duration) string {
+	life, _ := e.lifetime()
+	return strconv.FormatInt(int64((life-age)/time.Second), 10)
+}
+
+func serverError(status int) bool {
+	switch status {
+	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
+}
+
+// lookup finds the stored response for req under base, following a Vary
+// index to the variant. It returns the entry (nil on a miss), its key and
+// the Cache-Status fwd parameter of a miss.
+func (sc *sessionCache) lookup(ctx context.Context, s *Session, base string, req *http.Request) (*cacheEntry, string, string) {
+	e := sc.get(ctx, s, base, req)
+	if e == nil {
+		return nil, base, "fwd=uri-miss"
+	}
+	if e.kind != entryVaryIndex {
+		return e, base, ""
+	}
+	key := variantKey(base, e.vary, req.Header)
+	if v := sc.get(ctx, s, key, req); v != nil && v.kind == entryResponse {
+		return v, key, ""
+	}
+	return nil, key, "fwd=vary-miss"
+}
+
+// get reads and decodes one entry; a store error or a corrupt entry is a
+// miss (a corrupt one is removed).
+func (sc *sessionCache) get(ctx context.Context, s *Session, key string, req *http.Request) *cacheEntry {
+	b, ok, err := sc.store.Get(ctx, key)
+	if err != nil {
+		s.logCache(ctx, slog.LevelWarn, "reqivo: cache get failed", req, err)
+		return nil
+	}
+	if !ok {
+		return nil
+	}
+	e, err := decodeEntry(b)
+	if err != nil {
+		s.logCache(ctx, slog.LevelWarn, "reqivo: cache entry corrupt, removed", req, err)
+		sc.delete(ctx, s, key)
+		return nil
+	}
+	return e
+}
+
+func (sc *sessionCache) delete(ctx context.Context, s *Session, key string) {
+	if err := sc.store.Delete(ctx, key); err != nil {
+		s.logCache(ctx, slog.LevelWarn, "reqivo: cache delete failed", nil, err)
+	}
+}
+
+// put stores an encoded entry for as long as it may be of use.
+func (sc *sessionCache) put(ctx context.Context, s *Session, key string, value []byte, m *storedMeta) {
+	if err := sc.store.Set(ctx, key, value, keepFor(m)); err != nil {
+		s.logCache(ctx, slog.LevelWarn, "reqivo: cache set failed", nil, err)
+	}
+}
+
+// keepValidatable is how long a stale response with a validator is kept
+// for revalidation.
+const keepValidatable = 24 * time.Hour
+
+// keepFor is the TTL of a stored response: its freshness, plus the
+// windows in which it may be served stale, plus a day to revalidate it
+// when it has a validator. The stored Age counts against it.
+func keepFor(m *storedMeta) time.Duration {
+	life, _ := m.lifetime()
+	cc := parseDirectives(m.header)
+	var extra time.Duration
+	if v, _, ok := cc.seconds("stale-while-revalidate"); ok {
+		extra = v
+	}
+	if v, _, ok := cc.seconds("stale-if-error"); ok {
+		extra = max(extra, v)
+	}
+	if m.header.Get("ETag") != "" || m.header.Get("Last-Modified") != "" {
+		extra = max(extra, keepValidatable)
+	}
+	return max(life-m.age(m.respTime), 0) + extra + time.Second
+}
+
+// fill arranges for resp to be stored once its body has been read to
+// the end; the body is appended to the entry as it streams, with no
+// second copy. A body over the entry limit is not stored.
+func (sc *sessionCache) fill(ctx context.Context, s *Session, req *http.Request, base string, resp *http.Response, sent, got time.Time) {
+	m := &storedMeta{status: resp.StatusCode, header: storedHeader(resp.Header), reqTime: sent, respTime: got}
+	key := base
+	if names := varyNames(resp.Header); len(names) > 0 {
+		key = variantKey(base, names, req.Header)
+		sc.put(ctx, s, base, encodeVaryIndex(names, got), m)
+	}
+	if req.Method == http.MethodHead || resp.Body == nil || resp.Body == http.NoBody {
+		sc.put(ctx, s, key, encodeEntry(entryResponse, m, nil), m)
+		return
+	}
+	if resp.ContentLength > int64(sc.maxEntry) {
+		return
+	}
+	hint := 512
+	if resp.ContentLength >= 0 {
+		hint = int(resp.ContentLength)
+	}
+	resp.Body = &fillBody{
+		rc:    resp.Body,
+		buf:   encodeHead(entryResponse, m, hint),
+		limit: sc.maxEntry,
+		done: func(b []byte) {
+			sc.put(ctx, s, key, finishEntry(b), m)
+		},
+	}
+}
+
+// fillBody passes a body on and appends what it reads to an entry; at EOF
+// it hands the entry over, once. A body read only in part, or over the
+// limit, is not stored.
+type fillBody struct {
+	rc    io.ReadCloser
+	buf   []byte
+	limit int
+	read  int
+	done  func([]byte) // nil once called or given up
+}
+
+func (b *fillBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if b.done != nil {
+		b.read += n
+		if b.read > b.limit {
+			b.done, b.buf = nil, nil
+		} else {
+			b.buf = append(b.buf, p[:n]...)
+		}
+		if err == io.EOF && b.done != nil {
+			done, buf := b.done, b.buf
+			b.done, b.buf = nil, nil
+			done(buf)
+		}
+	}
+	return n, err
+}
+
+func (b *fillBody) Close() error {
+	b.done, b.buf = nil, nil
+	return b.rc.Close()
+}
+
+// serve makes the hop's response from a stored one.
+func (sc *sessionCache) serve(c *chain, e *cacheEntry, req *http.Request, age time.Duration, status, detail string) *http.Response {
+	h := e.header.Clone()
+	h["Age"] = []string{strconv.FormatInt(int64(age/time.Second), 10)}
+	resp := &http.Response{
+		Status:        strconv.Itoa(e.status) + " " + http.StatusText(e.status),
+		StatusCode:    e.status,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        h,
+		ContentLength: int64(len(e.body)),
+		Body:          http.NoBody,
+		Request:       req,
+	}
+	if req.Method == http.MethodHead {
+		resp.ContentLength = -1
+		if cl, err := strconv.ParseInt(h.Get("Content-Length"), 10, 64); err == nil {
+			resp.ContentLength = cl
+		}
+	} else if len(e.body) > 0 {
+		resp.Body = io.NopCloser(bytes.NewReader(e.body))
+	}
+	c.cacheStatus = status
+	appendCacheStatus(h, detail)
+	c.s.logCache(req.Context(), slog.LevelDebug, "reqivo: cache "+status, req, nil)
+	return resp
+}
+
+// invalidate removes the stored responses of u for the requester's
+// credentials and for none (RFC 9111 4.4). Other users' entries, keyed by
+// credentials this session cannot know, run out by their freshness.
+func (sc *sessionCache) invalidate(ctx context.Context, s *Session, u *url.URL, h http.Header) {
+	for _, m := range [...]string{http.MethodGet, http.MethodHead} {
+		for _, hdr := range [...]http.Header{nil, h} {
+			if key, err := sc.baseKey(ctx, m, u, hdr, s.cfg.sensitive); err == nil {
+				sc.delete(ctx, s, key)
+			}
+		}
+	}
+}
+
+// background revalidates key once, out of band, for
+// stale-while-revalidate; a second call while one is in flight does
+// nothing.
+func (sc *sessionCache) background(s *Session, req *http.Request, key string, e *cacheEntry) {
+	sc.bgMu.Lock()
+	if sc.bgKeys[key] || sc.bgCtx.Err() != nil {
+		sc.bgMu.Unlock()
+		return
+	}
+	sc.bgKeys[key] = true
+	sc.bgWG.Add(1)
+	sc.bgMu.Unlock()
+
+	ctx, cancel := context.WithTimeout(sc.bgCtx, s.cfg.timeouts.Total)
+	if s.cfg.timeouts.Total <= 0 {
+		ctx, cancel = context.WithCancel(sc.bgCtx)
+	}
+	breq := req.Clone(ctx)
+	conditional(breq.Header, e.header)
+	go func() {
+		defer func() {
+			cancel()
+			sc.bgMu.Lock()
+			delete(sc.bgKeys, key)
+			sc.bgMu.Unlock()
+			sc.bgWG.Done()
+		}()
+		sent := s.clock.now()
+		resp, _, err := s.attempt(breq, nil)
+		if err != nil {
+			s.logCache(ctx, slog.LevelWarn, "reqivo: cache background revalidation failed", req, err)
+			return
+		}
+		got := s.clock.now()
+		switch {
+		case resp.StatusCode == http.StatusNotModified && notModifiedMatches(e.header, resp.Header):
+			discard(resp)
+			m := e.storedMeta
+			m.header = e.header.Clone()
+			mergeNotModified(m.header, resp.Header)
+			m.reqTime, m.respTime = sent, got
+			sc.put(ctx, s, key, encodeEntry(entryResponse, &m, e.body), &m)
+			s.n.cacheRevalidate.Add(1)
+		case storable(req.Method, req.Header, resp.StatusCode, resp.Header):
+			sc.fill(ctx, s, breq, trimVariant(key), resp, sent, got)
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, int64(sc.maxEntry)+1))
+			resp.Body.Close()
+		default:
+			discard(resp)
+		}
+	}()
+}
+
+// trimVariant returns the base key of a variant key.
+func trimVariant(key string) string {
+	if i := strings.LastIndex(key, " vary="); i >= 0 {
+		return key[:i]
+	}
+	return key
+}
+
+// logCache writes a cache record when the session has a logger.
+func (s *Session) logCache(ctx context.Context, level slog.Level, msg string, req *http.Request, err error) {
+	l := s.cfg.logger
+	if l == nil || !l.Enabled(ctx, level) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 3)
+	if req != nil {
+		attrs = append(attrs, slog.String("method", req.Method), slog.String("url", redactURL(req.URL)))
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	l.LogAttrs(ctx, level, msg, attrs...)
+}

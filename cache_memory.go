@@ -1,0 +1,107 @@
+// Memory cache: a Cache in process memory, least recently used first out,
+// bounded in bytes.
+
+package reqivo
+
+import (
+	"container/list"
+	"context"
+	"sync"
+	"time"
+)
+
+// memoryEntryOverhead is what one entry is counted for beyond its key and
+// value: the list element, the map slot and the item.
+const memoryEntryOverhead = 128
+
+// memoryCache is the Cache of NewMemoryCache.
+type memoryCache struct {
+	max    int64
+	secret []byte
+	now    func() time.Time
+
+	mu    sync.Mutex // guards the fields below
+	size  int64
+	items map[string]*list.Element // of *memoryItem
+	lru   list.List                // most recently used at the front
+}
+
+type memoryItem struct {
+	key     string
+	value   []byte
+	expires time.Time // zero: no expiry
+}
+
+// NewMemoryCache returns a Cache in memory that holds at most maxBytes
+// (keys and values, plus a fixed overhead per entry), dropping the least
+// recently used entries to stay under it; a value too large for it is not
+// stored. maxBytes <= 0 means 64 MiB. It is safe for concurrent use by
+// multiple goroutines and may be shared by several sessions (which then
+// share entries, credentialed ones included, keyed by its one secret).
+func NewMemoryCache(maxBytes int64) Cache {
+	if maxBytes <= 0 {
+		maxBytes = 64 << 20
+	}
+	return &memoryCache{max: maxBytes, secret: randomSecret(), now: time.Now, items: map[string]*list.Element{}}
+}
+
+// Secret returns the cache's random secret (see CacheSecret).
+func (m *memoryCache) Secret(context.Context) ([]byte, error) { return m.secret, nil }
+
+func itemSize(key string, value []byte) int64 {
+	return int64(len(key)+len(value)) + memoryEntryOverhead
+}
+
+func (m *memoryCache) Get(_ context.Context, key string) ([]byte, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	el, ok := m.items[key]
+	if !ok {
+		return nil, false, nil
+	}
+	it := el.Value.(*memoryItem)
+	if !it.expires.IsZero() && !m.now().Before(it.expires) {
+		m.remove(el)
+		return nil, false, nil
+	}
+	m.lru.MoveToFront(el)
+	return it.value, true, nil
+}
+
+func (m *memoryCache) Set(_ context.Context, key string, value []byte, ttl time.Duration) error {
+	size := itemSize(key, value)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if el, ok := m.items[key]; ok {
+		m.remove(el)
+	}
+	if size > m.max {
+		return nil // too large to keep: as if evicted at once
+	}
+	it := &memoryItem{key: key, value: value}
+	if ttl > 0 {
+		it.expires = m.now().Add(ttl)
+	}
+	m.items[key] = m.lru.PushFront(it)
+	m.size += size
+	for m.size > m.max {
+		m.remove(m.lru.Back())
+	}
+	return nil
+}
+
+func (m *memoryCache) Delete(_ context.Context, key string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if el, ok := m.items[key]; ok {
+		m.remove(el)
+	}
+	return nil
+}
+
+// remove drops el; m.mu is held.
+func (m *memoryCache) remove(el *list.Element) {
+	it := m.lru.Remove(el).(*memoryItem)
+	delete(m.items, it.key)
+	m.size -= itemSize(it.key, it.value)
+}
