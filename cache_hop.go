@@ -17,29 +17,46 @@ import (
 	"time"
 )
 
-// hop sends one redirect hop: through the cache when the session has one,
-// else straight to the attempts.
-func (c *chain) hop(req *http.Request) (*http.Response, []Attempt, error) {
+// cacheHop sends one redirect hop: through the cache when the session
+// has one, else straight to the attempts.
+func (c *call) cacheHop(req *http.Request) (hopResult, hop, error) {
 	if c.s.cache == nil {
-		return c.s.attempt(req, &c.wait)
+		return c.hop(req)
 	}
 	return c.s.cache.hop(c, req)
 }
 
-// hop is the cache's side of one hop. It sets c.cacheStatus.
-func (sc *sessionCache) hop(c *chain, req *http.Request) (*http.Response, []Attempt, error) {
+// cacheState is what the cache keeps in a call: the status of the latest
+// hop, and the store to arrange when the attempts' answer is final.
+type cacheState struct {
+	fill func(resp *http.Response) // nil: store nothing
+}
+
+// fillFinal lets the cache copy the final response's wire bytes as the
+// body stack reads them (see bodyStack).
+func (c *call) fillFinal(resp *http.Response) {
+	if c.cacheFill.fill != nil {
+		c.cacheFill.fill(resp)
+	}
+}
+
+// hop is the cache's side of one hop: look up before the attempts, serve
+// or revalidate, store what comes back.
+func (sc *sessionCache) hop(c *call, req *http.Request) (hopResult, hop, error) {
 	s := c.s
 	ctx := req.Context()
+	c.retries = nil // a hit has no tries; the attempts set their own
 	if req.Method != http.MethodGet && req.Method != http.MethodHead {
-		resp, tries, err := s.attempt(req, &c.wait)
+		hr, next, err := c.hop(req)
 		if err == nil {
+			resp := hr.response()
 			for _, u := range invalidated(req.Method, req.URL, resp.StatusCode, resp.Header) {
 				sc.invalidate(ctx, s, u, req.Header)
 			}
-			sc.finish(c, resp, cacheMiss, "fwd=method")
 			s.n.cacheMisses.Add(1)
+			sc.mark(c, hr, cacheMiss, "fwd=method")
 		}
-		return resp, tries, err
+		return hr, next, err
 	}
 	if _, ranged := req.Header["Range"]; ranged {
 		return sc.forward(c, req, "fwd=request")
@@ -55,21 +72,20 @@ func (sc *sessionCache) hop(c *chain, req *http.Request) (*http.Response, []Atte
 	if !hasConditional(req.Header) {
 		e, key, fwd = sc.lookup(ctx, s, base, req)
 	}
-	now := s.clock.now()
 	var d decision
 	if e != nil {
-		d = decide(req.Header, &e.storedMeta, now)
+		d = decide(req.Header, &e.storedMeta, s.clock.now())
 		switch d.use {
 		case useFresh:
 			s.n.cacheHits.Add(1)
-			return sc.serve(c, e, req, d.age, cacheHit, "hit; ttl="+ttlParam(e, d.age)), nil, nil
+			return sc.serve(c, e, req, d.age, cacheHit, "hit; ttl="+ttlParam(e, d.age))
 		case useStale:
 			s.n.cacheHits.Add(1)
-			return sc.serve(c, e, req, d.age, cacheStale, "hit; ttl="+ttlParam(e, d.age)), nil, nil
+			return sc.serve(c, e, req, d.age, cacheStale, "hit; ttl="+ttlParam(e, d.age))
 		case useStaleSWR:
 			s.n.cacheHits.Add(1)
 			sc.background(s, req, key, e)
-			return sc.serve(c, e, req, d.age, cacheStale, "hit; ttl="+ttlParam(e, d.age)+"; detail=stale-while-revalidate"), nil, nil
+			return sc.serve(c, e, req, d.age, cacheStale, "hit; ttl="+ttlParam(e, d.age)+"; detail=stale-while-revalidate")
 		}
 		fwd = "fwd=stale"
 		if parseDirectives(req.Header).has("no-cache") {
@@ -84,56 +100,90 @@ func (sc *sessionCache) hop(c *chain, req *http.Request) (*http.Response, []Atte
 		validating = conditional(sreq.Header, e.header)
 	}
 	sent := s.clock.now()
-	resp, tries, err := s.attempt(sreq, &c.wait)
+	stored := false
+	c.cacheFill.fill = func(resp *http.Response) {
+		if validating && resp.StatusCode == http.StatusNotModified {
+			return
+		}
+		if storable(req.Method, req.Header, resp.StatusCode, resp.Header) {
+			stored = sc.fill(ctx, s, req, base, resp, sent, s.clock.now())
+		}
+	}
+	hr, next, err := c.hop(sreq)
+	c.cacheFill.fill = nil
 	if err != nil {
 		if e != nil && d.staleIfError && ctx.Err() == nil {
 			s.logCache(ctx, slog.LevelWarn, "reqivo: cache served stale on error", req, err)
 			s.n.cacheHits.Add(1)
-			return sc.serve(c, e, req, d.age, cacheStale, "hit; ttl="+ttlParam(e, d.age)+"; detail=stale-if-error"), tries, nil
+			return sc.serve(c, e, req, d.age, cacheStale, "hit; ttl="+ttlParam(e, d.age)+"; detail=stale-if-error")
 		}
-		return nil, tries, err
+		return hr, next, err
 	}
+	resp := hr.response()
 	got := s.clock.now()
 	if e != nil && d.staleIfError && serverError(resp.StatusCode) {
-		discard(resp)
+		hr.drop()
 		s.n.cacheHits.Add(1)
-		return sc.serve(c, e, req, d.age, cacheStale, "hit; ttl="+ttlParam(e, d.age)+"; detail=stale-if-error"), tries, nil
+		return sc.serve(c, e, req, d.age, cacheStale, "hit; ttl="+ttlParam(e, d.age)+"; detail=stale-if-error")
 	}
 	if validating && resp.StatusCode == http.StatusNotModified && notModifiedMatches(e.header, resp.Header) {
-		discard(resp)
+		hr.drop()
 		mergeNotModified(e.header, resp.Header)
 		e.reqTime, e.respTime = sent, got
 		sc.put(ctx, s, key, encodeEntry(entryResponse, &e.storedMeta, e.body), &e.storedMeta)
 		s.n.cacheRevalidate.Add(1)
-		return sc.serve(c, e, req, e.age(got), cacheRevalidated, "fwd=stale; fwd-status=304"), tries, nil
+		return sc.serve(c, e, req, e.age(got), cacheRevalidated, "fwd=stale; fwd-status=304")
 	}
 	s.n.cacheMisses.Add(1)
-	if !storable(req.Method, req.Header, resp.StatusCode, resp.Header) {
-		if e != nil {
-			sc.delete(ctx, s, key)
-		}
-		sc.finish(c, resp, cacheMiss, fwd)
-		return resp, tries, nil
+	if hr.final == nil && storable(req.Method, req.Header, resp.StatusCode, resp.Header) {
+		// A redirect to follow: its body is drained by the chain, which
+		// completes the entry.
+		stored = sc.fill(ctx, s, req, base, resp, sent, got)
 	}
-	sc.fill(ctx, s, req, base, resp, sent, got)
-	sc.finish(c, resp, cacheMiss, fwd+"; stored")
-	return resp, tries, nil
+	if !stored && e != nil {
+		sc.delete(ctx, s, key)
+	}
+	if stored {
+		fwd += "; stored"
+	}
+	sc.mark(c, hr, cacheMiss, fwd)
+	return hr, next, nil
+}
+
+// response is the hop's response: the final one's, or the redirect's.
+func (hr hopResult) response() *http.Response {
+	if hr.final != nil {
+		return hr.final.Response
+	}
+	return hr.resp
+}
+
+// drop closes a hop's response the cache answers instead of.
+func (hr hopResult) drop() {
+	if hr.final != nil {
+		hr.final.Close()
+		return
+	}
+	discard(hr.resp)
+	hr.w.stop()
 }
 
 // forward sends a hop the cache does not answer or store.
-func (sc *sessionCache) forward(c *chain, req *http.Request, fwd string) (*http.Response, []Attempt, error) {
-	resp, tries, err := c.s.attempt(req, &c.wait)
+func (sc *sessionCache) forward(c *call, req *http.Request, fwd string) (hopResult, hop, error) {
+	hr, next, err := c.hop(req)
 	if err == nil {
 		c.s.n.cacheMisses.Add(1)
-		sc.finish(c, resp, cacheMiss, fwd)
+		sc.mark(c, hr, cacheMiss, fwd)
 	}
-	return resp, tries, err
+	return hr, next, err
 }
 
-// finish records what the cache did for the hop's response.
-func (sc *sessionCache) finish(c *chain, resp *http.Response, status, detail string) {
-	c.cacheStatus = status
-	resp.Header = resp.Header.Clone()
+// mark records what the cache did for the hop's response.
+func (sc *sessionCache) mark(c *call, hr hopResult, status, detail string) {
+	resp := hr.response()
+	if hr.final != nil {
+		hr.final.cacheStatus = status
+	}
 	if resp.Header == nil {
 		resp.Header = http.Header{}
 	}
@@ -241,7 +291,7 @@ func keepFor(m *storedMeta) time.Duration {
 // fill arranges for resp to be stored once its body has been read to
 // the end; the body is appended to the entry as it streams, with no
 // second copy. A body over the entry limit is not stored.
-func (sc *sessionCache) fill(ctx context.Context, s *Session, req *http.Request, base string, resp *http.Response, sent, got time.Time) {
+func (sc *sessionCache) fill(ctx context.Context, s *Session, req *http.Request, base string, resp *http.Response, sent, got time.Time) bool {
 	m := &storedMeta{status: resp.StatusCode, header: storedHeader(resp.Header), reqTime: sent, respTime: got}
 	key := base
 	if names := varyNames(resp.Header); len(names) > 0 {
@@ -250,10 +300,10 @@ func (sc *sessionCache) fill(ctx context.Context, s *Session, req *http.Request,
 	}
 	if req.Method == http.MethodHead || resp.Body == nil || resp.Body == http.NoBody {
 		sc.put(ctx, s, key, encodeEntry(entryResponse, m, nil), m)
-		return
+		return true
 	}
 	if resp.ContentLength > int64(sc.maxEntry) {
-		return
+		return false
 	}
 	hint := 512
 	if resp.ContentLength >= 0 {
@@ -267,6 +317,7 @@ func (sc *sessionCache) fill(ctx context.Context, s *Session, req *http.Request,
 			sc.put(ctx, s, key, finishEntry(b), m)
 		},
 	}
+	return true
 }
 
 // fillBody passes a body on and appends what it reads to an entry; at EOF
@@ -303,10 +354,12 @@ func (b *fillBody) Close() error {
 	return b.rc.Close()
 }
 
-// serve makes the hop's response from a stored one.
-func (sc *sessionCache) serve(c *chain, e *cacheEntry, req *http.Request, age time.Duration, status, detail string) *http.Response {
+// serve answers the hop from a stored response: a redirect for the chain
+// to follow, or the final Response through the body stack.
+func (sc *sessionCache) serve(c *call, e *cacheEntry, req *http.Request, age time.Duration, status, detail string) (hopResult, hop, error) {
 	h := e.header.Clone()
 	h["Age"] = []string{strconv.FormatInt(int64(age/time.Second), 10)}
+	appendCacheStatus(h, detail)
 	resp := &http.Response{
 		Status:        strconv.Itoa(e.status) + " " + http.StatusText(e.status),
 		StatusCode:    e.status,
@@ -326,10 +379,16 @@ func (sc *sessionCache) serve(c *chain, e *cacheEntry, req *http.Request, age ti
 	} else if len(e.body) > 0 {
 		resp.Body = io.NopCloser(bytes.NewReader(e.body))
 	}
-	c.cacheStatus = status
-	appendCacheStatus(h, detail)
 	c.s.logCache(req.Context(), slog.LevelDebug, "reqivo: cache "+status, req, nil)
-	return resp
+	if next, follow := c.nextHop(req, resp); follow {
+		return hopResult{resp: resp}, next, nil
+	}
+	final, err := c.finish(resp, nil)
+	if err != nil {
+		return hopResult{}, hop{}, err
+	}
+	final.cacheStatus = status
+	return hopResult{final: final}, hop{}, nil
 }
 
 // invalidate removes the stored responses of u for the requester's
@@ -373,7 +432,7 @@ func (sc *sessionCache) background(s *Session, req *http.Request, key string, e 
 			sc.bgWG.Done()
 		}()
 		sent := s.clock.now()
-		resp, _, err := s.attempt(breq, nil)
+		resp, err := s.roundTrip(breq)
 		if err != nil {
 			s.logCache(ctx, slog.LevelWarn, "reqivo: cache background revalidation failed", req, err)
 			return
@@ -389,7 +448,7 @@ func (sc *sessionCache) background(s *Session, req *http.Request, key string, e 
 			sc.put(ctx, s, key, encodeEntry(entryResponse, &m, e.body), &m)
 			s.n.cacheRevalidate.Add(1)
 		case storable(req.Method, req.Header, resp.StatusCode, resp.Header):
-			sc.fill(ctx, s, breq, trimVariant(key), resp, sent, got)
+			_ = sc.fill(ctx, s, breq, trimVariant(key), resp, sent, got)
 			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, int64(sc.maxEntry)+1))
 			resp.Body.Close()
 		default:

@@ -39,6 +39,8 @@ type call struct {
 
 	chain             // the redirect chain, started by prepare
 	retries []Attempt // the final hop's tries that were retried
+
+	cacheFill cacheState // WithCache: what to store of the hop's answer
 }
 
 // execute runs one logical request. in is owned by execute, which sends a
@@ -132,7 +134,7 @@ func (c *call) run(req *http.Request) (*Response, error) {
 	var history []*http.Response
 	var visited map[string]bool
 	for n := 0; ; n++ {
-		hr, next, err := c.hop(req)
+		hr, next, err := c.cacheHop(req)
 		if err != nil {
 			closeAll(history)
 			return nil, c.fail(req, err)
