@@ -167,8 +167,8 @@ func (m *storedMeta) lifetime() (time.Duration, bool) {
 		if len(exp) > 1 {
 			return 0, false
 		}
-		t, err := http.ParseTime(exp[0])
-		if err != nil {
+		t, ok := parseHTTPDate(exp[0])
+		if !ok {
 			return 0, false // an invalid Expires is in the past
 		}
 		return max(t.Sub(m.date()), 0), false
@@ -177,8 +177,8 @@ func (m *storedMeta) lifetime() (time.Duration, bool) {
 	if lm == "" || !(heuristicStatus(m.status) || cc.has("public")) {
 		return 0, false
 	}
-	t, err := http.ParseTime(lm)
-	if err != nil {
+	t, ok := parseHTTPDate(lm)
+	if !ok {
 		return 0, false
 	}
 	if age := m.date().Sub(t); age > 0 {
@@ -191,7 +191,7 @@ func (m *storedMeta) lifetime() (time.Duration, bool) {
 // or an invalid one.
 func (m *storedMeta) date() time.Time {
 	if d := m.header.Get("Date"); d != "" {
-		if t, err := http.ParseTime(d); err == nil {
+		if t, ok := parseHTTPDate(d); ok {
 			return t
 		}
 	}
@@ -201,14 +201,44 @@ func (m *storedMeta) date() time.Time {
 // age returns the current age at now (RFC 9111 4.2.3).
 func (m *storedMeta) age(now time.Time) time.Duration {
 	apparent := max(m.respTime.Sub(m.date()), 0)
-	var ageValue time.Duration
-	if a := m.header.Get("Age"); a != "" {
-		if n, err := strconv.ParseInt(strings.TrimSpace(a), 10, 64); err == nil && n >= 0 {
-			ageValue = time.Duration(min(n, math.MaxInt32)) * time.Second
-		}
-	}
+	ageValue := parseAge(m.header.Get("Age"))
 	corrected := ageValue + max(m.respTime.Sub(m.reqTime), 0)
 	return max(apparent, corrected) + max(now.Sub(m.respTime), 0)
+}
+
+// parseAge reads an Age value: its first member (a list does not hide an
+// old age) when it is all digits; anything else is invalid and counts as
+// 0.
+func parseAge(v string) time.Duration {
+	v, _, _ = strings.Cut(v, ",")
+	v = strings.TrimSpace(v)
+	if v == "" || strings.TrimLeft(v, "0123456789") != "" {
+		return 0
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n > math.MaxInt32 {
+		n = math.MaxInt32
+	}
+	return time.Duration(n) * time.Second
+}
+
+// parseHTTPDate parses an HTTP date (RFC 9110 5.6.7) as http.ParseTime
+// does, but refuses what that also takes and the grammar does not: a
+// one-digit hour, and doubled spaces (bar the one before asctime's
+// one-digit day).
+func parseHTTPDate(v string) (time.Time, bool) {
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return time.Time{}, false
+	}
+	i := strings.IndexByte(v, ':')
+	if i < 2 || v[i-1] < '0' || v[i-1] > '9' || v[i-2] < '0' || v[i-2] > '9' {
+		return time.Time{}, false
+	}
+	if j := strings.Index(v, "  "); j >= 0 && (strings.Contains(v, ",") || j != 7 || strings.LastIndex(v, "  ") != 7) {
+		return time.Time{}, false
+	}
+	return t, true
 }
 
 // use is what a cache does with a stored response for a request.
