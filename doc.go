@@ -163,6 +163,16 @@
 // over netrc; none of them follows a redirect to another origin. A token
 // source's failure is [ErrAuth].
 //
+// # Caching
+//
+// [WithCache] adds a private HTTP cache (RFC 9111) looked up per redirect
+// hop, before the attempts: [NewMemoryCache] and [NewDiskCache] are the
+// stores here, module redisstore has one in Redis, and any [Cache] (bytes
+// under string keys, with a TTL) fits. [Response.CacheStatus] and the
+// Cache-Status header say what the cache did; [Stats] counts it. A
+// response to a request with credentials is keyed by an HMAC of them
+// ([CacheSecret]), and a store error only costs a trip to the network.
+//
 // # Observability and payloads
 //
 // [WithLogger] logs one structured record per attempt (credentials

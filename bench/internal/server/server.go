@@ -59,6 +59,16 @@ func Run(ctx context.Context, out io.Writer) error {
 		h["Content-Length"] = []string{objLen}
 		w.Write(obj)
 	})
+	// /cached is /json with a day's freshness and a validator, for the
+	// cache benchmarks; a query makes a new URI (a miss).
+	data.HandleFunc("GET /cached", func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h["Content-Type"] = []string{"application/json"}
+		h["Content-Length"] = []string{objLen}
+		h["Cache-Control"] = []string{"max-age=86400"}
+		h["Etag"] = []string{`"v1"`}
+		w.Write(obj)
+	})
 	data.HandleFunc("POST /echo", func(w http.ResponseWriter, r *http.Request) {
 		b, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 		if err != nil {
