@@ -133,6 +133,8 @@ func decodeEntry(b []byte) (*cacheEntry, error) {
 		return nil, errCorruptEntry
 	}
 	e.body = d.b
+	e.directives() // parsed now: a decoded entry may be shared
+	e.date()
 	switch e.kind {
 	case entryResponse:
 	case entryVaryIndex:
@@ -141,6 +143,14 @@ func decodeEntry(b []byte) (*cacheEntry, error) {
 		return nil, errCorruptEntry
 	}
 	return e, nil
+}
+
+// clone returns a copy of e that can be changed without touching e (the
+// body, read only, is shared).
+func (e *cacheEntry) clone() *cacheEntry {
+	c := *e
+	c.header = e.header.Clone()
+	return &c
 }
 
 // decoder reads what encodeHead wrote; bad is set on the first overrun.

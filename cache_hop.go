@@ -96,6 +96,7 @@ func (sc *sessionCache) hop(c *call, req *http.Request) (hopResult, hop, error) 
 	sreq := req
 	validating := false
 	if e != nil {
+		e = e.clone()         // a memory store's decoded entry is shared: update a copy
 		sreq = req.Clone(ctx) // the next hop copies req's header: keep it clean
 		validating = conditional(sreq.Header, e.header)
 	}
@@ -129,7 +130,7 @@ func (sc *sessionCache) hop(c *call, req *http.Request) (hopResult, hop, error) 
 	if validating && resp.StatusCode == http.StatusNotModified && notModifiedMatches(e.header, resp.Header) {
 		hr.drop()
 		mergeNotModified(e.header, resp.Header)
-		e.reqTime, e.respTime = sent, got
+		e.reqTime, e.respTime, e.ccSet, e.dateSet = sent, got, false, false
 		sc.put(ctx, s, key, encodeEntry(entryResponse, &e.storedMeta, e.body), &e.storedMeta)
 		s.n.cacheRevalidate.Add(1)
 		return sc.serve(c, e, req, e.age(got), cacheRevalidated, "fwd=stale; fwd-status=304")
@@ -235,6 +236,18 @@ func (sc *sessionCache) lookup(ctx context.Context, s *Session, base string, req
 // get reads and decodes one entry; a store error or a corrupt entry is a
 // miss (a corrupt one is removed).
 func (sc *sessionCache) get(ctx context.Context, s *Session, key string, req *http.Request) *cacheEntry {
+	if m, ok := sc.store.(*memoryCache); ok {
+		// The memory store keeps the decoded entry beside the bytes:
+		// a hit decodes nothing.
+		e, ok := m.getEntry(key)
+		if !ok {
+			return nil
+		}
+		if e == nil {
+			s.logCache(ctx, slog.LevelWarn, "reqivo: cache entry corrupt, removed", req, errCorruptEntry)
+		}
+		return e
+	}
 	b, ok, err := sc.store.Get(ctx, key)
 	if err != nil {
 		s.logCache(ctx, slog.LevelWarn, "reqivo: cache get failed", req, err)
@@ -274,7 +287,7 @@ const keepValidatable = 24 * time.Hour
 // when it has a validator. The stored Age counts against it.
 func keepFor(m *storedMeta) time.Duration {
 	life, _ := m.lifetime()
-	cc := parseDirectives(m.header)
+	cc := m.directives()
 	var extra time.Duration
 	if v, _, ok := cc.seconds("stale-while-revalidate"); ok {
 		extra = v
@@ -444,7 +457,7 @@ func (sc *sessionCache) background(s *Session, req *http.Request, key string, e 
 			m := e.storedMeta
 			m.header = e.header.Clone()
 			mergeNotModified(m.header, resp.Header)
-			m.reqTime, m.respTime = sent, got
+			m.reqTime, m.respTime, m.ccSet, m.dateSet = sent, got, false, false
 			sc.put(ctx, s, key, encodeEntry(entryResponse, &m, e.body), &m)
 			s.n.cacheRevalidate.Add(1)
 		case storable(req.Method, req.Header, resp.StatusCode, resp.Header):

@@ -30,6 +30,8 @@ type memoryItem struct {
 	key     string
 	value   []byte
 	expires time.Time // zero: no expiry
+
+	decoded *cacheEntry // the session's decoding of value, made once; never modified
 }
 
 // NewMemoryCache returns a Cache in memory that holds at most maxBytes
@@ -66,6 +68,33 @@ func (m *memoryCache) Get(_ context.Context, key string) ([]byte, bool, error) {
 	}
 	m.lru.MoveToFront(el)
 	return it.value, true, nil
+}
+
+// getEntry is Get for a session: the decoded entry, decoded on first use
+// and kept. A value that does not decode is removed: ok is true and the
+// entry nil then.
+func (m *memoryCache) getEntry(key string) (e *cacheEntry, ok bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	el, ok := m.items[key]
+	if !ok {
+		return nil, false
+	}
+	it := el.Value.(*memoryItem)
+	if !it.expires.IsZero() && !m.now().Before(it.expires) {
+		m.remove(el)
+		return nil, false
+	}
+	if it.decoded == nil {
+		d, err := decodeEntry(it.value)
+		if err != nil {
+			m.remove(el)
+			return nil, true
+		}
+		it.decoded = d
+	}
+	m.lru.MoveToFront(el)
+	return it.decoded, true
 }
 
 func (m *memoryCache) Set(_ context.Context, key string, value []byte, ttl time.Duration) error {

@@ -151,12 +151,28 @@ type storedMeta struct {
 	header   http.Header
 	reqTime  time.Time // when the request that got it was sent
 	respTime time.Time // when it came back
+
+	// cc caches the directives of header once parsed (ccSet); an entry
+	// shared between goroutines has them parsed before it is shared.
+	cc    directives
+	ccSet bool
+	// dateVal caches date() (dateSet), the same way.
+	dateVal time.Time
+	dateSet bool
+}
+
+// directives returns the response's Cache-Control directives.
+func (m *storedMeta) directives() directives {
+	if !m.ccSet {
+		m.cc, m.ccSet = parseDirectives(m.header), true
+	}
+	return m.cc
 }
 
 // lifetime returns the freshness lifetime (RFC 9111 4.2.1) and whether it
 // is a heuristic. A private cache ignores s-maxage.
 func (m *storedMeta) lifetime() (time.Duration, bool) {
-	cc := parseDirectives(m.header)
+	cc := m.directives()
 	if v, ok, valid := cc.seconds("max-age"); ok {
 		if !valid {
 			return 0, false
@@ -190,12 +206,16 @@ func (m *storedMeta) lifetime() (time.Duration, bool) {
 // date is the Date of the response, or when it came back when it has none
 // or an invalid one.
 func (m *storedMeta) date() time.Time {
+	if m.dateSet {
+		return m.dateVal
+	}
+	m.dateVal, m.dateSet = m.respTime, true
 	if d := m.header.Get("Date"); d != "" {
 		if t, ok := parseHTTPDate(d); ok {
-			return t
+			m.dateVal = t
 		}
 	}
-	return m.respTime
+	return m.dateVal
 }
 
 // age returns the current age at now (RFC 9111 4.2.3).
@@ -262,7 +282,7 @@ type decision struct {
 // now (RFC 9111 4.2, 5.2; RFC 5861; RFC 8246).
 func decide(reqHdr http.Header, m *storedMeta, now time.Time) decision {
 	req := parseDirectives(reqHdr)
-	resp := parseDirectives(m.header)
+	resp := m.directives()
 	life, _ := m.lifetime()
 	age := m.age(now)
 	d := decision{use: useValidate, age: age}

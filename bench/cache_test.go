@@ -29,6 +29,7 @@ func BenchmarkCache(b *testing.B) {
 		miss  bool                          // a new URI every request
 	}{
 		{"loopback-no-cache", nil, false},
+		{"loopback-no-cache-new-uri", nil, true}, // the baseline of the miss
 		{"miss-memory", mem, true},
 		{"hit-memory", mem, false},
 		{"hit-disk", disk, false},
