@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -559,4 +560,46 @@ func TestWithCacheNil(t *testing.T) {
 	t.Parallel()
 	_, err := NewSession(WithCache(nil))
 	assert.ErrorIs(t, err, ErrInvalidOption)
+}
+
+func TestCacheLogsAndStreamedHit(t *testing.T) {
+	t.Parallel()
+	o := setupOrigin(t, func(w http.ResponseWriter, r *http.Request, n int64) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		io.WriteString(w, "streamed")
+	})
+	var buf safeBuffer
+	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s, _ := newCacheSession(t, nil, WithLogger(logger), WithBearerToken("s3cret"))
+	get(t, s, o.url+"/?token=qsecret")
+	r, err := s.Get(context.Background(), o.url+"/?token=qsecret", Stream())
+	require.NoError(t, err)
+	assert.Equal(t, "hit", r.CacheStatus())
+	b, err := io.ReadAll(r.Body)
+	require.NoError(t, err)
+	require.NoError(t, r.Close())
+	assert.Equal(t, "streamed", string(b))
+	out := buf.String()
+	assert.Contains(t, out, `msg="reqivo: cache miss"`)
+	assert.Contains(t, out, `msg="reqivo: cache hit"`)
+	assert.NotContains(t, out, "s3cret")
+	assert.NotContains(t, out, "qsecret")
+}
+
+// safeBuffer is a bytes.Buffer safe for concurrent writes.
+type safeBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *safeBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *safeBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
