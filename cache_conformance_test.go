@@ -311,7 +311,7 @@ func (s *ctServer) run(t *testing.T, srvURL string, tc ctTest) (result error) {
 		prev = resp.Header
 		ctCheckResponse(uuid, rc, num, resp)
 		if rc.PauseAfter {
-			clk.advance(3 * time.Second)
+			clk.elapse(3 * time.Second)
 		}
 	}
 	s.mu.Lock()

@@ -61,7 +61,8 @@ func newCacheSession(t *testing.T, store Cache, opts ...Option) (*Session, *fake
 	return s, c
 }
 
-func (c *fakeClock) advance(d time.Duration) {
+// elapse moves the fake clock on by d (resilience's breaker tests have the same as advance).
+func (c *fakeClock) elapse(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
@@ -85,7 +86,7 @@ func TestCacheFreshHit(t *testing.T) {
 	r := get(t, s, o.url+"/x")
 	assert.Equal(t, "miss", r.CacheStatus())
 	assert.Equal(t, "reqivo; fwd=uri-miss; stored", r.Header.Get("Cache-Status"))
-	clk.advance(10 * time.Second)
+	clk.elapse(10 * time.Second)
 	r = get(t, s, o.url+"/x")
 	assert.Equal(t, "hit", r.CacheStatus())
 	assert.Equal(t, "body 1", r.Text())
@@ -95,7 +96,7 @@ func TestCacheFreshHit(t *testing.T) {
 	st := s.Stats()
 	assert.Equal(t, Stats{Requests: 1, ConnsOpened: 1, CacheHits: 1, CacheMisses: 1}, st)
 
-	clk.advance(60 * time.Second)
+	clk.elapse(60 * time.Second)
 	r = get(t, s, o.url+"/x")
 	assert.Equal(t, "miss", r.CacheStatus(), "stale without a validator: fetched again")
 	assert.Equal(t, "body 2", r.Text())
@@ -138,7 +139,7 @@ func TestCacheRevalidation(t *testing.T) {
 			})
 			s, clk := newCacheSession(t, nil)
 			get(t, s, o.url)
-			clk.advance(20 * time.Second)
+			clk.elapse(20 * time.Second)
 			r := get(t, s, o.url)
 			assert.Equal(t, "revalidated", r.CacheStatus())
 			assert.Equal(t, "payload", r.Text())
@@ -174,7 +175,7 @@ func TestCacheRequestDirectives(t *testing.T) {
 	r = get(t, s, o.url, Header("Pragma", "no-cache"))
 	assert.Equal(t, "revalidated", r.CacheStatus())
 
-	clk.advance(15 * time.Second)
+	clk.elapse(15 * time.Second)
 	r = get(t, s, o.url, Header("Cache-Control", "max-stale=10"))
 	assert.Equal(t, "stale", r.CacheStatus())
 	r = get(t, s, o.url, Header("Cache-Control", "max-stale=1"))
@@ -371,7 +372,7 @@ func TestCacheStaleWhileRevalidate(t *testing.T) {
 	})
 	s, clk := newCacheSession(t, nil)
 	get(t, s, o.url)
-	clk.advance(20 * time.Second)
+	clk.elapse(20 * time.Second)
 	hammer(t, 4, 5, func() error {
 		r, err := s.Get(context.Background(), o.url)
 		if err != nil {
@@ -403,14 +404,14 @@ func TestCacheStaleIfError(t *testing.T) {
 	})
 	s, clk := newCacheSession(t, nil)
 	get(t, s, o.url)
-	clk.advance(20 * time.Second)
+	clk.elapse(20 * time.Second)
 	fail.Store(true)
 	r := get(t, s, o.url)
 	assert.Equal(t, "stale", r.CacheStatus())
 	assert.Equal(t, "good", r.Text())
 	assert.Contains(t, r.Header.Get("Cache-Status"), "stale-if-error")
 
-	clk.advance(60 * time.Second)
+	clk.elapse(60 * time.Second)
 	r = get(t, s, o.url)
 	assert.Equal(t, http.StatusServiceUnavailable, r.StatusCode, "past the window the error goes through")
 }
@@ -430,7 +431,7 @@ func TestCacheStaleIfErrorOnNetworkError(t *testing.T) {
 	v, ok, _ := store.Get(ctx, "reqivo1:GET "+o.url+"/p")
 	require.True(t, ok)
 	require.NoError(t, store.Set(ctx, "reqivo1:GET "+dead+"/p", v, 0))
-	clk.advance(20 * time.Second)
+	clk.elapse(20 * time.Second)
 	r := get(t, s, dead+"/p")
 	assert.Equal(t, "stale", r.CacheStatus())
 	assert.Equal(t, "good", r.Text())
