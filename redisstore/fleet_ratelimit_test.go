@@ -61,3 +61,26 @@ func TestRateLimiterFleetOfSessions(t *testing.T) {
 	want := time.Duration(float64(len(arrivals)-1) / rate * float64(time.Second))
 	assert.GreaterOrEqual(t, span, want*9/10, "the 4 sessions together keep to one rate: %v for %d requests", span, len(arrivals))
 }
+
+// TestRateLimiterRedisDownSessionFallsBack stops Redis mid-test: the
+// session's requests still succeed, on its local bucket.
+func TestRateLimiterRedisDownSessionFallsBack(t *testing.T) {
+	t.Parallel()
+	srv := startRedis(t)
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	t.Cleanup(origin.Close)
+	s, err := reqivo.NewSession(reqivo.WithRateLimit(reqivo.RateLimit{
+		Rate: 100, Burst: 5, Store: RateLimiter(srv.client(t), "down:", Timeout(100*time.Millisecond)),
+	}))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	ctx := context.Background()
+	_, err = s.Get(ctx, origin.URL)
+	require.NoError(t, err)
+	srv.stop()
+	for range 5 {
+		r, err := s.Get(ctx, origin.URL)
+		require.NoError(t, err, "a Redis outage never fails a request")
+		assert.Equal(t, http.StatusOK, r.StatusCode)
+	}
+}
