@@ -127,11 +127,20 @@ func (sc *sessionCache) hop(c *call, req *http.Request) (hopResult, hop, error) 
 		s.n.cacheHits.Add(1)
 		return sc.serve(c, e, req, d.age, cacheStale, "hit; ttl="+ttlParam(e, d.age)+"; detail=stale-if-error")
 	}
-	if validating && resp.StatusCode == http.StatusNotModified && notModifiedMatches(e.header, resp.Header) {
-		hr.drop()
+	if validating && resp.StatusCode == http.StatusNotModified {
+		if !notModifiedMatches(e.header, resp.Header) {
+			// A 304 for another representation than the stored one
+			// (RFC 9111 4.3.4): ask again, unconditionally.
+			hr.drop()
+			sc.delete(ctx, s, key)
+			return sc.forward(c, req, "fwd=stale")
+		}
 		mergeNotModified(e.header, resp.Header)
 		e.reqTime, e.respTime, e.ccSet, e.dateSet = sent, got, false, false
+		// Stored before the 304 is dropped: dropping a streamed answer
+		// ends the call's context.
 		sc.put(ctx, s, key, encodeEntry(entryResponse, &e.storedMeta, e.body), &e.storedMeta)
+		hr.drop()
 		s.n.cacheRevalidate.Add(1)
 		return sc.serve(c, e, req, e.age(got), cacheRevalidated, "fwd=stale; fwd-status=304")
 	}

@@ -604,3 +604,52 @@ func (s *safeBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+func TestCacheNotModifiedForAnotherETagRefetches(t *testing.T) {
+	t.Parallel()
+	o := setupOrigin(t, func(w http.ResponseWriter, r *http.Request, n int64) {
+		w.Header().Set("Cache-Control", "max-age=0")
+		if r.Header.Get("If-None-Match") != "" {
+			w.Header().Set("ETag", `"other"`)
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		w.Header().Set("ETag", `"v`+strconv.FormatInt(n, 10)+`"`)
+		io.WriteString(w, "full "+strconv.FormatInt(n, 10))
+	})
+	s, _ := newCacheSession(t, nil)
+	get(t, s, o.url)
+	r := get(t, s, o.url)
+	assert.Equal(t, http.StatusOK, r.StatusCode, "never a 304 to a caller who did not ask")
+	assert.Equal(t, "full 3", r.Text())
+	assert.Equal(t, "miss", r.CacheStatus())
+}
+
+func TestCacheStreamedRevalidationStores(t *testing.T) {
+	t.Parallel()
+	o := setupOrigin(t, func(w http.ResponseWriter, r *http.Request, n int64) {
+		w.Header().Set("Cache-Control", "max-age=10")
+		w.Header().Set("ETag", `"e"`)
+		w.Header().Set("X-Gen", strconv.FormatInt(n, 10))
+		if r.Header.Get("If-None-Match") == `"e"` {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		io.WriteString(w, "body")
+	})
+	rec := &recordingCache{Cache: NewMemoryCache(1 << 20)}
+	s, clk := newCacheSession(t, rec)
+	get(t, s, o.url)
+	clk.elapse(20 * time.Second)
+	r, err := s.Get(context.Background(), o.url, Stream())
+	require.NoError(t, err)
+	b, err := io.ReadAll(r.Body)
+	require.NoError(t, err)
+	require.NoError(t, r.Close())
+	assert.Equal(t, "revalidated", r.CacheStatus())
+	assert.Equal(t, "body", string(b))
+	assert.Len(t, rec.keys(), 2, "the entry stored, then stored again after the 304")
+	r = get(t, s, o.url)
+	assert.Equal(t, "hit", r.CacheStatus())
+	assert.Equal(t, "2", r.Header.Get("X-Gen"))
+}
