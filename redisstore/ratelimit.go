@@ -10,7 +10,10 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/reqivo/reqivo"
 )
+
+var _ reqivo.RateStore = (*RateStore)(nil)
 
 // gcra reserves one slot. KEYS[1] holds the theoretical arrival time
 // (TAT, microseconds on the Redis clock). ARGV[1] is the emission interval
@@ -39,7 +42,7 @@ type RateStore struct {
 }
 
 // RateLimiter returns a shared store for the session's rate limit
-// (reqivo.RateLimit.Store): every process using the same prefix shares
+// (reqivo.RateLimit{Store: ...} with reqivo.WithRateLimit): every process using the same prefix shares
 // one rate per key (a host), held by GCRA on the Redis clock. Its one key
 // per host works with Redis Cluster.
 func RateLimiter(client redis.UniversalClient, prefix string, opts ...Option) *RateStore {
