@@ -91,9 +91,10 @@ const (
 // sessionCache is a session's cache: its store, the secret of the
 // credential hash, and the background revalidations in flight.
 type sessionCache struct {
-	store    Cache
-	maxEntry int
-	secret   atomic.Pointer[[]byte] // nil until first needed
+	store     Cache
+	maxEntry  int
+	sessionID string                 // random: names a token source's credentials (see attemptIdentity)
+	secret    atomic.Pointer[[]byte] // nil until first needed
 
 	secretMu sync.Mutex // serialises fetching the secret
 
@@ -106,7 +107,10 @@ type sessionCache struct {
 
 func newSessionCache(store Cache) *sessionCache {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &sessionCache{store: store, maxEntry: DefaultMaxCacheEntryBytes, bgCtx: ctx, bgCancel: cancel, bgKeys: map[string]bool{}}
+	return &sessionCache{
+		store: store, maxEntry: DefaultMaxCacheEntryBytes, sessionID: hex.EncodeToString(randomSecret()),
+		bgCtx: ctx, bgCancel: cancel, bgKeys: map[string]bool{},
+	}
 }
 
 // close cancels the background revalidations and waits for them.
@@ -154,7 +158,10 @@ func randomSecret() []byte {
 // (any header of sensitive), an HMAC-SHA256 of them keyed with the cache's
 // secret, so that entries of different credentials never meet and the
 // store never sees them.
-func (sc *sessionCache) baseKey(ctx context.Context, method string, u *url.URL, h http.Header, sensitive map[string]bool) (string, error) {
+//
+// attempt names the credentials the attempts will add after the lookup
+// (see attemptIdentity); "" when none.
+func (sc *sessionCache) baseKey(ctx context.Context, method string, u *url.URL, h http.Header, sensitive map[string]bool, attempt string) (string, error) {
 	uri := *u
 	uri.Fragment, uri.RawFragment = "", ""
 	key := "reqivo1:" + method + " " + uri.String()
@@ -164,21 +171,41 @@ func (sc *sessionCache) baseKey(ctx context.Context, method string, u *url.URL, 
 			names = append(names, k)
 		}
 	}
-	if len(names) == 0 {
+	if len(names) == 0 && attempt == "" {
 		return key, nil
 	}
 	secret, err := sc.secretKey(ctx)
 	if err != nil {
 		return "", err
 	}
-	return key + " cred=" + credentialHash(secret, names, h), nil
+	return key + " cred=" + credentialHash(secret, names, h, attempt), nil
+}
+
+// attemptIdentity names the credentials a per-attempt auth adds (they are
+// not in the request the cache looks up): Digest auth by its user and
+// password; a token source, whose tokens the session cannot know before
+// the attempt, by a random identity of the session, so that its entries
+// are only ever served to the same session.
+func (sc *sessionCache) attemptIdentity(a *attemptAuth) string {
+	switch {
+	case a == nil:
+		return ""
+	case a.digest != nil:
+		return "digest\x00" + a.digest.user + "\x00" + a.digest.pass
+	default:
+		return "token-source\x00" + sc.sessionID
+	}
 }
 
 // credentialHash is the hex HMAC-SHA256, under secret, of the named
-// fields of h (128 bits kept).
-func credentialHash(secret []byte, names []string, h http.Header) string {
+// fields of h and of attempt (128 bits kept).
+func credentialHash(secret []byte, names []string, h http.Header, attempt string) string {
 	slices.Sort(names)
 	mac := hmac.New(sha256.New, secret)
+	if attempt != "" {
+		mac.Write([]byte(attempt))
+		mac.Write([]byte{2})
+	}
 	for _, n := range names {
 		mac.Write([]byte(n))
 		for _, v := range h[n] {

@@ -50,8 +50,12 @@ func (sc *sessionCache) hop(c *call, req *http.Request) (hopResult, hop, error) 
 		hr, next, err := c.hop(req)
 		if err == nil {
 			resp := hr.response()
+			attempt := ""
+			if !c.stripped {
+				attempt = sc.attemptIdentity(c.auth)
+			}
 			for _, u := range invalidated(req.Method, req.URL, resp.StatusCode, resp.Header) {
-				sc.invalidate(ctx, s, u, req.Header)
+				sc.invalidate(ctx, s, u, req.Header, attempt)
 			}
 			s.n.cacheMisses.Add(1)
 			sc.mark(c, hr, cacheMiss, "fwd=method")
@@ -61,7 +65,11 @@ func (sc *sessionCache) hop(c *call, req *http.Request) (hopResult, hop, error) 
 	if _, ranged := req.Header["Range"]; ranged {
 		return sc.forward(c, req, "fwd=request")
 	}
-	base, err := sc.baseKey(ctx, req.Method, req.URL, req.Header, s.cfg.sensitive)
+	var attempt string
+	if !c.stripped {
+		attempt = sc.attemptIdentity(c.auth)
+	}
+	base, err := sc.baseKey(ctx, req.Method, req.URL, req.Header, s.cfg.sensitive, attempt)
 	if err != nil {
 		s.logCache(ctx, slog.LevelWarn, "reqivo: cache secret unavailable", req, err)
 		return sc.forward(c, req, "fwd=bypass")
@@ -84,7 +92,11 @@ func (sc *sessionCache) hop(c *call, req *http.Request) (hopResult, hop, error) 
 			return sc.serve(c, e, req, d.age, cacheStale, "hit; ttl="+ttlParam(e, d.age))
 		case useStaleSWR:
 			s.n.cacheHits.Add(1)
-			sc.background(s, req, key, e)
+			var auth *attemptAuth
+			if !c.stripped {
+				auth = c.auth
+			}
+			sc.background(s, req, key, e, auth)
 			return sc.serve(c, e, req, d.age, cacheStale, "hit; ttl="+ttlParam(e, d.age)+"; detail=stale-while-revalidate")
 		}
 		fwd = "fwd=stale"
@@ -416,10 +428,14 @@ func (sc *sessionCache) serve(c *call, e *cacheEntry, req *http.Request, age tim
 // invalidate removes the stored responses of u for the requester's
 // credentials and for none (RFC 9111 4.4). Other users' entries, keyed by
 // credentials this session cannot know, run out by their freshness.
-func (sc *sessionCache) invalidate(ctx context.Context, s *Session, u *url.URL, h http.Header) {
+func (sc *sessionCache) invalidate(ctx context.Context, s *Session, u *url.URL, h http.Header, attempt string) {
 	for _, m := range [...]string{http.MethodGet, http.MethodHead} {
-		for _, hdr := range [...]http.Header{nil, h} {
-			if key, err := sc.baseKey(ctx, m, u, hdr, s.cfg.sensitive); err == nil {
+		keys := [...]struct {
+			h       http.Header
+			attempt string
+		}{{nil, ""}, {h, attempt}}
+		for _, k := range keys {
+			if key, err := sc.baseKey(ctx, m, u, k.h, s.cfg.sensitive, k.attempt); err == nil {
 				sc.delete(ctx, s, key)
 			}
 		}
@@ -429,7 +445,7 @@ func (sc *sessionCache) invalidate(ctx context.Context, s *Session, u *url.URL, 
 // background revalidates key once, out of band, for
 // stale-while-revalidate; a second call while one is in flight does
 // nothing.
-func (sc *sessionCache) background(s *Session, req *http.Request, key string, e *cacheEntry) {
+func (sc *sessionCache) background(s *Session, req *http.Request, key string, e *cacheEntry, auth *attemptAuth) {
 	sc.bgMu.Lock()
 	if sc.bgKeys[key] || sc.bgCtx.Err() != nil {
 		sc.bgMu.Unlock()
@@ -454,7 +470,13 @@ func (sc *sessionCache) background(s *Session, req *http.Request, key string, e 
 			sc.bgWG.Done()
 		}()
 		sent := s.clock.now()
-		resp, err := s.roundTrip(breq)
+		var resp *http.Response
+		var err error
+		if auth != nil {
+			resp, err = auth.roundTrip(breq, s.roundTrip) // the token or Digest answer the hop would get
+		} else {
+			resp, err = s.roundTrip(breq)
+		}
 		if err != nil {
 			s.logCache(ctx, slog.LevelWarn, "reqivo: cache background revalidation failed", req, err)
 			return

@@ -15,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/oauth2"
 )
 
 // originServer counts the requests it gets and answers with h.
@@ -652,4 +653,47 @@ func TestCacheStreamedRevalidationStores(t *testing.T) {
 	r = get(t, s, o.url)
 	assert.Equal(t, "hit", r.CacheStatus())
 	assert.Equal(t, "2", r.Header.Get("X-Gen"))
+}
+
+// TestCacheKeysPerAttemptCredentials: a token source's token and a Digest
+// answer are added on each attempt, after the lookup; the cache keys them
+// all the same, so two users on one store never share an entry.
+func TestCacheKeysPerAttemptCredentials(t *testing.T) {
+	t.Parallel()
+	o := setupOrigin(t, func(w http.ResponseWriter, r *http.Request, n int64) {
+		auth := r.Header.Get("Authorization")
+		if strings.HasPrefix(r.URL.Path, "/digest") && !strings.HasPrefix(auth, "Digest ") {
+			w.Header().Set("WWW-Authenticate", `Digest realm="r", nonce="n1", qop="auth", algorithm=SHA-256`)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Cache-Control", "max-age=600")
+		user := auth
+		if i := strings.Index(auth, `username="`); i >= 0 {
+			user = auth[i+10:]
+			user = user[:strings.IndexByte(user, '"')]
+		}
+		io.WriteString(w, "for "+user)
+	})
+	store := NewMemoryCache(1 << 20)
+	alice, _ := newCacheSession(t, store, WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "alice"})))
+	bob, _ := newCacheSession(t, store, WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "bob"})))
+	anon, _ := newCacheSession(t, store)
+	assert.Equal(t, "for Bearer alice", get(t, alice, o.url+"/t").Text())
+	assert.Equal(t, "for Bearer bob", get(t, bob, o.url+"/t").Text())
+	assert.Equal(t, "for ", get(t, anon, o.url+"/t").Text())
+	r := get(t, alice, o.url+"/t")
+	assert.Equal(t, "hit", r.CacheStatus(), "a session's own token-source entries are reused")
+	assert.Equal(t, "for Bearer alice", r.Text())
+
+	dAlice, _ := newCacheSession(t, store, WithDigestAuth("alice", "pw"))
+	dBob, _ := newCacheSession(t, store, WithDigestAuth("bob", "pw"))
+	assert.Equal(t, "for alice", get(t, dAlice, o.url+"/digest").Text())
+	r = get(t, dBob, o.url+"/digest")
+	assert.Equal(t, "for bob", r.Text())
+	assert.Equal(t, "miss", r.CacheStatus())
+	dAlice2, _ := newCacheSession(t, store, WithDigestAuth("alice", "pw"))
+	r = get(t, dAlice2, o.url+"/digest")
+	assert.Equal(t, "hit", r.CacheStatus(), "Digest entries are keyed by the user and password")
+	assert.Equal(t, "for alice", r.Text())
 }
