@@ -470,13 +470,24 @@ func (sc *sessionCache) background(s *Session, req *http.Request, key string, e 
 			sc.bgWG.Done()
 		}()
 		sent := s.clock.now()
+		// One attempt, as send makes it: the host's guards (rate limit,
+		// breaker), then the per-attempt auth the hop would get.
+		var g guard
+		if s.limiters != nil || s.breakers != nil {
+			var err error
+			if g, err = s.guard(breq); err != nil {
+				s.logCache(ctx, slog.LevelDebug, "reqivo: cache background revalidation not sent", req, err)
+				return
+			}
+		}
 		var resp *http.Response
 		var err error
 		if auth != nil {
-			resp, err = auth.roundTrip(breq, s.roundTrip) // the token or Digest answer the hop would get
+			resp, err = auth.roundTrip(breq, s.roundTrip)
 		} else {
 			resp, err = s.roundTrip(breq)
 		}
+		g.after(resp, err)
 		if err != nil {
 			s.logCache(ctx, slog.LevelWarn, "reqivo: cache background revalidation failed", req, err)
 			return
