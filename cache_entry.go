@@ -42,10 +42,11 @@ type cacheEntry struct {
 // encodeHead returns the entry up to its body, with room for bodyHint
 // more bytes and the trailer.
 func encodeHead(kind byte, m *storedMeta, bodyHint int) []byte {
+	keys := storedKeys(m.header)
 	n := entryFixedBytes + entryTrailer + bodyHint
-	for k, vs := range m.header {
+	for _, k := range keys {
 		n += len(k) + 2*binary.MaxVarintLen32
-		for _, v := range vs {
+		for _, v := range m.header[k] {
 			n += len(v) + binary.MaxVarintLen32
 		}
 	}
@@ -55,8 +56,8 @@ func encodeHead(kind byte, m *storedMeta, bodyHint int) []byte {
 	b = binary.BigEndian.AppendUint64(b, uint64(m.reqTime.UnixNano()))
 	b = binary.BigEndian.AppendUint64(b, uint64(m.respTime.UnixNano()))
 	b = binary.BigEndian.AppendUint16(b, uint16(m.status))
-	b = binary.AppendUvarint(b, uint64(len(m.header)))
-	for _, k := range sortedKeys(m.header) {
+	b = binary.AppendUvarint(b, uint64(len(keys)))
+	for _, k := range keys {
 		vs := m.header[k]
 		b = appendString(b, k)
 		b = binary.AppendUvarint(b, uint64(len(vs)))
@@ -67,10 +68,15 @@ func encodeHead(kind byte, m *storedMeta, bodyHint int) []byte {
 	return b
 }
 
-func sortedKeys(h http.Header) []string {
+// storedKeys returns the names of the fields of h a cache keeps (RFC 9111
+// 3.1; see unstored), sorted.
+func storedKeys(h http.Header) []string {
+	conn := connectionFields(h)
 	keys := make([]string, 0, len(h))
 	for k := range h {
-		keys = append(keys, k)
+		if !unstored[k] && !conn[k] {
+			keys = append(keys, k)
+		}
 	}
 	slices.Sort(keys)
 	return keys

@@ -151,7 +151,7 @@ func (sc *sessionCache) hop(c *call, req *http.Request) (hopResult, hop, error) 
 		e.reqTime, e.respTime, e.ccSet, e.dateSet = sent, got, false, false
 		// Stored before the 304 is dropped: dropping a streamed answer
 		// ends the call's context.
-		sc.put(ctx, s, key, encodeEntry(entryResponse, &e.storedMeta, e.body), &e.storedMeta)
+		sc.put(ctx, s, key, encodeEntry(entryResponse, &e.storedMeta, e.body), keepFor(&e.storedMeta))
 		hr.drop()
 		s.n.cacheRevalidate.Add(1)
 		return sc.serve(c, e, req, e.age(got), cacheRevalidated, "fwd=stale; fwd-status=304")
@@ -293,8 +293,8 @@ func (sc *sessionCache) delete(ctx context.Context, s *Session, key string) {
 }
 
 // put stores an encoded entry for as long as it may be of use.
-func (sc *sessionCache) put(ctx context.Context, s *Session, key string, value []byte, m *storedMeta) {
-	if err := sc.store.Set(ctx, key, value, keepFor(m)); err != nil {
+func (sc *sessionCache) put(ctx context.Context, s *Session, key string, value []byte, ttl time.Duration) {
+	if err := sc.store.Set(ctx, key, value, ttl); err != nil {
 		s.logCache(ctx, slog.LevelWarn, "reqivo: cache set failed", nil, err)
 	}
 }
@@ -326,14 +326,17 @@ func keepFor(m *storedMeta) time.Duration {
 // the end; the body is appended to the entry as it streams, with no
 // second copy. A body over the entry limit is not stored.
 func (sc *sessionCache) fill(ctx context.Context, s *Session, req *http.Request, base string, resp *http.Response, sent, got time.Time) bool {
-	m := &storedMeta{status: resp.StatusCode, header: storedHeader(resp.Header), reqTime: sent, respTime: got}
+	// resp.Header as it is now: encodeHead copies what is stored of it
+	// (not the hop-by-hop fields, nor Set-Cookie) into the entry at once.
+	m := &storedMeta{status: resp.StatusCode, header: resp.Header, reqTime: sent, respTime: got}
+	ttl := keepFor(m)
 	key := base
 	if names := varyNames(resp.Header); len(names) > 0 {
 		key = variantKey(base, names, req.Header)
-		sc.put(ctx, s, base, encodeVaryIndex(names, got), m)
+		sc.put(ctx, s, base, encodeVaryIndex(names, got), ttl)
 	}
 	if req.Method == http.MethodHead || resp.Body == nil || resp.Body == http.NoBody {
-		sc.put(ctx, s, key, encodeEntry(entryResponse, m, nil), m)
+		sc.put(ctx, s, key, encodeEntry(entryResponse, m, nil), ttl)
 		return true
 	}
 	if resp.ContentLength > int64(sc.maxEntry) {
@@ -348,7 +351,7 @@ func (sc *sessionCache) fill(ctx context.Context, s *Session, req *http.Request,
 		buf:   encodeHead(entryResponse, m, hint),
 		limit: sc.maxEntry,
 		done: func(b []byte) {
-			sc.put(ctx, s, key, finishEntry(b), m)
+			sc.put(ctx, s, key, finishEntry(b), ttl)
 		},
 	}
 	return true
@@ -500,7 +503,7 @@ func (sc *sessionCache) background(s *Session, req *http.Request, key string, e 
 			m.header = e.header.Clone()
 			mergeNotModified(m.header, resp.Header)
 			m.reqTime, m.respTime, m.ccSet, m.dateSet = sent, got, false, false
-			sc.put(ctx, s, key, encodeEntry(entryResponse, &m, e.body), &m)
+			sc.put(ctx, s, key, encodeEntry(entryResponse, &m, e.body), keepFor(&m))
 			s.n.cacheRevalidate.Add(1)
 		case storable(req.Method, req.Header, resp.StatusCode, resp.Header):
 			_ = sc.fill(ctx, s, breq, trimVariant(key), resp, sent, got)

@@ -438,19 +438,6 @@ var unstored = map[string]bool{
 	"Transfer-Encoding": true, "Upgrade": true, "Set-Cookie": true, "Cache-Status": true,
 }
 
-// storedHeader returns the fields of h a cache keeps.
-func storedHeader(h http.Header) http.Header {
-	out := make(http.Header, len(h))
-	conn := connectionFields(h)
-	for k, v := range h {
-		if unstored[k] || conn[k] {
-			continue
-		}
-		out[k] = slices.Clone(v)
-	}
-	return out
-}
-
 func connectionFields(h http.Header) map[string]bool {
 	var m map[string]bool
 	for _, l := range h["Connection"] {

@@ -315,3 +315,12 @@ func FuzzParseDirectives(f *testing.F) {
 		_, _, _ = d.seconds("max-age")
 	})
 }
+
+func TestEntryKeepsOnlyStoredFields(t *testing.T) {
+	t.Parallel()
+	m := meta(200, "Content-Type", "text/plain", "Set-Cookie", "sid=1", "Connection", "X-Hop", "X-Hop", "h",
+		"Keep-Alive", "timeout=5", "Transfer-Encoding", "chunked", "Cache-Status", "up; hit", "X-Kept", "k")
+	e, err := decodeEntry(encodeEntry(entryResponse, m, nil))
+	require.NoError(t, err)
+	assert.Equal(t, http.Header{"Content-Type": {"text/plain"}, "X-Kept": {"k"}}, e.header)
+}
