@@ -305,7 +305,7 @@ const keepValidatable = 24 * time.Hour
 
 // keepFor is the TTL of a stored response: its freshness, plus the
 // windows in which it may be served stale, plus a day to revalidate it
-// when it has a validator. The stored Age counts against it.
+// when it has a validator.
 func keepFor(m *storedMeta) time.Duration {
 	life, _ := m.lifetime()
 	cc := m.directives()
@@ -319,7 +319,10 @@ func keepFor(m *storedMeta) time.Duration {
 	if m.header.Get("ETag") != "" || m.header.Get("Last-Modified") != "" {
 		extra = max(extra, keepValidatable)
 	}
-	return max(life-m.age(m.respTime), 0) + extra + time.Second
+	// The Age the response came with counts against it; the apparent age
+	// from Date is left out (it costs a date parse per store, and a TTL
+	// a little long only keeps an entry the policy will call stale).
+	return max(life-parseAge(m.header.Get("Age")), 0) + extra + time.Second
 }
 
 // fill arranges for resp to be stored once its body has been read to
