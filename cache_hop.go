@@ -211,6 +211,15 @@ func (sc *sessionCache) mark(c *call, hr hopResult, status, detail string) {
 	}
 	appendCacheStatus(resp.Header, detail)
 	c.s.logCache(resp.Request.Context(), slog.LevelDebug, "reqivo: cache "+status, resp.Request, nil)
+	c.notify(resp.Request, Notice{Kind: cacheNotice[status], Detail: detail})
+}
+
+// cacheNotice is the Notice kind of each cache status (see Observer).
+var cacheNotice = map[string]NoticeKind{
+	cacheHit:         NoticeCacheHit,
+	cacheStale:       NoticeCacheStale,
+	cacheRevalidated: NoticeCacheRevalidated,
+	cacheMiss:        NoticeCacheMiss,
 }
 
 // appendCacheStatus adds this cache's member to the Cache-Status list
@@ -420,6 +429,7 @@ func (sc *sessionCache) serve(c *call, e *cacheEntry, req *http.Request, age tim
 		resp.Body = io.NopCloser(bytes.NewReader(e.body))
 	}
 	c.s.logCache(req.Context(), slog.LevelDebug, "reqivo: cache "+status, req, nil)
+	c.notify(req, Notice{Kind: cacheNotice[status], Detail: detail})
 	if next, follow := c.nextHop(req, resp); follow {
 		return hopResult{resp: resp}, next, nil
 	}

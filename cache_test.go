@@ -697,3 +697,37 @@ func TestCacheKeysPerAttemptCredentials(t *testing.T) {
 	assert.Equal(t, "hit", r.CacheStatus(), "Digest entries are keyed by the user and password")
 	assert.Equal(t, "for alice", r.Text())
 }
+
+func TestCacheNotices(t *testing.T) {
+	t.Parallel()
+	o := setupOrigin(t, func(w http.ResponseWriter, r *http.Request, n int64) {
+		w.Header().Set("Cache-Control", "max-age=10")
+		w.Header().Set("ETag", `"e"`)
+		if r.Header.Get("If-None-Match") == `"e"` {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		io.WriteString(w, "x")
+	})
+	var mu sync.Mutex
+	var kinds []string
+	s, clk := newCacheSession(t, nil, WithObserver(Observer{Notice: func(_ context.Context, n Notice) {
+		mu.Lock()
+		defer mu.Unlock()
+		kinds = append(kinds, n.Kind.String()+" "+n.Detail)
+	}}))
+	get(t, s, o.url)
+	get(t, s, o.url)
+	clk.elapse(20 * time.Second)
+	get(t, s, o.url)
+	clk.elapse(20 * time.Second)
+	get(t, s, o.url, Header("Cache-Control", "max-stale"))
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, []string{
+		"cache_miss fwd=uri-miss; stored",
+		"cache_hit hit; ttl=10",
+		"cache_revalidated fwd=stale; fwd-status=304",
+		"cache_stale hit; ttl=-10",
+	}, kinds)
+}
