@@ -231,8 +231,8 @@ func (a *AsyncSession) resolvedLocked() {
 // Close stops accepting requests, waits for every request already
 // accepted (running or waiting in line) to resolve, then closes the
 // Session. Requests made after Close starts resolve at once with
-// ErrClosed. Unlike Session.Close, calling Close again is fine: it waits
-// for the first call to finish and returns nil. Close must not be called
+// ErrClosed. Calling Close again, as for Session.Close, returns nil: it
+// waits for the first call to finish. Close must not be called
 // from a hook of one of the session's own requests, which it would wait
 // for. To stop sooner, cancel the requests' contexts.
 func (a *AsyncSession) Close() error {
