@@ -570,7 +570,7 @@ func TestCacheLogsAndStreamedHit(t *testing.T) {
 		w.Header().Set("Cache-Control", "max-age=60")
 		io.WriteString(w, "streamed")
 	})
-	var buf safeBuffer
+	var buf logBuffer
 	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s, _ := newCacheSession(t, nil, WithLogger(logger), WithBearerToken("s3cret"))
 	get(t, s, o.url+"/?token=qsecret")
@@ -586,24 +586,6 @@ func TestCacheLogsAndStreamedHit(t *testing.T) {
 	assert.Contains(t, out, `msg="reqivo: cache hit"`)
 	assert.NotContains(t, out, "s3cret")
 	assert.NotContains(t, out, "qsecret")
-}
-
-// safeBuffer is a bytes.Buffer safe for concurrent writes.
-type safeBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *safeBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *safeBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestCacheNotModifiedForAnotherETagRefetches(t *testing.T) {
