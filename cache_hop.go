@@ -180,9 +180,18 @@ func (hr hopResult) response() *http.Response {
 	return hr.resp
 }
 
-// drop closes a hop's response the cache answers instead of.
+// drop closes a hop's response the cache answers instead of. The call
+// goes on (it is served from the store, or asks again): a streamed body
+// ends its attempt, not the call's context.
 func (hr hopResult) drop() {
 	if hr.final != nil {
+		body := hr.final.Body
+		if p, ok := body.(*prefixedBody); ok {
+			body = p.rest
+		}
+		if lb, ok := body.(*liveBody); ok {
+			lb.once.Do(lb.w.stop)
+		}
 		hr.final.Close()
 		return
 	}

@@ -713,3 +713,28 @@ func TestCacheNotices(t *testing.T) {
 		"cache_stale hit; ttl=-10",
 	}, kinds)
 }
+
+// TestCacheStreamedNotModifiedForAnotherETagRefetches: dropping the
+// streamed 304 must not end the call's context before the refetch.
+func TestCacheStreamedNotModifiedForAnotherETagRefetches(t *testing.T) {
+	t.Parallel()
+	o := setupOrigin(t, func(w http.ResponseWriter, r *http.Request, n int64) {
+		w.Header().Set("Cache-Control", "max-age=0")
+		if r.Header.Get("If-None-Match") != "" {
+			w.Header().Set("ETag", `"other"`)
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		w.Header().Set("ETag", `"v`+strconv.FormatInt(n, 10)+`"`)
+		io.WriteString(w, "full "+strconv.FormatInt(n, 10))
+	})
+	s, _ := newCacheSession(t, nil)
+	get(t, s, o.url)
+	r, err := s.Get(context.Background(), o.url, Stream())
+	require.NoError(t, err)
+	b, err := io.ReadAll(r.Body)
+	require.NoError(t, err)
+	require.NoError(t, r.Close())
+	assert.Equal(t, http.StatusOK, r.StatusCode)
+	assert.Equal(t, "full 3", string(b))
+}
