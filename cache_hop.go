@@ -484,7 +484,11 @@ func (sc *sessionCache) background(s *Session, req *http.Request, key string, e 
 	if s.cfg.timeouts.Total <= 0 {
 		ctx, cancel = context.WithCancel(sc.bgCtx)
 	}
+	// req is the caller's once the stale hit is returned (its
+	// Response.Request): the goroutine reads only its own copies.
 	breq := req.Clone(ctx)
+	method, reqHdr := req.Method, breq.Header.Clone()
+	req = breq
 	conditional(breq.Header, e.header)
 	go func() {
 		defer func() {
@@ -527,7 +531,7 @@ func (sc *sessionCache) background(s *Session, req *http.Request, key string, e 
 			m.reqTime, m.respTime, m.ccSet, m.dateSet = sent, got, false, false
 			sc.put(ctx, s, key, encodeEntry(entryResponse, &m, e.body), keepFor(&m))
 			s.n.cacheRevalidate.Add(1)
-		case storable(req.Method, req.Header, resp.StatusCode, resp.Header):
+		case storable(method, reqHdr, resp.StatusCode, resp.Header):
 			_ = sc.fill(ctx, s, breq, trimVariant(key), resp, sent, got)
 			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, int64(sc.maxEntry)+1))
 			resp.Body.Close()

@@ -738,3 +738,28 @@ func TestCacheStreamedNotModifiedForAnotherETagRefetches(t *testing.T) {
 	assert.Equal(t, http.StatusOK, r.StatusCode)
 	assert.Equal(t, "full 3", string(b))
 }
+
+// TestCacheBackgroundRevalidationLeavesRequestToCaller: the request of a
+// stale-while-revalidate hit is the caller's (Response.Request) as soon as
+// the hit is returned; the background revalidation reads its own copy.
+func TestCacheBackgroundRevalidationLeavesRequestToCaller(t *testing.T) {
+	t.Parallel()
+	o := setupOrigin(t, func(w http.ResponseWriter, r *http.Request, n int64) {
+		w.Header().Set("Cache-Control", "max-age=10, stale-while-revalidate=60")
+		w.Header().Set("X-Gen", strconv.FormatInt(n, 10))
+		io.WriteString(w, "x")
+	})
+	s, clk := newCacheSession(t, nil)
+	get(t, s, o.url)
+	clk.elapse(20 * time.Second)
+	r := get(t, s, o.url)
+	require.Equal(t, "stale", r.CacheStatus())
+	for i := range 100 {
+		r.Request.Header.Set("X-Mine", strconv.Itoa(i))
+	}
+	require.Eventually(t, func() bool {
+		r, err := s.Get(context.Background(), o.url)
+		return err == nil && r.Header.Get("X-Gen") == "2"
+	}, 10*time.Second, 5*time.Millisecond, "the revalidation stored its answer")
+	assert.Equal(t, int64(2), o.hits.Load())
+}
