@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -308,4 +309,30 @@ func TestBreakerAndRateLimit(t *testing.T) {
 	_, err := s.Get(context.Background(), u)
 	require.NoError(t, err)
 	assert.Empty(t, clk.Waits(), "a minute refilled the bucket")
+}
+
+// TestBreakerRefusalClosesBody: an attempt the open breaker refuses is not
+// sent, and its body is closed as a sent one's would be (Do is a
+// RoundTripper's: it always closes the body).
+func TestBreakerRefusalClosesBody(t *testing.T) {
+	t.Parallel()
+	u, hits, code := statusServer(t)
+	s := newTestSession(t, WithCircuitBreaker(CircuitBreaker{Failures: 1, Cooldown: time.Hour}))
+	code.Store(http.StatusInternalServerError)
+	_, err := s.Get(context.Background(), u)
+	require.NoError(t, err)
+	require.Equal(t, "open", s.Breakers()[hostKey(mustParse(t, u))])
+
+	body := &closeRecorder{Reader: strings.NewReader("x")}
+	_, err = s.Post(context.Background(), u, Body(body))
+	assertRequestKind(t, err, ErrCircuitOpen)
+	assert.True(t, body.closed.Load(), "Request: the refused body is closed")
+
+	body = &closeRecorder{Reader: strings.NewReader("x")}
+	req, err := http.NewRequest(http.MethodPost, u, body)
+	require.NoError(t, err)
+	_, err = s.Do(req)
+	assertRequestKind(t, err, ErrCircuitOpen)
+	assert.True(t, body.closed.Load(), "Do: the refused body is closed")
+	assert.Equal(t, int64(1), hits.Load(), "nothing sent")
 }

@@ -320,6 +320,7 @@ func (c *call) send(req *http.Request, n int) (*http.Response, *watch, error) {
 	if s.limiters != nil || s.breakers != nil {
 		var err error
 		if g, err = s.guard(req); err != nil {
+			closeBody(req) // never sent: closed as a sent one's would be
 			if c.obs != nil && errors.Is(err, ErrCircuitOpen) {
 				c.notify(req, Notice{Kind: NoticeBreakerRejected})
 			}
@@ -334,6 +335,7 @@ func (c *call) send(req *http.Request, n int) (*http.Response, *watch, error) {
 			if g.hb != nil {
 				g.hb.report(g.done, errExcluded) // never sent
 			}
+			closeBody(req)
 			w.stop()
 			return nil, nil, err
 		}

@@ -186,6 +186,10 @@ func TestObserverAttemptEnds(t *testing.T) {
 	assert.Equal(t, []string{"request GET ", "attempt  hop=0 try=1 resends=0 ctx=request",
 		"attempt end  0 bytes=0 conn=false err=true ctx=attempt", "end  0 attempts=1 redirects=0 resends=0 err=true ctx=request"},
 		events.Lines())
+	body := &closeRecorder{Reader: strings.NewReader("x")}
+	_, err = bad.Post(context.Background(), srv2.URL, Body(body))
+	require.ErrorIs(t, err, ErrInvalidHeader)
+	assert.True(t, body.closed.Load(), "the body of an attempt not sent is closed")
 }
 
 // Retry-After over MaxWait: the policy gives up, and says why.

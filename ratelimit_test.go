@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -501,4 +502,19 @@ func TestRateLimitCancelledWait(t *testing.T) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	assert.InDelta(t, 0, b.lim.TokensAt(b.last), 0.01, "the token went back")
+}
+
+// TestRateLimitRefusalClosesBody: a request whose wait for a token would
+// pass its deadline is not sent, and its body is closed.
+func TestRateLimitRefusalClosesBody(t *testing.T) {
+	t.Parallel()
+	u, hits, _ := statusServer(t)
+	s := newTestSession(t, WithRateLimit(RateLimit{Rate: 0.001}))
+	_, err := s.Get(context.Background(), u)
+	require.NoError(t, err)
+	body := &closeRecorder{Reader: strings.NewReader("x")}
+	_, err = s.Post(context.Background(), u, Body(body))
+	assertRequestKind(t, err, ErrRateLimited)
+	assert.True(t, body.closed.Load(), "the refused body is closed")
+	assert.Equal(t, int64(1), hits.Load(), "nothing sent")
 }
