@@ -83,6 +83,9 @@ func (sc *sessionCache) hop(c *call, req *http.Request) (hopResult, hop, error) 
 	var d decision
 	if e != nil {
 		d = decide(req.Header, &e.storedMeta, s.clock.now())
+		if d.use == useFresh || d.use == useStale || d.use == useStaleSWR {
+			closeBody(req) // answered from the store: not sent
+		}
 		switch d.use {
 		case useFresh:
 			s.n.cacheHits.Add(1)

@@ -763,3 +763,19 @@ func TestCacheBackgroundRevalidationLeavesRequestToCaller(t *testing.T) {
 	}, 10*time.Second, 5*time.Millisecond, "the revalidation stored its answer")
 	assert.Equal(t, int64(2), o.hits.Load())
 }
+
+// TestCacheHitClosesRequestBody: a request the cache answers is not sent;
+// its body is closed all the same.
+func TestCacheHitClosesRequestBody(t *testing.T) {
+	t.Parallel()
+	o := setupOrigin(t, func(w http.ResponseWriter, r *http.Request, n int64) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		io.WriteString(w, "x")
+	})
+	s, _ := newCacheSession(t, nil)
+	get(t, s, o.url)
+	body := &closeRecorder{Reader: strings.NewReader("q")}
+	r := get(t, s, o.url, Body(body))
+	require.Equal(t, "hit", r.CacheStatus())
+	assert.True(t, body.closed.Load())
+}
