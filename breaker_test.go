@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -335,4 +336,37 @@ func TestBreakerRefusalClosesBody(t *testing.T) {
 	assertRequestKind(t, err, ErrCircuitOpen)
 	assert.True(t, body.closed.Load(), "Do: the refused body is closed")
 	assert.Equal(t, int64(1), hits.Load(), "nothing sent")
+}
+
+// TestBreakerRefusedFirstAttemptObserved: a call whose first attempt an
+// open breaker refuses, then retried for its probe, is reported to the
+// observers without a panic (no attempt of the call has started yet).
+func TestBreakerRefusedFirstAttemptObserved(t *testing.T) {
+	t.Parallel()
+	u, hits, code := statusServer(t)
+	var mu sync.Mutex
+	var retries []RetryInfo
+	obs := WithObserver(Observer{Retry: func(_ context.Context, ri RetryInfo) {
+		mu.Lock()
+		retries = append(retries, ri)
+		mu.Unlock()
+	}})
+	s, clk := newRetrySession(t, RetryPolicy{MaxAttempts: 3, MinWait: time.Millisecond, MaxWait: time.Minute},
+		WithCircuitBreaker(CircuitBreaker{Failures: 1, Cooldown: time.Second}), obs)
+	code.Store(http.StatusInternalServerError)
+	_, err := s.Post(context.Background(), u) // a POST's 500 is not retried
+	require.NoError(t, err)
+	require.Equal(t, "open", s.Breakers()[hostKey(mustParse(t, u))])
+	code.Store(http.StatusOK)
+	resp, err := s.Get(context.Background(), u)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.EqualValues(t, 2, hits.Load())
+	assert.Equal(t, []time.Duration{time.Second}, clk.Waits(), "the retry waited for the probe")
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, retries, 1)
+	assert.Equal(t, 1, retries[0].Attempt)
+	assert.ErrorIs(t, retries[0].Err, ErrCircuitOpen)
+	assert.Equal(t, u, retries[0].URL)
 }

@@ -241,7 +241,7 @@ func (c *call) hop(req *http.Request) (hopResult, hop, error) {
 			w.stop()
 		}
 		if c.obs != nil {
-			c.retried(n, wait, resp, err)
+			c.retried(req, n, wait, resp, err)
 		}
 		c.retries = append(c.retries, try)
 		if serr := c.s.clock.sleep(c.ctx, wait); serr != nil {

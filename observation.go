@@ -97,8 +97,13 @@ func (c *call) endRequest(r *Response, err error) {
 
 // retried reports that attempt n of req, which got resp or err, is
 // retried after wait.
-func (c *call) retried(n int, wait time.Duration, resp *http.Response, err error) {
-	ri := RetryInfo{AttemptInfo: c.obs.last.info, Err: err, Wait: wait}
+func (c *call) retried(req *http.Request, n int, wait time.Duration, resp *http.Response, err error) {
+	o := c.obs
+	info := AttemptInfo{RequestInfo: o.requestInfo(req), Attempt: n, Hop: o.hop, Resends: o.sent}
+	if at := o.last; at != nil && at.info.Attempt == n && at.info.Hop == o.hop {
+		info = at.info
+	} // else refused before it started (an open breaker, the rate limit): nothing was sent
+	ri := RetryInfo{AttemptInfo: info, Err: err, Wait: wait}
 	ri.Attempt = n
 	if resp != nil {
 		ri.StatusCode = resp.StatusCode
