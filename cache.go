@@ -164,6 +164,9 @@ func randomSecret() []byte {
 func (sc *sessionCache) baseKey(ctx context.Context, method string, u *url.URL, h http.Header, sensitive map[string]bool, attempt string) (string, error) {
 	uri := *u
 	uri.Fragment, uri.RawFragment = "", ""
+	// Userinfo is a credential: it goes on the wire as the Authorization
+	// field merge made of it, which the cred= hash below covers.
+	uri.User = nil
 	key := "reqivo1:" + method + " " + uri.String()
 	var names []string
 	for k := range h {

@@ -779,3 +779,26 @@ func TestCacheHitClosesRequestBody(t *testing.T) {
 	require.Equal(t, "hit", r.CacheStatus())
 	assert.True(t, body.closed.Load())
 }
+
+// TestCacheKeysHideURLCredentials: a password in the URL's userinfo is a
+// credential like Authorization: the store's keys never hold it.
+func TestCacheKeysHideURLCredentials(t *testing.T) {
+	t.Parallel()
+	o := setupOrigin(t, func(w http.ResponseWriter, r *http.Request, n int64) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		io.WriteString(w, r.Header.Get("Authorization"))
+	})
+	rec := &recordingCache{Cache: NewMemoryCache(1 << 20)}
+	s, _ := newCacheSession(t, rec)
+	u := strings.Replace(o.url, "://", "://alice:pw-s3cret@", 1)
+	get(t, s, u)
+	require.NotEmpty(t, rec.keys())
+	for _, k := range rec.keys() {
+		assert.NotContains(t, k, "s3cret")
+		assert.NotContains(t, k, "alice")
+	}
+	r := get(t, s, u)
+	assert.Equal(t, "hit", r.CacheStatus())
+	r = get(t, s, strings.Replace(o.url, "://", "://alice:other@", 1))
+	assert.Equal(t, "miss", r.CacheStatus(), "another password is another user")
+}
