@@ -221,8 +221,20 @@ func credentialHash(secret []byte, names []string, h http.Header, attempt string
 }
 
 // variantKey is the key of the variant of base that a request with
-// header h selects under the Vary field names.
-func variantKey(base string, names []string, h http.Header) string {
+// header h selects under the Vary field names. The values of sensitive
+// fields are left out: base's cred= already tells them apart under a
+// keyed hash, and an unkeyed one here would let whoever reads the keys
+// test guesses of a password.
+func variantKey(base string, names []string, h http.Header, sensitive map[string]bool) string {
+	for _, n := range names {
+		if sensitive[n] {
+			h = h.Clone()
+			for k := range sensitive {
+				delete(h, k)
+			}
+			break
+		}
+	}
 	sum := sha256.Sum256([]byte(varyKey(names, h)))
 	return base + " vary=" + hex.EncodeToString(sum[:16])
 }

@@ -268,7 +268,7 @@ func (sc *sessionCache) lookup(ctx context.Context, s *Session, base string, req
 	if e.kind != entryVaryIndex {
 		return e, base, ""
 	}
-	key := variantKey(base, e.vary, req.Header)
+	key := variantKey(base, e.vary, req.Header, s.cfg.sensitive)
 	if v := sc.get(ctx, s, key, req); v != nil && v.kind == entryResponse {
 		return v, key, ""
 	}
@@ -356,7 +356,7 @@ func (sc *sessionCache) fill(ctx context.Context, s *Session, req *http.Request,
 	ttl := keepFor(m)
 	key := base
 	if names := varyNames(resp.Header); len(names) > 0 {
-		key = variantKey(base, names, req.Header)
+		key = variantKey(base, names, req.Header, s.cfg.sensitive)
 		sc.put(ctx, s, base, encodeVaryIndex(names, got), ttl)
 	}
 	if req.Method == http.MethodHead || resp.Body == nil || resp.Body == http.NoBody {

@@ -2,6 +2,8 @@ package reqivo
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
@@ -801,4 +803,33 @@ func TestCacheKeysHideURLCredentials(t *testing.T) {
 	assert.Equal(t, "hit", r.CacheStatus())
 	r = get(t, s, strings.Replace(o.url, "://", "://alice:other@", 1))
 	assert.Equal(t, "miss", r.CacheStatus(), "another password is another user")
+}
+
+// TestCacheVaryOnCredentialsKeepsThemKeyed: with "Vary: Authorization" the
+// variant key holds no unkeyed hash of the credentials (anyone reading the
+// store's keys could test password guesses against one); the cred= HMAC
+// keeps the users apart.
+func TestCacheVaryOnCredentialsKeepsThemKeyed(t *testing.T) {
+	t.Parallel()
+	o := setupOrigin(t, func(w http.ResponseWriter, r *http.Request, n int64) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		w.Header().Set("Vary", "Authorization")
+		io.WriteString(w, r.Header.Get("Authorization"))
+	})
+	rec := &recordingCache{Cache: NewMemoryCache(1 << 20)}
+	alice, _ := newCacheSession(t, rec, WithBasicAuth("alice", "pw"))
+	bob, _ := newCacheSession(t, rec, WithBasicAuth("bob", "pw"))
+	a := get(t, alice, o.url).Text()
+	b := get(t, bob, o.url).Text()
+	require.NotEqual(t, a, b)
+	guess := sha256.Sum256([]byte(varyKey([]string{"Authorization"}, http.Header{"Authorization": {a}})))
+	for _, k := range rec.keys() {
+		assert.NotContains(t, k, hex.EncodeToString(guess[:16]), "an unkeyed hash of alice's password")
+	}
+	r := get(t, alice, o.url)
+	assert.Equal(t, "hit", r.CacheStatus())
+	assert.Equal(t, a, r.Text())
+	r = get(t, bob, o.url)
+	assert.Equal(t, "hit", r.CacheStatus())
+	assert.Equal(t, b, r.Text())
 }
