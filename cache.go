@@ -167,6 +167,12 @@ func (sc *sessionCache) baseKey(ctx context.Context, method string, u *url.URL, 
 	// Userinfo is a credential: it goes on the wire as the Authorization
 	// field merge made of it, which the cred= hash below covers.
 	uri.User = nil
+	// So are secret query values (as RedactURL reads them): the key shows
+	// them redacted, and the cred= hash covers the query as sent.
+	if q := redactQuery(uri.RawQuery); q != uri.RawQuery {
+		attempt += "\x00query\x00" + uri.RawQuery
+		uri.RawQuery = q
+	}
 	key := "reqivo1:" + method + " " + uri.String()
 	var names []string
 	for k := range h {

@@ -833,3 +833,27 @@ func TestCacheVaryOnCredentialsKeepsThemKeyed(t *testing.T) {
 	assert.Equal(t, "hit", r.CacheStatus())
 	assert.Equal(t, b, r.Text())
 }
+
+// TestCacheKeysHideSecretQueryValues: a secret query value (?access_token=)
+// is a credential, as in logs and errors: the store's keys hold it only
+// under the keyed hash.
+func TestCacheKeysHideSecretQueryValues(t *testing.T) {
+	t.Parallel()
+	o := setupOrigin(t, func(w http.ResponseWriter, r *http.Request, n int64) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		io.WriteString(w, r.URL.RawQuery)
+	})
+	rec := &recordingCache{Cache: NewMemoryCache(1 << 20)}
+	s, _ := newCacheSession(t, rec)
+	get(t, s, o.url+"/p?page=2&access_token=s3cret")
+	require.NotEmpty(t, rec.keys())
+	for _, k := range rec.keys() {
+		assert.NotContains(t, k, "s3cret")
+		assert.Contains(t, k, "page=2")
+	}
+	r := get(t, s, o.url+"/p?page=2&access_token=s3cret")
+	assert.Equal(t, "hit", r.CacheStatus())
+	r = get(t, s, o.url+"/p?page=2&access_token=other")
+	assert.Equal(t, "miss", r.CacheStatus(), "another token is another user")
+	assert.Equal(t, "page=2&access_token=other", r.Text())
+}
