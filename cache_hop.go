@@ -152,8 +152,6 @@ func (sc *sessionCache) hop(c *call, req *http.Request) (hopResult, hop, error) 
 		}
 		mergeNotModified(e.header, resp.Header)
 		e.reqTime, e.respTime, e.ccSet, e.dateSet = sent, got, false, false
-		// Stored before the 304 is dropped: dropping a streamed answer
-		// ends the call's context.
 		sc.put(ctx, s, key, encodeEntry(entryResponse, &e.storedMeta, e.body), keepFor(&e.storedMeta))
 		hr.drop()
 		s.n.cacheRevalidate.Add(1)
