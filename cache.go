@@ -115,7 +115,11 @@ func newSessionCache(store Cache) *sessionCache {
 
 // close cancels the background revalidations and waits for them.
 func (sc *sessionCache) close() {
+	// Cancelled under bgMu: a background revalidation checks the context
+	// and joins bgWG under the same lock, so none can start after Wait.
+	sc.bgMu.Lock()
 	sc.bgCancel()
+	sc.bgMu.Unlock()
 	sc.bgWG.Wait()
 }
 
