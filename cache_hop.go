@@ -481,9 +481,16 @@ func (sc *sessionCache) background(s *Session, req *http.Request, key string, e 
 	sc.bgWG.Add(1)
 	sc.bgMu.Unlock()
 
-	ctx, cancel := context.WithTimeout(sc.bgCtx, s.cfg.timeouts.Total)
-	if s.cfg.timeouts.Total <= 0 {
-		ctx, cancel = context.WithCancel(sc.bgCtx)
+	// Bounded like a request: by the total timeout, or with none by the
+	// read timeout (one round trip, nobody waiting on it).
+	bound := s.cfg.timeouts.Total
+	if bound <= 0 {
+		bound = s.cfg.timeouts.Read
+	}
+	ctx, cancel := context.WithCancel(sc.bgCtx)
+	if bound > 0 {
+		cancel()
+		ctx, cancel = context.WithTimeout(sc.bgCtx, bound)
 	}
 	// req is the caller's once the stale hit is returned (its
 	// Response.Request): the goroutine reads only its own copies.
@@ -516,6 +523,9 @@ func (sc *sessionCache) background(s *Session, req *http.Request, key string, e 
 			resp, err = auth.roundTrip(breq, s.roundTrip)
 		} else {
 			resp, err = s.roundTrip(breq)
+		}
+		if err != nil {
+			err = classify(ctx, err) // the breaker counts kinds, as for any attempt
 		}
 		g.after(resp, err)
 		if err != nil {
