@@ -8,9 +8,11 @@ import (
 	"compress/flate"
 	"compress/gzip"
 	"compress/zlib"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/andybalholm/brotli"
 	"github.com/klauspost/compress/zstd"
@@ -148,16 +150,26 @@ func (s *sourceReader) Read(p []byte) (int, error) {
 // decodedBody decodes a coded body. The decoder is made on the first Read,
 // so that nothing is read from the wire before the caller reads, and an
 // empty body stays empty.
+//
+// Close may run while a Read waits on the wire (another goroutine aborting
+// a stream): it closes the wire body first, which ends that Read, then
+// releases the decoder under mu, which Read holds while it decodes.
 type decodedBody struct {
 	code string
 	src  *sourceReader
 	body io.Closer
+	mu   sync.Mutex // guards the fields below
 	dec  io.Reader
 	zdec *zstd.Decoder // closed with the body
 	err  error         // sticky
 }
 
+// errReadAfterClose is what a decoded body's Read returns once closed.
+var errReadAfterClose = errors.New("reqivo: read on a closed response body")
+
 func (d *decodedBody) Read(p []byte) (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	if d.err != nil {
 		return 0, d.err
 	}
@@ -229,6 +241,12 @@ func (d *decodedBody) fail(err error) error {
 }
 
 func (d *decodedBody) Close() error {
+	err := d.body.Close() // first, without mu: a Read waiting on the wire ends
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.err == nil {
+		d.err = errReadAfterClose
+	}
 	if d.zdec != nil {
 		d.zdec.Close()
 		d.zdec = nil
@@ -236,7 +254,7 @@ func (d *decodedBody) Close() error {
 	if c, ok := d.dec.(io.Closer); ok {
 		c.Close()
 	}
-	return d.body.Close()
+	return err
 }
 
 type eofReader struct{}

@@ -7,10 +7,12 @@ import (
 	"compress/zlib"
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/andybalholm/brotli"
 	"github.com/klauspost/compress/zstd"
@@ -244,6 +246,50 @@ func TestWithCompressionInvalid(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := NewSession(WithCompression(tc.encs...))
 			assert.ErrorIs(t, err, ErrInvalidOption)
+		})
+	}
+}
+
+// Closing a streamed, decoded body from another goroutine while a Read
+// waits on the wire is the usual way to abort a stream: the Read ends,
+// and nothing races (the decoder is released only once no Read runs),
+// with every layer of the body stack on (log, progress, read timeout).
+func TestDecodedBodyCloseDuringRead(t *testing.T) {
+	t.Parallel()
+	body := bytes.Repeat([]byte("reqivo streams "), 4000)
+	for _, coding := range []string{"gzip", "deflate", "br", "zstd"} {
+		t.Run(coding, func(t *testing.T) {
+			t.Parallel()
+			coded := encode(t, coding, body)
+			stop := make(chan struct{})
+			srv := setupServer(t, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Encoding", coding)
+				_, _ = w.Write(coded[:len(coded)/2])
+				w.(http.Flusher).Flush()
+				select { // stall: the client's next Read waits on the wire
+				case <-stop:
+				case <-r.Context().Done():
+				}
+			})
+			defer close(stop)
+			logger, _ := newTestLogger(slog.LevelDebug)
+			s := newTestSession(t, WithCompression(EncodingZstd, EncodingBrotli, EncodingGzip, EncodingDeflate),
+				WithLogger(logger), WithTimeouts(Timeouts{Read: time.Minute, Total: 2 * time.Minute}))
+			resp, err := s.Get(context.Background(), srv.URL, Stream(), OnDownloadProgress(func(int64, int64) {}))
+			require.NoError(t, err)
+			done := make(chan error, 1)
+			go func() {
+				_, err := io.Copy(io.Discard, resp.Body)
+				done <- err
+			}()
+			time.Sleep(20 * time.Millisecond) // let the Read reach the stall (the test holds without it)
+			require.NoError(t, resp.Close())
+			select {
+			case err := <-done:
+				assert.Error(t, err, "the aborted read fails")
+			case <-time.After(10 * time.Second):
+				t.Fatal("Close did not end the Read")
+			}
 		})
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/http/httpguts"
@@ -345,26 +346,29 @@ func (at *attempt) done(resp *http.Response, n int64, err error) {
 
 // observedBody counts a response body in wire bytes and reports its
 // attempt at its end or close.
+//
+// n is atomic: Close may run while a Read is under way in another goroutine
+// (a stream aborted from outside).
 type observedBody struct {
 	r    io.ReadCloser
 	at   *attempt
 	resp *http.Response
-	n    int64
+	n    atomic.Int64
 }
 
 func (b *observedBody) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
-	b.n += int64(n)
+	total := b.n.Add(int64(n))
 	if err == io.EOF {
-		b.at.done(b.resp, b.n, nil)
+		b.at.done(b.resp, total, nil)
 	} else if err != nil {
-		b.at.done(b.resp, b.n, classifyAttempt(b.at.callCtx, b.at.ctx, err))
+		b.at.done(b.resp, total, classifyAttempt(b.at.callCtx, b.at.ctx, err))
 	}
 	return n, err
 }
 
 func (b *observedBody) Close() error {
 	err := b.r.Close()
-	b.at.done(b.resp, b.n, nil)
+	b.at.done(b.resp, b.n.Load(), nil)
 	return err
 }
