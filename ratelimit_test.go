@@ -18,38 +18,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// frozenClock stands still: a sleep is recorded and returns at once, so
-// that concurrent requests each show the wait they were given.
-type frozenClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	sleeps []time.Duration
-}
-
-func (c *frozenClock) install(s *Session) {
-	c.now = time.Now()
-	s.clock = clock{now: c.Now, sleep: c.sleep, jitter: func(n int64) int64 { return n - 1 }}
-}
-
-func (c *frozenClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *frozenClock) sleep(ctx context.Context, d time.Duration) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.sleeps = append(c.sleeps, d)
-	return ctx.Err()
-}
-
-func (c *frozenClock) Sleeps() []time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return slices.Clone(c.sleeps)
-}
-
 // hitServer answers 200 with header h and counts the requests.
 func hitServer(t *testing.T, h http.Header) (string, *atomic.Int64) {
 	t.Helper()
@@ -141,14 +109,14 @@ func TestRateLimitRetryAfterPausesEveryone(t *testing.T) {
 	})
 	other, otherHits := hitServer(t, nil)
 	s := newTestSession(t, WithRateLimit(RateLimit{Rate: 10, Burst: 1}))
-	clk := &frozenClock{}
+	clk := newFrozenClock()
 	clk.install(s)
 	ctx := context.Background()
 
 	resp, err := s.Get(ctx, srv.URL+"/busy")
 	require.NoError(t, err)
 	require.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
-	require.Empty(t, clk.Sleeps())
+	require.Empty(t, clk.Waits())
 
 	var wg sync.WaitGroup
 	for range 8 {
@@ -158,7 +126,7 @@ func TestRateLimitRetryAfterPausesEveryone(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	sleeps := clk.Sleeps()
+	sleeps := clk.Waits()
 	slices.Sort(sleeps)
 	require.Len(t, sleeps, 8)
 	for i, d := range sleeps {
@@ -168,7 +136,7 @@ func TestRateLimitRetryAfterPausesEveryone(t *testing.T) {
 	// Another host is not paused.
 	_, err = s.Get(ctx, other)
 	require.NoError(t, err)
-	assert.Len(t, clk.Sleeps(), 8)
+	assert.Len(t, clk.Waits(), 8)
 	assert.EqualValues(t, 1, otherHits.Load())
 }
 
@@ -178,7 +146,7 @@ func TestRateLimitPauseHoldsWaiters(t *testing.T) {
 	t.Parallel()
 	u, hits := hitServer(t, nil)
 	s := newTestSession(t, WithRateLimit(RateLimit{Rate: 1, Burst: 1}))
-	clk := &frozenClock{}
+	clk := newFrozenClock()
 	clk.install(s)
 	b := s.limiters.bucket(hostKey(mustParse(t, u)))
 	inner := s.clock.sleep
@@ -192,7 +160,7 @@ func TestRateLimitPauseHoldsWaiters(t *testing.T) {
 		_, err := s.Get(context.Background(), u)
 		require.NoError(t, err)
 	}
-	assert.Equal(t, []time.Duration{time.Second, 5 * time.Second}, clk.Sleeps())
+	assert.Equal(t, []time.Duration{time.Second, 5 * time.Second}, clk.Waits())
 	assert.EqualValues(t, 2, hits.Load())
 }
 

@@ -21,13 +21,18 @@ import (
 // moves the clock on. Its jitter draws the largest value allowed, so waits
 // are the backoff ceilings.
 type fakeClock struct {
-	mu    sync.Mutex
-	now   time.Time
-	waits []time.Duration
-	draws []int64 // the bounds jitter was called with
+	mu     sync.Mutex
+	now    time.Time
+	frozen bool // a wait is recorded but does not move the clock
+	waits  []time.Duration
+	draws  []int64 // the bounds jitter was called with
 }
 
 func newFakeClock() *fakeClock { return &fakeClock{now: time.Now()} }
+
+// newFrozenClock is a fakeClock that stands still: concurrent requests
+// each show the wait they were given.
+func newFrozenClock() *fakeClock { return &fakeClock{now: time.Now(), frozen: true} }
 
 func (c *fakeClock) install(s *Session) {
 	s.clock = clock{now: c.Now, sleep: c.sleep, jitter: c.jitter}
@@ -43,7 +48,9 @@ func (c *fakeClock) sleep(ctx context.Context, d time.Duration) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.waits = append(c.waits, d)
-	c.now = c.now.Add(d)
+	if !c.frozen {
+		c.now = c.now.Add(d)
+	}
 	return ctx.Err()
 }
 
