@@ -590,18 +590,22 @@ func TestCacheLogsAndStreamedHit(t *testing.T) {
 	assert.NotContains(t, out, "qsecret")
 }
 
+// otherETagOrigin always needs revalidation and answers any conditional
+// request with a 304 for an ETag the cache does not hold.
+func otherETagOrigin(w http.ResponseWriter, r *http.Request, n int64) {
+	w.Header().Set("Cache-Control", "max-age=0")
+	if r.Header.Get("If-None-Match") != "" {
+		w.Header().Set("ETag", `"other"`)
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	w.Header().Set("ETag", `"v`+strconv.FormatInt(n, 10)+`"`)
+	io.WriteString(w, "full "+strconv.FormatInt(n, 10))
+}
+
 func TestCacheNotModifiedForAnotherETagRefetches(t *testing.T) {
 	t.Parallel()
-	o := setupOrigin(t, func(w http.ResponseWriter, r *http.Request, n int64) {
-		w.Header().Set("Cache-Control", "max-age=0")
-		if r.Header.Get("If-None-Match") != "" {
-			w.Header().Set("ETag", `"other"`)
-			w.WriteHeader(http.StatusNotModified)
-			return
-		}
-		w.Header().Set("ETag", `"v`+strconv.FormatInt(n, 10)+`"`)
-		io.WriteString(w, "full "+strconv.FormatInt(n, 10))
-	})
+	o := setupOrigin(t, otherETagOrigin)
 	s, _ := newCacheSession(t, nil)
 	get(t, s, o.url)
 	r := get(t, s, o.url)
@@ -720,16 +724,7 @@ func TestCacheNotices(t *testing.T) {
 // streamed 304 must not end the call's context before the refetch.
 func TestCacheStreamedNotModifiedForAnotherETagRefetches(t *testing.T) {
 	t.Parallel()
-	o := setupOrigin(t, func(w http.ResponseWriter, r *http.Request, n int64) {
-		w.Header().Set("Cache-Control", "max-age=0")
-		if r.Header.Get("If-None-Match") != "" {
-			w.Header().Set("ETag", `"other"`)
-			w.WriteHeader(http.StatusNotModified)
-			return
-		}
-		w.Header().Set("ETag", `"v`+strconv.FormatInt(n, 10)+`"`)
-		io.WriteString(w, "full "+strconv.FormatInt(n, 10))
-	})
+	o := setupOrigin(t, otherETagOrigin)
 	s, _ := newCacheSession(t, nil)
 	get(t, s, o.url)
 	r, err := s.Get(context.Background(), o.url, Stream())
