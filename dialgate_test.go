@@ -255,34 +255,15 @@ func TestColdBurstH1DialsItsOwn(t *testing.T) {
 
 func TestColdBurstWaitIsBounded(t *testing.T) {
 	t.Parallel()
-	var held *holdFirstListener
-	srv, tlsConf := setupTLSServer(t, false, func(ln net.Listener) net.Listener {
-		held = newHoldFirst(ln, true)
-		return held
-	}, nil)
-	s := newTestSession(t, WithTLSConfig(tlsConf))
-	g := gateOf(t, s)
+	b := newHeldBurst(t, false, true)
 	bound := make(chan time.Time)
-	g.after = func(d time.Duration) (<-chan time.Time, func() bool) {
+	b.g.after = func(d time.Duration) (<-chan time.Time, func() bool) {
 		assert.Equal(t, DefaultConnectTimeout, d, "the wait is bounded by Timeouts.Connect")
 		return bound, func() bool { return true }
 	}
-	host := hostOf(t, srv.URL)
-
-	leader := make(chan error, 1)
-	go func() {
-		_, err := s.Get(t.Context(), srv.URL)
-		leader <- err
-	}()
-	<-held.accepted // the leader's handshake hangs
-	errs := make(chan error, h1Burst-1)
-	for range h1Burst - 1 {
-		go func() {
-			_, err := s.Get(t.Context(), srv.URL)
-			errs <- err
-		}()
-	}
-	waitForWaiters(t, g, host, h1Burst-1)
+	leader := b.lead(t) // the leader's handshake hangs
+	errs := b.follow(t, h1Burst-1)
+	waitForWaiters(t, b.g, b.host, h1Burst-1)
 	close(bound) // Timeouts.Connect has passed: each goes on alone
 	for range h1Burst - 1 {
 		require.NoError(t, <-errs)
@@ -290,73 +271,36 @@ func TestColdBurstWaitIsBounded(t *testing.T) {
 	// The leader is handed a connection another request has finished with
 	// (net/http's late binding); its own dial fails when released.
 	require.NoError(t, <-leader)
-	close(held.release)
+	close(b.held.release)
 }
 
 func TestColdBurstLeaderFailsOthersRedial(t *testing.T) {
 	t.Parallel()
-	var held *holdFirstListener
-	srv, tlsConf := setupTLSServer(t, true, func(ln net.Listener) net.Listener {
-		held = newHoldFirst(ln, true)
-		return held
-	}, nil)
-	s := newTestSession(t, WithTLSConfig(tlsConf))
-	g := gateOf(t, s)
-	host := hostOf(t, srv.URL)
-
-	leader := make(chan error, 1)
-	go func() {
-		_, err := s.Get(t.Context(), srv.URL)
-		leader <- err
-	}()
-	<-held.accepted
-	errs := make(chan error, burstSize-1)
-	for range burstSize - 1 {
-		go func() {
-			_, err := s.Get(t.Context(), srv.URL)
-			errs <- err
-		}()
-	}
-	waitForWaiters(t, g, host, burstSize-1)
-	close(held.release) // the leader's handshake fails
+	b := newHeldBurst(t, true, true)
+	leader := b.lead(t)
+	errs := b.follow(t, burstSize-1)
+	waitForWaiters(t, b.g, b.host, burstSize-1)
+	close(b.held.release) // the leader's handshake fails
 	err := <-leader
 	require.ErrorIs(t, err, ErrNetwork)
 	for range burstSize - 1 {
 		require.NoError(t, <-errs, "a waiter fails only with an error of its own")
 	}
-	assert.EqualValues(t, 2, s.Stats().ConnsOpened, "the failed connection, then one h2 connection for the rest")
+	assert.EqualValues(t, 2, b.s.Stats().ConnsOpened, "the failed connection, then one h2 connection for the rest")
 }
 
 func TestColdBurstCancelWhileWaiting(t *testing.T) {
 	t.Parallel()
-	var held *holdFirstListener
-	srv, tlsConf := setupTLSServer(t, true, func(ln net.Listener) net.Listener {
-		held = newHoldFirst(ln, false)
-		return held
-	}, nil)
-	s := newTestSession(t, WithTLSConfig(tlsConf))
-	g := gateOf(t, s)
-	host := hostOf(t, srv.URL)
-
-	leader := make(chan error, 1)
-	go func() {
-		_, err := s.Get(t.Context(), srv.URL)
-		leader <- err
-	}()
-	<-held.accepted
+	b := newHeldBurst(t, true, false)
+	s, g, host, held := b.s, b.g, b.host, b.held
+	leader := b.lead(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	canceled := make(chan error, 1)
 	go func() {
-		_, err := s.Post(ctx, srv.URL, Body(io.NopCloser(bytes.NewReader([]byte("x")))))
+		_, err := s.Post(ctx, b.url, Body(io.NopCloser(bytes.NewReader([]byte("x")))))
 		canceled <- err
 	}()
-	others := make(chan error, 2)
-	for range 2 {
-		go func() {
-			_, err := s.Get(t.Context(), srv.URL)
-			others <- err
-		}()
-	}
+	others := b.follow(t, 2)
 	waitForWaiters(t, g, host, 3)
 	cancel()
 	err := <-canceled
@@ -492,4 +436,51 @@ func TestColdBurstWithDialTLSContext(t *testing.T) {
 		}
 		assert.EqualValues(t, 1, s.Stats().ConnsOpened)
 	}
+}
+
+// heldBurst starts a cold burst against a TLS server (HTTP/2 or not)
+// whose first connection's handshake is held until held.release (and then
+// fails, with kill): the session, its gate and the origin's host.
+type heldBurst struct {
+	s    *Session
+	g    *dialGate
+	url  string
+	host string
+	held *holdFirstListener
+}
+
+func newHeldBurst(t *testing.T, h2, kill bool) *heldBurst {
+	t.Helper()
+	b := &heldBurst{}
+	srv, tlsConf := setupTLSServer(t, h2, func(ln net.Listener) net.Listener {
+		b.held = newHoldFirst(ln, kill)
+		return b.held
+	}, nil)
+	b.s = newTestSession(t, WithTLSConfig(tlsConf))
+	b.g = gateOf(t, b.s)
+	b.url, b.host = srv.URL, hostOf(t, srv.URL)
+	return b
+}
+
+// lead sends the leader's GET and returns once its handshake is held.
+func (b *heldBurst) lead(t *testing.T) <-chan error {
+	leader := make(chan error, 1)
+	go func() {
+		_, err := b.s.Get(t.Context(), b.url)
+		leader <- err
+	}()
+	<-b.held.accepted
+	return leader
+}
+
+// follow sends n GETs behind the leader.
+func (b *heldBurst) follow(t *testing.T, n int) <-chan error {
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			_, err := b.s.Get(t.Context(), b.url)
+			errs <- err
+		}()
+	}
+	return errs
 }
