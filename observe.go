@@ -210,6 +210,8 @@ const (
 	NoticeBreakerHalfOpen                        // the breaker lets a probe through
 	NoticeBreakerClosed                          // the breaker closed again
 	NoticeBreakerRejected                        // refused by the open breaker, nothing sent
+	NoticeRetryBudget                            // a retry or hedge refused by the host's retry budget, not sent
+	NoticeCacheError                             // the cache's store failed, or held a corrupt entry (Err says which)
 )
 
 var noticeNames = [...]string{
@@ -222,6 +224,8 @@ var noticeNames = [...]string{
 	NoticeBreakerHalfOpen:  "breaker_half_open",
 	NoticeBreakerClosed:    "breaker_closed",
 	NoticeBreakerRejected:  "breaker_rejected",
+	NoticeRetryBudget:      "retry_budget",
+	NoticeCacheError:       "cache_error",
 }
 
 // String is the kind's name in snake case, as "cache_hit".
@@ -241,4 +245,7 @@ type Notice struct {
 	Wait time.Duration
 	// Detail is a short text for people, never a secret.
 	Detail string
+	// Err is the failure, for the kinds that report one (NoticeCacheError);
+	// nil otherwise.
+	Err error
 }
