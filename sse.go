@@ -268,16 +268,29 @@ func (p *sseParser) next() (Event, error) {
 }
 
 // dispatch ends the event the blank line closes; ok is false when it has no
-// data (a block of comments, or of id or retry alone).
+// data (a block of comments, or of id or retry alone). An event costs one
+// allocation, its data: a new id is copied in the same string (the last ID
+// then shares it), and a type that repeats is not copied again.
 func (p *sseParser) dispatch() (ev Event, ok bool) {
-	if string(p.id) != p.lastID {
-		p.lastID = text(p.id)
-	}
+	newID := string(p.id) != p.lastID
 	if len(p.data) == 0 {
+		if newID {
+			p.lastID = text(p.id)
+		}
 		p.typ, p.retry = p.typ[:0], 0
 		return Event{}, false
 	}
-	ev = Event{ID: p.lastID, Type: p.lastType, Data: text(p.data[:len(p.data)-1]), Retry: p.retry}
+	n := len(p.data) - 1 // the data without its last LF
+	if newID && utf8.Valid(p.data[:n]) && utf8.Valid(p.id) {
+		both := string(append(p.data[:n], p.id...))
+		ev.Data, p.lastID = both[:n], both[n:]
+	} else {
+		ev.Data = text(p.data[:n])
+		if newID {
+			p.lastID = text(p.id)
+		}
+	}
+	ev.ID, ev.Type, ev.Retry = p.lastID, p.lastType, p.retry
 	typ := p.typ
 	if len(typ) == 0 {
 		typ = []byte("message") // no allocation: it does not escape

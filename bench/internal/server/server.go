@@ -112,6 +112,64 @@ func Run(ctx context.Context, out io.Writer) error {
 		}
 	})
 
+	// An event stream shaped as the SSE standard's examples are: an id on
+	// every event, an event type that repeats, and a comment as a
+	// keep-alive every tenth event.
+	data.HandleFunc("GET /sse-spec", func(w http.ResponseWriter, r *http.Request) {
+		n, err1 := strconv.Atoi(r.URL.Query().Get("n"))
+		size, err2 := strconv.Atoi(r.URL.Query().Get("size"))
+		if err1 != nil || err2 != nil || n < 0 || size < 1 || size > 1<<20 {
+			http.Error(w, "bad n or size", http.StatusBadRequest)
+			return
+		}
+		w.Header()["Content-Type"] = []string{"text/event-stream"}
+		payload := make([]byte, size)
+		for i := range payload {
+			payload[i] = byte('a' + i%26)
+		}
+		buf := make([]byte, 0, 64<<10)
+		for i := range n {
+			if i%10 == 9 {
+				buf = append(buf, ": keep-alive\n"...)
+			}
+			buf = append(buf, "id: "...)
+			buf = strconv.AppendInt(buf, int64(i), 10)
+			buf = append(buf, "\nevent: update\ndata: "...)
+			buf = append(buf, payload...)
+			buf = append(buf, "\n\n"...)
+			if len(buf) > 60<<10 {
+				if _, err := w.Write(buf); err != nil {
+					return
+				}
+				buf = buf[:0]
+			}
+		}
+		w.Write(buf)
+	})
+
+	// JSON Lines: n records of about 96 bytes each.
+	data.HandleFunc("GET /ndjson", func(w http.ResponseWriter, r *http.Request) {
+		n, err := strconv.Atoi(r.URL.Query().Get("n"))
+		if err != nil || n < 0 {
+			http.Error(w, "bad n", http.StatusBadRequest)
+			return
+		}
+		w.Header()["Content-Type"] = []string{"application/x-ndjson"}
+		buf := make([]byte, 0, 64<<10)
+		for i := range n {
+			buf = append(buf, `{"id":`...)
+			buf = strconv.AppendInt(buf, int64(1_000_000+i), 10)
+			buf = append(buf, `,"name":"record","ok":true,"score":12.5,"tags":["a","b"],"note":"abcdefghijkl"}`+"\n"...)
+			if len(buf) > 60<<10 {
+				if _, err := w.Write(buf); err != nil {
+					return
+				}
+				buf = buf[:0]
+			}
+		}
+		w.Write(buf)
+	})
+
 	dl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
