@@ -2,6 +2,7 @@ package reqivo
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"regexp"
 	"strings"
@@ -72,6 +73,9 @@ func TestSSEParserSpec(t *testing.T) {
 		{"unterminated last line dropped", "data: a\n\ndata: b", []Event{msg("", "a")}, ""},
 		{"unterminated id not dispatched", "data: a\n\nid: 9\n", []Event{msg("", "a")}, ""},
 		{"invalid UTF-8 replaced", "data: a\xffb\n\n", []Event{msg("", "a\uFFFDb")}, ""},
+		{"invalid UTF-8 in a new id", "id: 1\xff\ndata: a\n\ndata: b\n\n", []Event{{ID: "1\uFFFD", Type: "message", Data: "a"}, {ID: "1\uFFFD", Type: "message", Data: "b"}}, "1\uFFFD"},
+		{"invalid UTF-8 in data with a new id", "id: 2\ndata: \xff\n\n", []Event{{ID: "2", Type: "message", Data: "\uFFFD"}}, "2"},
+		{"ids change and carry", "id: 1\ndata: a\n\nid: 22\ndata: bb\n\ndata: c\n\n", []Event{{ID: "1", Type: "message", Data: "a"}, {ID: "22", Type: "message", Data: "bb"}, {ID: "22", Type: "message", Data: "c"}}, "22"},
 		{"empty stream", "", nil, ""},
 		{"leading blank lines", "\n\n\r\ndata: x\n\n", []Event{msg("", "x")}, ""},
 	}
@@ -366,5 +370,15 @@ func TestSSEParserAllocs(t *testing.T) {
 		}
 	}
 	parseAll() // the buffers grow once
+	assert.LessOrEqual(t, testing.AllocsPerRun(5, parseAll), float64(events))
+
+	// An id that changes with every event (as servers number them) shares
+	// the data's allocation.
+	var b strings.Builder
+	for i := range events {
+		fmt.Fprintf(&b, "id: %d\nevent: token\ndata: hello\n\n", i)
+	}
+	stream = b.String()
+	parseAll()
 	assert.LessOrEqual(t, testing.AllocsPerRun(5, parseAll), float64(events))
 }
