@@ -6,7 +6,6 @@ package reqivo
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"iter"
@@ -414,34 +413,23 @@ func JSONLines[T any](ctx context.Context, s *Session, method, url string, opts 
 		fail := func(err error) error {
 			return &RequestError{Method: method, URL: redactURL(resp.Request.URL), Err: err}
 		}
-		lines := lineReader{max: lineLimit(s.cfg.limits.MaxEventBytes)}
-		lines.reset(resp.Body)
-		for n := 1; ; n++ {
-			line, _, err := lines.next()
+		dec := newJSONLineDecoder(resp.Body, lineLimit(s.cfg.limits.MaxEventBytes))
+		for {
+			var v T
+			_, err := dec.next(&v)
 			switch {
-			case err == errLineTooLong:
-				err = wrapKind(ErrBodyTooLarge, "", &LineError{Line: n, Err: errors.New("longer than Limits.MaxEventBytes")})
+			case err == nil:
+				if !yield(v, nil) {
+					return
+				}
+			case err == io.EOF:
+				return
+			case isLineError(err):
 				if !yield(zero, fail(err)) {
 					return
 				}
-				continue
-			case err == io.EOF:
-				return
-			case err != nil:
+			default:
 				yield(zero, fail(classify(nil, err)))
-				return
-			}
-			if len(trimJSONSpace(line)) == 0 {
-				continue
-			}
-			var v T
-			if err := json.Unmarshal(line, &v); err != nil {
-				if !yield(zero, fail(wrapKind(ErrInvalidResponse, "", &LineError{Line: n, Err: err}))) {
-					return
-				}
-				continue
-			}
-			if !yield(v, nil) {
 				return
 			}
 		}
