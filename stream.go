@@ -15,6 +15,9 @@ import (
 	"time"
 
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/reqivo/reqivo/internal/lines"
+	"github.com/reqivo/reqivo/internal/sse"
 )
 
 // Defaults of streams.
@@ -172,7 +175,7 @@ type eventStream struct {
 	max    int  // reconnections allowed in a row without an event
 	conns  int  // connections made
 	opened bool // a connection has been a stream: only then is a failure to connect reconnected
-	p      *sseParser
+	p      *sse.Parser
 }
 
 func (s *Session) newEventStream(ctx context.Context, method, rawURL string, opts []RequestOption) (*eventStream, error) {
@@ -194,7 +197,7 @@ func (s *Session) newEventStream(ctx context.Context, method, rawURL string, opt
 		rc.closeBody()
 		return nil, &RequestError{Method: method, URL: RedactURL(rawURL), Err: err}
 	}
-	es := &eventStream{s: s, method: method, rawURL: rawURL, rc: rc, p: newSSEParser(s.cfg.limits.MaxEventBytes)}
+	es := &eventStream{s: s, method: method, rawURL: rawURL, rc: rc, p: sse.NewParser(s.cfg.limits.MaxEventBytes, maxRetryField)}
 	switch {
 	case rc.reconnectSet:
 		es.max = rc.reconnect
@@ -256,14 +259,14 @@ func (es *eventStream) connection(ctx context.Context, yield func(Event, error) 
 		return 0, false, nil
 	}
 	es.opened = true
-	es.p.reset(resp.Body)
+	es.p.Reset(resp.Body)
 	for {
-		ev, err := es.p.next()
+		ev, err := es.p.Next()
 		if err != nil {
 			if err == io.EOF {
 				return events, true, nil
 			}
-			err = &RequestError{Method: es.method, URL: redactURL(resp.Request.URL), Err: classify(nil, err)}
+			err = &RequestError{Method: es.method, URL: redactURL(resp.Request.URL), Err: classify(nil, streamError(err))}
 			if reconnectable(ctx, err) {
 				return events, true, err
 			}
@@ -271,7 +274,7 @@ func (es *eventStream) connection(ctx context.Context, yield func(Event, error) 
 			return events, false, nil
 		}
 		events++
-		if !yield(ev, nil) {
+		if !yield(Event(ev), nil) {
 			return events, false, nil
 		}
 	}
@@ -282,7 +285,7 @@ func (es *eventStream) connection(ctx context.Context, yield func(Event, error) 
 func (es *eventStream) connect(ctx context.Context) (*Response, error) {
 	c := *es.rc
 	c.header = es.rc.header.Clone()
-	if id := es.p.lastID; id != "" && httpguts.ValidHeaderFieldValue(id) {
+	if id := es.p.LastID(); id != "" && httpguts.ValidHeaderFieldValue(id) {
 		c.header["Last-Event-Id"] = []string{id}
 	}
 	c.timeout = 0 // a Timeout bounds the whole stream (see Events)
@@ -353,8 +356,8 @@ func reconnectable(ctx context.Context, err error) bool {
 // when longer), plus a random part of up to half of it.
 func (es *eventStream) wait(n int) time.Duration {
 	base := DefaultReconnectWait
-	if es.p.reconnectSet {
-		base = es.p.reconnect
+	if d, ok := es.p.Reconnect(); ok {
+		base = d
 	}
 	d := base
 	for i := 1; i < n && d < maxReconnectBackoff; i++ {
@@ -413,10 +416,10 @@ func JSONLines[T any](ctx context.Context, s *Session, method, url string, opts 
 		fail := func(err error) error {
 			return &RequestError{Method: method, URL: redactURL(resp.Request.URL), Err: err}
 		}
-		dec := newJSONLineDecoder(resp.Body, lineLimit(s.cfg.limits.MaxEventBytes))
+		dec := lines.NewDecoder(resp.Body, lines.Limit(s.cfg.limits.MaxEventBytes))
 		for {
 			var v T
-			_, err := dec.next(&v)
+			_, err := dec.Next(&v)
 			switch {
 			case err == nil:
 				if !yield(v, nil) {
@@ -425,7 +428,7 @@ func JSONLines[T any](ctx context.Context, s *Session, method, url string, opts 
 			case err == io.EOF:
 				return
 			case isLineError(err):
-				if !yield(zero, fail(err)) {
+				if !yield(zero, fail(lineError(err))) {
 					return
 				}
 			default:
@@ -436,13 +439,34 @@ func JSONLines[T any](ctx context.Context, s *Session, method, url string, opts 
 	}
 }
 
-// trimJSONSpace trims the bytes JSON counts as white space.
-func trimJSONSpace(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\r' || b[0] == '\n') {
-		b = b[1:]
+// maxRetryField caps a server's SSE retry field: a server cannot park a
+// client for longer, nor overflow the waits computed from it.
+const maxRetryField = time.Hour
+
+// streamError gives a parser's error its kind: a line or an event over
+// Limits.MaxEventBytes is ErrBodyTooLarge; a read's error is as it was.
+func streamError(err error) error {
+	if errors.Is(err, lines.ErrTooLong) || errors.Is(err, sse.ErrEventTooLarge) {
+		return errorf(ErrBodyTooLarge, "event over Limits.MaxEventBytes")
 	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t' || b[len(b)-1] == '\r' || b[len(b)-1] == '\n') {
-		b = b[:len(b)-1]
+	return err
+}
+
+// isLineError reports whether err is about one line of a JSON Lines stream
+// (the stream goes on) rather than the stream.
+func isLineError(err error) bool {
+	var le *lines.Error
+	return errors.As(err, &le)
+}
+
+// lineError is a JSON Lines decoder's *lines.Error as a *LineError of its
+// kind: ErrBodyTooLarge for a line over Limits.MaxEventBytes,
+// ErrInvalidResponse for one that is not one JSON value.
+func lineError(err error) error {
+	var le *lines.Error
+	errors.As(err, &le)
+	if errors.Is(le.Err, lines.ErrTooLong) {
+		return wrapKind(ErrBodyTooLarge, "", &LineError{Line: le.Line, Err: errors.New("longer than Limits.MaxEventBytes")})
 	}
-	return b
+	return wrapKind(ErrInvalidResponse, "", &LineError{Line: le.Line, Err: le.Err})
 }

@@ -1,4 +1,4 @@
-package reqivo
+package sse
 
 import (
 	"errors"
@@ -12,17 +12,19 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/reqivo/reqivo/internal/lines"
 )
 
 // parseSSE parses in whole with a parser capped at maxEvent bytes, reading
 // through wrap, and returns the events, the last event ID string, and the
 // error that ended the stream (nil for io.EOF).
-func parseSSE(in string, maxEvent int64, wrap func(io.Reader) io.Reader) ([]Event, *sseParser, error) {
-	p := newSSEParser(maxEvent)
-	p.reset(wrap(strings.NewReader(in)))
+func parseSSE(in string, maxEvent int64, wrap func(io.Reader) io.Reader) ([]Event, *Parser, error) {
+	p := NewParser(maxEvent, time.Hour)
+	p.Reset(wrap(strings.NewReader(in)))
 	var evs []Event
 	for {
-		ev, err := p.next()
+		ev, err := p.Next()
 		if err == io.EOF {
 			return evs, p, nil
 		}
@@ -92,7 +94,7 @@ func TestSSEParserSpec(t *testing.T) {
 				got, p, err := parseSSE(tt.in, 1<<20, wrap)
 				require.NoError(t, err)
 				assert.Equal(t, tt.want, got)
-				assert.Equal(t, tt.lastID, p.lastID)
+				assert.Equal(t, tt.lastID, p.LastID())
 			})
 		}
 	}
@@ -102,26 +104,28 @@ func TestSSEParserRetrySetsReconnectionTime(t *testing.T) {
 	t.Parallel()
 	_, p, err := parseSSE("retry: 250\n\n", 1<<20, func(r io.Reader) io.Reader { return r })
 	require.NoError(t, err)
-	assert.True(t, p.reconnectSet)
-	assert.Equal(t, 250*time.Millisecond, p.reconnect)
+	d, ok := p.Reconnect()
+	assert.True(t, ok)
+	assert.Equal(t, 250*time.Millisecond, d)
 
 	_, p, err = parseSSE("retry: 99999999999999999999999\n\n", 1<<20, func(r io.Reader) io.Reader { return r })
 	require.NoError(t, err)
-	assert.Positive(t, p.reconnect, "a huge retry saturates, never wraps negative")
+	d, _ = p.Reconnect()
+	assert.Equal(t, time.Hour, d, "a huge retry is capped, never wraps negative")
 }
 
 func TestSSEParserKeepsIDAndTypeAcrossConnections(t *testing.T) {
 	t.Parallel()
-	p := newSSEParser(1 << 20)
-	p.reset(strings.NewReader("id: 4\nevent: tick\ndata: a\n\nevent: half\ndata: unfinished"))
-	ev, err := p.next()
+	p := NewParser(1<<20, time.Hour)
+	p.Reset(strings.NewReader("id: 4\nevent: tick\ndata: a\n\nevent: half\ndata: unfinished"))
+	ev, err := p.Next()
 	require.NoError(t, err)
 	assert.Equal(t, Event{ID: "4", Type: "tick", Data: "a"}, ev)
-	_, err = p.next()
+	_, err = p.Next()
 	assert.Equal(t, io.EOF, err)
 
-	p.reset(strings.NewReader("data: b\n\n"))
-	ev, err = p.next()
+	p.Reset(strings.NewReader("data: b\n\n"))
+	ev, err = p.Next()
 	require.NoError(t, err)
 	assert.Equal(t, msg("4", "b"), ev, "the ID stays; the dropped connection's unfinished event does not")
 }
@@ -148,71 +152,10 @@ func TestSSEParserEventCap(t *testing.T) {
 				assert.NoError(t, err)
 				return
 			}
-			assert.ErrorIs(t, err, ErrBodyTooLarge)
+			assert.True(t, errors.Is(err, ErrEventTooLarge) || errors.Is(err, lines.ErrTooLong), "%v", err)
 		})
 	}
 }
-
-// TestLineReaderBufferBounded feeds an endless line: the buffer never
-// grows past the limit and what one line end needs.
-func TestLineReaderBufferBounded(t *testing.T) {
-	t.Parallel()
-	lr := lineReader{max: 100 << 10}
-	lr.reset(io.LimitReader(neverEnding('x'), 10<<20))
-	_, _, err := lr.next()
-	assert.ErrorIs(t, err, ErrBodyTooLarge)
-	assert.LessOrEqual(t, len(lr.buf), 100<<10+2)
-}
-
-type neverEnding byte
-
-func (b neverEnding) Read(p []byte) (int, error) {
-	for i := range p {
-		p[i] = byte(b)
-	}
-	return len(p), nil
-}
-
-func TestLineReaderJSONMode(t *testing.T) {
-	t.Parallel()
-	lr := lineReader{max: 8}
-	lr.reset(strings.NewReader("\xEF\xBB\xBFa\r\nb\rc\n" + strings.Repeat("x", 20) + "\nd\n\ne"))
-	type line struct {
-		s    string
-		term bool
-		err  error
-	}
-	var got []line
-	for {
-		l, term, err := lr.next()
-		if err == io.EOF {
-			break
-		}
-		got = append(got, line{string(l), term, err})
-	}
-	assert.Equal(t, []line{
-		{"a", true, nil},
-		{"b\rc", true, nil}, // a lone CR ends no JSON line
-		{"", false, errLineTooLong},
-		{"d", true, nil},
-		{"", true, nil},
-		{"e", false, nil},
-	}, got)
-}
-
-// TestLineReaderNoProgress: a reader that returns nothing forever is an
-// error, not a hang.
-func TestLineReaderNoProgress(t *testing.T) {
-	t.Parallel()
-	lr := lineReader{max: 8}
-	lr.reset(emptyReader{})
-	_, _, err := lr.next()
-	assert.ErrorIs(t, err, io.ErrNoProgress)
-}
-
-type emptyReader struct{}
-
-func (emptyReader) Read([]byte) (int, error) { return 0, nil }
 
 // refLines splits in as the SSE standard does (or JSON Lines: LF only, a
 // CR before it dropped), with a leading BOM skipped; last is the unended
@@ -270,7 +213,7 @@ func refSSE(in string) (evs []Event, lastID string) {
 				idBuf.WriteString(v)
 			}
 		case "retry":
-			if d, ok := parseRetryField([]byte(v)); ok {
+			if d, ok := ParseRetry([]byte(v), time.Hour); ok {
 				retry = d
 			}
 		}
@@ -303,11 +246,11 @@ func FuzzSSEParser(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in string, sizes []byte) {
 		wantEvs, wantID := refSSE(in)
-		p := newSSEParser(1 << 20)
-		p.reset(&chunked{r: strings.NewReader(in), sizes: sizes})
+		p := NewParser(1<<20, time.Hour)
+		p.Reset(&chunked{r: strings.NewReader(in), sizes: sizes})
 		var got []Event
 		for {
-			ev, err := p.next()
+			ev, err := p.Next()
 			if err == io.EOF {
 				break
 			}
@@ -318,38 +261,7 @@ func FuzzSSEParser(f *testing.F) {
 			wantEvs = nil
 		}
 		require.Equal(t, wantEvs, got)
-		require.Equal(t, wantID, p.lastID)
-	})
-}
-
-func FuzzLineReader(f *testing.F) {
-	for _, s := range []string{"a\nb\r\nc\rd", "\r\n\r\n", "\xEF\xBB\xBF\n", "\xEF\xBB", "x\r", "\r"} {
-		f.Add(s, []byte{1, 2}, true)
-		f.Add(s, []byte{5}, false)
-	}
-	f.Fuzz(func(t *testing.T, in string, sizes []byte, sse bool) {
-		wantLines, wantLast := refLines(in, sse)
-		lr := lineReader{max: 1 << 20, sse: sse}
-		lr.reset(&chunked{r: strings.NewReader(in), sizes: sizes})
-		var got []string
-		last := ""
-		for {
-			l, term, err := lr.next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			require.NoError(t, err)
-			if !term {
-				last = string(l)
-				continue
-			}
-			got = append(got, string(l))
-		}
-		if len(wantLines) == 0 {
-			wantLines = nil
-		}
-		require.Equal(t, wantLines, got)
-		require.Equal(t, wantLast, last)
+		require.Equal(t, wantID, p.LastID())
 	})
 }
 
@@ -358,13 +270,13 @@ func FuzzLineReader(f *testing.F) {
 func TestSSEParserAllocs(t *testing.T) {
 	const events = 1000
 	stream := strings.Repeat("id: 7\nevent: token\ndata: hello\n\n", events)
-	p := newSSEParser(1 << 20)
+	p := NewParser(1<<20, time.Hour)
 	r := strings.NewReader(stream)
 	parseAll := func() {
 		r.Reset(stream)
-		p.reset(r)
+		p.Reset(r)
 		for {
-			if _, err := p.next(); err != nil {
+			if _, err := p.Next(); err != nil {
 				return
 			}
 		}

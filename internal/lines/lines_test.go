@@ -1,0 +1,133 @@
+package lines
+
+import (
+	"errors"
+	"io"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestLineReaderBufferBounded feeds an endless line: the buffer never
+// grows past the limit and what one line end needs.
+func TestLineReaderBufferBounded(t *testing.T) {
+	t.Parallel()
+	lr := Reader{Max: 100 << 10}
+	lr.Reset(io.LimitReader(neverEnding('x'), 10<<20))
+	_, _, err := lr.Next()
+	assert.ErrorIs(t, err, ErrTooLong)
+	assert.LessOrEqual(t, len(lr.buf), 100<<10+2)
+}
+
+type neverEnding byte
+
+func (b neverEnding) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(b)
+	}
+	return len(p), nil
+}
+
+func TestLineReaderJSONMode(t *testing.T) {
+	t.Parallel()
+	lr := Reader{Max: 8}
+	lr.Reset(strings.NewReader("\xEF\xBB\xBFa\r\nb\rc\n" + strings.Repeat("x", 20) + "\nd\n\ne"))
+	type line struct {
+		s    string
+		term bool
+		err  error
+	}
+	var got []line
+	for {
+		l, term, err := lr.Next()
+		if err == io.EOF {
+			break
+		}
+		got = append(got, line{string(l), term, err})
+	}
+	assert.Equal(t, []line{
+		{"a", true, nil},
+		{"b\rc", true, nil}, // a lone CR ends no JSON line
+		{"", false, ErrTooLong},
+		{"d", true, nil},
+		{"", true, nil},
+		{"e", false, nil},
+	}, got)
+}
+
+// TestLineReaderNoProgress: a reader that returns nothing forever is an
+// error, not a hang.
+func TestLineReaderNoProgress(t *testing.T) {
+	t.Parallel()
+	lr := Reader{Max: 8}
+	lr.Reset(emptyReader{})
+	_, _, err := lr.Next()
+	assert.ErrorIs(t, err, io.ErrNoProgress)
+}
+
+type emptyReader struct{}
+
+func (emptyReader) Read([]byte) (int, error) { return 0, nil }
+
+// refLines splits in as the SSE standard does (or JSON Lines: LF only, a
+// CR before it dropped), with a leading BOM skipped; last is the unended
+// last line.
+func refLines(in string, sse bool) (lines []string, last string) {
+	in = strings.TrimPrefix(in, "\xEF\xBB\xBF")
+	sep := regexp.MustCompile("\r\n|\r|\n")
+	if !sse {
+		sep = regexp.MustCompile("\r?\n")
+	}
+	parts := sep.Split(in, -1)
+	return parts[:len(parts)-1], parts[len(parts)-1]
+}
+
+// chunked reads in pieces whose sizes come from sizes, round and round.
+type chunked struct {
+	r     io.Reader
+	sizes []byte
+	i     int
+}
+
+func (c *chunked) Read(p []byte) (int, error) {
+	if len(c.sizes) > 0 {
+		n := int(c.sizes[c.i%len(c.sizes)])%7 + 1
+		c.i++
+		p = p[:min(len(p), n)]
+	}
+	return c.r.Read(p)
+}
+
+func FuzzLineReader(f *testing.F) {
+	for _, s := range []string{"a\nb\r\nc\rd", "\r\n\r\n", "\xEF\xBB\xBF\n", "\xEF\xBB", "x\r", "\r"} {
+		f.Add(s, []byte{1, 2}, true)
+		f.Add(s, []byte{5}, false)
+	}
+	f.Fuzz(func(t *testing.T, in string, sizes []byte, sse bool) {
+		wantLines, wantLast := refLines(in, sse)
+		lr := Reader{Max: 1 << 20, SSE: sse}
+		lr.Reset(&chunked{r: strings.NewReader(in), sizes: sizes})
+		var got []string
+		last := ""
+		for {
+			l, term, err := lr.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			require.NoError(t, err)
+			if !term {
+				last = string(l)
+				continue
+			}
+			got = append(got, string(l))
+		}
+		if len(wantLines) == 0 {
+			wantLines = nil
+		}
+		require.Equal(t, wantLines, got)
+		require.Equal(t, wantLast, last)
+	})
+}
