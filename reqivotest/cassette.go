@@ -39,8 +39,9 @@ const RecordEnv = "REQIVO_RECORD"
 // Modes: when the file does not exist, or REQIVO_RECORD=1 is set, requests
 // go to the network as usual and each round trip (each redirect hop and
 // retry) is written to path when t ends. Otherwise every request is
-// answered from the file and nothing touches the network; a request with no
-// interaction left in the file fails t and returns an error.
+// answered from the file and nothing touches the network, whatever proxy
+// or dialer the session has; a request with no interaction left in the
+// file fails t and returns an error.
 //
 // Matching: a request is answered by the first unused interaction with
 // the same method, path, query and request body digest, so the same

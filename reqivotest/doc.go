@@ -5,7 +5,9 @@
 // Every tool is a [reqivo.Option], so the constructor the code under test
 // uses in production (with its pool, TLS, proxy and retry options) takes
 // it as one more option, and the whole pipeline runs: headers, auth and
-// cookie scoping, redirects, retries, decompression, limits, hooks.
+// cookie scoping, redirects, retries, decompression, limits, hooks. Its
+// place among the options does not matter: a proxy or dialer given before
+// or after it is left unused, and every request is answered in process.
 //
 // # Handler
 //
