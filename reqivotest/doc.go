@@ -34,8 +34,11 @@
 //
 // [Cassette] records a session's real traffic to a text file the first
 // time (or with REQIVO_RECORD=1) and replays it afterwards with no
-// network. Credentials and secrets are redacted before anything is
-// written, with placeholders that keep a replayed session working.
+// network, matching requests relative to the origin (so a cassette
+// recorded against an httptest server replays on any port; see
+// [CassetteWith] to match the origin too). Credentials and secrets are
+// redacted before anything is written, with placeholders that keep a
+// replayed session working.
 //
 //	c, err := api.NewClient(cfg, reqivotest.Cassette(t, "testdata/orders.cassette"))
 //
