@@ -1,6 +1,7 @@
 package reqivootel
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -29,4 +30,44 @@ func TestURLFullFollowsTheConventions(t *testing.T) {
 			assert.Equal(t, tc.want, kv.Value.AsString())
 		})
 	}
+}
+
+// FuzzURLFull checks that url.full never keeps a value the session
+// redacted or one of a sensitive key, keeps everything else, and is
+// stable when written again.
+func FuzzURLFull(f *testing.F) {
+	for _, s := range []string{"https://h/p?token=xxxxx&a=1", "https://h/?sig=1&&Signature", "https://h/p", "?", "https://h/?a=b=c&X-Goog-Signature=="} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, u string) {
+		got := urlFull(u).Value.AsString()
+		if again := urlFull(got).Value.AsString(); again != got {
+			t.Fatalf("not stable: %q -> %q -> %q", u, got, again)
+		}
+		base, q, ok := strings.Cut(u, "?")
+		if !ok {
+			if got != u {
+				t.Fatalf("%q without a query changed to %q", u, got)
+			}
+			return
+		}
+		gotBase, gotQ, _ := strings.Cut(got, "?")
+		if gotBase != base {
+			t.Fatalf("%q: base %q changed to %q", u, base, gotBase)
+		}
+		in, out := strings.Split(q, "&"), strings.Split(gotQ, "&")
+		if len(in) != len(out) {
+			t.Fatalf("%q -> %q: pairs changed", u, got)
+		}
+		for i, p := range in {
+			k, v, hasValue := strings.Cut(p, "=")
+			want := p
+			if hasValue && (v == sessionRedacted || sensitiveQueryKeys[k]) {
+				want = k + "=" + redacted
+			}
+			if out[i] != want {
+				t.Fatalf("%q -> %q: pair %q, want %q", u, got, out[i], want)
+			}
+		}
+	})
 }
