@@ -20,7 +20,8 @@ func redactURL(u *url.URL) string {
 	if u == nil {
 		return ""
 	}
-	return redact.URL(u, redact.Constant(redacted)).String()
+	c := redact.URL(u, constRedacted)
+	return c.String()
 }
 
 // RedactURL returns rawURL with its userinfo (user name and password)
@@ -38,7 +39,10 @@ func RedactURL(rawURL string) string {
 }
 
 // redactQuery keeps the order and encoding of q, replacing secret values.
-func redactQuery(q string) string { return redact.Query(q, redact.Constant(redacted)) }
+func redactQuery(q string) string { return redact.Query(q, constRedacted) }
+
+// constRedacted writes every secret as redacted.
+var constRedacted = redact.Constant(redacted)
 
 // Headers is a read-only view of a request's or response's header in
 // which the values of Authorization, Proxy-Authorization, Cookie,

@@ -396,7 +396,8 @@ func redactURL(u *url.URL, with func(string) string) string {
 			with(name)
 		}
 	}
-	s := redact.URL(u, with).String()
+	c := redact.URL(u, with)
+	s := c.String()
 	if f := redact.Fragment(u, with); f != "" {
 		s += "#" + f
 	}

@@ -85,45 +85,50 @@ func IsURLHeader(key string) bool {
 // Query returns the raw query (or fragment) q with the value of each pair
 // whose key is a secret name replaced by with(value), value decoded; the
 // order and encoding of the other pairs are kept. with's result is written
-// escaped. q itself is returned when nothing changed.
+// escaped. q itself is returned, with nothing allocated, when no key is
+// secret.
 func Query(q string, with func(value string) string) string {
-	if q == "" {
-		return q
-	}
-	var b strings.Builder
-	changed := false
-	rest := q
-	for first := true; ; first = false {
-		p, tail, more := strings.Cut(rest, "&")
-		k, v, hasValue := strings.Cut(p, "=")
-		dk, err := url.QueryUnescape(k)
-		if err != nil {
-			dk = k
+	var b strings.Builder // used from the first secret pair on
+	done := 0             // q[:done] is in b
+	for start := 0; start <= len(q); {
+		end := strings.IndexByte(q[start:], '&')
+		if end < 0 {
+			end = len(q)
+		} else {
+			end += start
 		}
-		if !first {
-			b.WriteByte('&')
-		}
-		if hasValue && IsSecretName(dk) {
+		k, v, hasValue := strings.Cut(q[start:end], "=")
+		if hasValue && isSecretKey(k) {
 			dv, err := url.QueryUnescape(v)
 			if err != nil {
 				dv = v
 			}
+			b.WriteString(q[done:start])
 			b.WriteString(k)
 			b.WriteByte('=')
 			b.WriteString(url.QueryEscape(with(dv)))
-			changed = true
-		} else {
-			b.WriteString(p)
+			done = end
 		}
-		if !more {
-			break
-		}
-		rest = tail
+		start = end + 1
 	}
-	if !changed {
+	if done == 0 {
 		return q
 	}
+	b.WriteString(q[done:])
 	return b.String()
+}
+
+// isSecretKey reports whether the raw (escaped) query key k is a secret
+// name once decoded.
+func isSecretKey(k string) bool {
+	if !strings.ContainsAny(k, "%+") {
+		return IsSecretName(k)
+	}
+	dk, err := url.QueryUnescape(k)
+	if err != nil {
+		dk = k
+	}
+	return IsSecretName(dk)
 }
 
 // Constant returns a replacement for Query that writes s for every secret.
@@ -132,18 +137,15 @@ func Constant(s string) func(string) string { return func(string) string { retur
 // URL returns a copy of u with its userinfo replaced by Userinfo, the
 // values of secret query keys by with(value), and the fragment dropped
 // (it is never sent, and the OAuth implicit flow puts a token there:
-// #access_token=...). A nil u gives nil.
-func URL(u *url.URL, with func(string) string) *url.URL {
-	if u == nil {
-		return nil
-	}
+// #access_token=...).
+func URL(u *url.URL, with func(string) string) url.URL {
 	c := *u
 	c.Fragment, c.RawFragment = "", ""
 	if c.User != nil {
 		c.User = url.UserPassword("REDACTED", "REDACTED")
 	}
 	c.RawQuery = Query(c.RawQuery, with)
-	return &c
+	return c
 }
 
 // Fragment returns the fragment of u redacted as a query is: the values
