@@ -6,6 +6,8 @@ package reqivo
 import (
 	"context"
 	"net"
+
+	"github.com/reqivo/reqivo/internal/inprocess"
 )
 
 // DialFunc opens a connection to addr ("host:port") on network ("tcp"), as
@@ -58,5 +60,25 @@ func countDials(dial DialFunc, n *counters) DialFunc {
 			n.conns.Add(1)
 		}
 		return conn, err
+	}
+}
+
+// inProcessDialers are the dialers of an in-process server (reqivotest's
+// Handler): they win over the dial options and the proxy, given before or
+// after them, so that a test answers every request whatever options a
+// production constructor adds.
+type inProcessDialers struct {
+	dial, dialTLS DialFunc
+}
+
+func init() {
+	inprocess.Option = func(dial, dialTLS inprocess.DialFunc) any {
+		return Option(func(c *config) error {
+			if dial == nil || dialTLS == nil {
+				return errorf(ErrInvalidOption, "nil in-process dial function")
+			}
+			c.inProcess = &inProcessDialers{dial: dial, dialTLS: dialTLS}
+			return nil
+		})
 	}
 }

@@ -118,7 +118,7 @@
 // # Errors
 //
 // Every error a request returns is a [*RequestError] (the method and the
-// URL with its password and secret query values redacted) that matches
+// URL with its userinfo and secret query values redacted) that matches
 // one kind with [errors.Is]: [ErrClosed], [ErrInvalidURL],
 // [ErrInvalidOption], [ErrInvalidHeader], [ErrTimeout] ([ErrConnectTimeout]
 // and [ErrReadTimeout] match it too), [ErrNetwork] ([ErrTLS] matches it

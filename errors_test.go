@@ -266,11 +266,11 @@ func TestRequestErrorRedactsURL(t *testing.T) {
 	var re *RequestError
 	require.ErrorAs(t, err, &re)
 	assert.Equal(t, http.MethodPost, re.Method)
-	for _, secret := range []string{"hunter2", "T0K", "K3Y", "S3C", "PW0", "S1G", "AMZ"} {
+	for _, secret := range []string{"alice", "hunter2", "T0K", "K3Y", "S3C", "PW0", "S1G", "AMZ"} {
 		assert.NotContains(t, re.URL, secret)
 		assert.NotContains(t, err.Error(), secret)
 	}
-	assert.Contains(t, re.URL, "alice")
+	assert.Contains(t, re.URL, "REDACTED:REDACTED@", "the user name is redacted too")
 	assert.Contains(t, re.URL, "page=2", "other query values are kept")
 	assert.Contains(t, re.URL, addr)
 	assert.Contains(t, err.Error(), "POST")
@@ -288,11 +288,12 @@ func TestRequestErrorRedactsURL(t *testing.T) {
 func TestRedactURL(t *testing.T) {
 	t.Parallel()
 	tests := []struct{ in, want string }{
-		{"https://u:p@h/x?a=1", "https://u:xxxxx@h/x?a=1"},
+		{"https://u:p@h/x?a=1", "https://REDACTED:REDACTED@h/x?a=1"},
 		{"https://h/x?token=abc&a=1", "https://h/x?token=xxxxx&a=1"},
 		{"https://h/x?Access_Token=abc", "https://h/x?Access_Token=xxxxx"},
 		{"https://h/x?sig=abc", "https://h/x?sig=xxxxx"},
-		{"https://u@h/", "https://u@h/"},
+		{"https://u@h/", "https://REDACTED:REDACTED@h/"}, // a user name alone is often a token
+		{"https://t0k3n@h/x#access_token=t", "https://REDACTED:REDACTED@h/x"},
 		{"https://h/x?flag", "https://h/x?flag"},
 		{"http://[::1", "<unparsable URL>"},
 	}

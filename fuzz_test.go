@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/reqivo/reqivo/internal/redact"
 )
 
 // fuzzTransport answers every request with 204 and keeps the last
@@ -289,7 +291,7 @@ func FuzzRedactURL(f *testing.F) {
 		f.Add(s[0], s[1], s[2], "token")
 	}
 	f.Fuzz(func(t *testing.T, user, pass, path, key string) {
-		if len(pass) < 4 || !isSecretQueryKey(key) {
+		if len(pass) < 4 || !redact.IsSecretName(key) {
 			return
 		}
 		u := &url.URL{Scheme: "http", User: url.UserPassword(user, pass), Host: "127.0.0.1:1", Path: path,

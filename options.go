@@ -74,14 +74,15 @@ type config struct {
 	proxy          *url.URL
 	proxySet       bool
 	maxConcurrency int
-	logger         *slog.Logger // WithLogger; nil: no logging
-	logSlot        int          // the logger's place in observers
-	observers      []Observer   // WithObserver and WithLogger, in order
-	trace          bool         // WithTrace
-	compression    *compression // WithCompression; nil: gzip and deflate
-	dial           DialFunc     // WithDialContext; nil: a net.Dialer
-	dialTLS        DialFunc     // WithDialTLSContext; nil: dial, then TLS
-	clock          Clock        // WithClock; nil: the real clock
+	logger         *slog.Logger      // WithLogger; nil: no logging
+	logSlot        int               // the logger's place in observers
+	observers      []Observer        // WithObserver and WithLogger, in order
+	trace          bool              // WithTrace
+	compression    *compression      // WithCompression; nil: gzip and deflate
+	dial           DialFunc          // WithDialContext; nil: a net.Dialer
+	dialTLS        DialFunc          // WithDialTLSContext; nil: dial, then TLS
+	inProcess      *inProcessDialers // an in-process server's; nil: none. Wins over dial, dialTLS and proxy
+	clock          Clock             // WithClock; nil: the real clock
 
 	rateLimit *RateLimit      // WithRateLimit; nil: no limit
 	breaker   *CircuitBreaker // WithCircuitBreaker; nil: no breakers
@@ -384,6 +385,9 @@ func (c *config) validate() error {
 	}
 	if c.transport != nil && (c.dial != nil || c.dialTLS != nil) {
 		return errorf(ErrInvalidOption, "WithDialContext and WithDialTLSContext configure the pooled transport; they cannot be used with WithTransport")
+	}
+	if c.transport != nil && c.inProcess != nil {
+		return errorf(ErrInvalidOption, "an in-process server answers through the pooled transport; it cannot be used with WithTransport")
 	}
 	return nil
 }

@@ -126,13 +126,16 @@ const (
 // settings (never modifying it) with c's limits, timeouts, TLS and proxy.
 func newTransport(c *config, n *counters) *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
-	dial := c.dial
+	dial, dialTLS := c.dial, c.dialTLS
+	if c.inProcess != nil {
+		dial, dialTLS = c.inProcess.dial, c.inProcess.dialTLS
+	}
 	if dial == nil {
 		dial = (&net.Dialer{Timeout: c.timeouts.Connect, KeepAlive: 30 * time.Second}).DialContext
 	}
 	t.DialContext = trackDials(countDials(dial, n))
-	if c.dialTLS != nil {
-		t.DialTLSContext = countDials(c.dialTLS, n)
+	if dialTLS != nil {
+		t.DialTLSContext = countDials(dialTLS, n)
 	}
 	t.TLSHandshakeTimeout = c.timeouts.Connect
 	// No ResponseHeaderTimeout: the wait for headers is bounded per
@@ -153,13 +156,16 @@ func newTransport(c *config, n *counters) *http.Transport {
 	} else {
 		t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
-	if c.proxySet {
+	switch {
+	case c.inProcess != nil: // every request goes to the in-process server
+		t.Proxy = nil
+	case c.proxySet:
 		if c.proxy == nil {
 			t.Proxy = nil
 		} else {
 			t.Proxy = http.ProxyURL(c.proxy)
 		}
-	} else {
+	default:
 		t.Proxy = http.ProxyFromEnvironment
 	}
 	return t

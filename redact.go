@@ -1,5 +1,6 @@
 // Redaction: what URLs and headers look like in errors and logs, with
-// passwords, secret query values and fragments kept out.
+// userinfo, secret query values and fragments kept out (the rules are
+// internal/redact's, shared with reqivotest's cassettes).
 
 package reqivo
 
@@ -8,49 +9,27 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
+
+	"github.com/reqivo/reqivo/internal/redact"
 )
 
-// secretQueryWords name query keys whose values are redacted in errors and
-// logs: a key containing any of them, in any case.
-var secretQueryWords = []string{"token", "key", "secret", "passw", "pwd", "signature", "auth", "credential", "session"}
-
-func isSecretQueryKey(k string) bool {
-	k = strings.ToLower(k)
-	for _, w := range secretQueryWords {
-		if strings.Contains(k, w) {
-			return true
-		}
-	}
-	return k == "sig"
-}
-
-// redactURL returns u as a string with its password and the values of
-// secret query keys replaced by "xxxxx", and no fragment.
+// redactURL returns u as a string with its userinfo replaced by
+// REDACTED:REDACTED, the values of secret query keys by "xxxxx", and no
+// fragment.
 func redactURL(u *url.URL) string {
 	if u == nil {
 		return ""
 	}
-	c := *u
-	// A fragment is never sent on the wire, and may hold a token (the
-	// OAuth implicit flow's #access_token=...): it is never shown.
-	c.Fragment, c.RawFragment = "", ""
-	if c.User != nil {
-		if _, has := c.User.Password(); has {
-			c.User = url.UserPassword(c.User.Username(), "xxxxx")
-		}
-	}
-	if c.RawQuery != "" {
-		c.RawQuery = redactQuery(c.RawQuery)
-	}
+	c := redact.URL(u, constRedacted)
 	return c.String()
 }
 
-// RedactURL returns rawURL with its password and the values of query keys
-// that look secret (token, key, secret, password, signature, auth ...)
-// replaced by "xxxxx", and its fragment dropped, as in the URLs errors and
-// logs carry. A URL that does
-// not parse is returned as "<unparsable URL>", so that nothing leaks.
+// RedactURL returns rawURL with its userinfo (user name and password)
+// replaced by REDACTED:REDACTED, as OpenTelemetry writes it, the values of
+// query keys that look secret (token, key, secret, password, signature,
+// auth ...) replaced by "xxxxx", and its fragment dropped, as in the URLs
+// errors and logs carry. A URL that does not parse is returned as
+// "<unparsable URL>", so that nothing leaks.
 func RedactURL(rawURL string) string {
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -60,25 +39,10 @@ func RedactURL(rawURL string) string {
 }
 
 // redactQuery keeps the order and encoding of q, replacing secret values.
-func redactQuery(q string) string {
-	parts := strings.Split(q, "&")
-	changed := false
-	for i, p := range parts {
-		k, _, hasValue := strings.Cut(p, "=")
-		dk, err := url.QueryUnescape(k)
-		if err != nil {
-			dk = k
-		}
-		if hasValue && isSecretQueryKey(dk) {
-			parts[i] = k + "=xxxxx"
-			changed = true
-		}
-	}
-	if !changed {
-		return q
-	}
-	return strings.Join(parts, "&")
-}
+func redactQuery(q string) string { return redact.Query(q, constRedacted) }
+
+// constRedacted writes every secret as redacted.
+var constRedacted = redact.Constant(redacted)
 
 // Headers is a read-only view of a request's or response's header in
 // which the values of Authorization, Proxy-Authorization, Cookie,
@@ -119,7 +83,7 @@ func (r Headers) value(k string, vs []string) string {
 	case len(vs) == 0:
 	case secretHeader(k, r.sensitive):
 		v = redacted
-	case k == "Location" || k == "Referer" || k == "Content-Location":
+	case redact.IsURLHeader(k):
 		v = RedactURL(vs[0])
 		for _, x := range vs[1:] {
 			v += ", " + RedactURL(x)
@@ -146,9 +110,5 @@ func (r Headers) LogValue() slog.Value {
 
 // secretHeader reports whether the values of header k are kept out of logs.
 func secretHeader(k string, sensitive map[string]bool) bool {
-	switch http.CanonicalHeaderKey(k) {
-	case "Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie":
-		return true
-	}
-	return sensitive[http.CanonicalHeaderKey(k)] || isSecretQueryKey(k)
+	return redact.IsSecretHeader(k) || sensitive[http.CanonicalHeaderKey(k)]
 }

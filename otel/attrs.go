@@ -1,16 +1,56 @@
-// Metric attributes: the attribute sets of the metrics, made once per
-// distinct set and kept with their option, so recording a measurement
-// allocates nothing.
+// Attributes: url.full as the semantic conventions write it, and the
+// attribute sets of the metrics, made once per distinct set and kept with
+// their option, so recording a measurement allocates nothing.
 
 package reqivootel
 
 import (
+	"strings"
 	"sync"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 )
+
+// redacted is what the semantic conventions write for a secret in
+// url.full.
+const redacted = "REDACTED"
+
+// sessionRedacted is what reqivo writes for a secret query value in the
+// URLs it gives observers (see reqivo.RedactURL).
+const sessionRedacted = "xxxxx"
+
+// sensitiveQueryKeys are the query keys whose values the semantic
+// conventions redact in url.full, matched case-sensitively as they say.
+// The session redacts them already, with every key it deems secret
+// (token, key, secret, password, signature, auth ...).
+var sensitiveQueryKeys = map[string]bool{"AWSAccessKeyId": true, "Signature": true, "sig": true, "X-Goog-Signature": true}
+
+// urlFull returns the url.full attribute of u, a URL the session redacted
+// (userinfo REDACTED:REDACTED, secret query values "xxxxx", no fragment),
+// written as OpenTelemetry's semantic conventions write it: the values of
+// the sensitive query keys, and of those the session redacted, read
+// REDACTED, the keys and the rest of the query kept.
+func urlFull(u string) attribute.KeyValue {
+	base, q, ok := strings.Cut(u, "?")
+	if !ok || q == "" {
+		return semconv.URLFull(u)
+	}
+	pairs := strings.Split(q, "&")
+	changed := false
+	for i, p := range pairs {
+		k, v, hasValue := strings.Cut(p, "=")
+		if hasValue && (v == sessionRedacted || sensitiveQueryKeys[k]) {
+			pairs[i] = k + "=" + redacted
+			changed = true
+		}
+	}
+	if !changed {
+		return semconv.URLFull(u)
+	}
+	return semconv.URLFull(base + "?" + strings.Join(pairs, "&"))
+}
 
 // maxSets bounds the kept sets; past it, sets are made each time. The
 // attributes are of low cardinality (servers, statuses, error kinds), so

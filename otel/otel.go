@@ -5,7 +5,7 @@
 //
 //   - one CLIENT span per physical request (each attempt of each redirect
 //     hop), named by its method, with http.request.method, server.address,
-//     server.port, url.full (redacted as by reqivo.RedactURL),
+//     server.port, url.full (userinfo and secret query values REDACTED),
 //     http.response.status_code, http.request.resend_count (from the
 //     second physical request on), error.type and
 //     network.protocol.version; the trace context is injected into the
@@ -169,7 +169,7 @@ type requestSpanKey struct{}
 func (o *observer) requestStart(ctx context.Context, r reqivo.RequestInfo) context.Context {
 	method, original := methodAttrs(r.Method)
 	attrs := make([]attribute.KeyValue, 0, 5)
-	attrs = append(attrs, method, semconv.ServerAddress(r.Host), semconv.ServerPort(r.Port), semconv.URLFull(r.URL))
+	attrs = append(attrs, method, semconv.ServerAddress(r.Host), semconv.ServerPort(r.Port), urlFull(r.URL))
 	if original.Valid() {
 		attrs = append(attrs, original)
 	}
@@ -190,7 +190,7 @@ func (o *observer) requestEnd(ctx context.Context, d reqivo.RequestDone) {
 	}
 	if span.IsRecording() {
 		attrs := make([]attribute.KeyValue, 0, 4)
-		attrs = append(attrs, semconv.URLFull(d.URL))
+		attrs = append(attrs, urlFull(d.URL))
 		if d.StatusCode != 0 {
 			attrs = append(attrs, semconv.HTTPResponseStatusCode(d.StatusCode))
 		}
@@ -209,7 +209,7 @@ func (o *observer) requestEnd(ctx context.Context, d reqivo.RequestDone) {
 func (o *observer) attemptStart(ctx context.Context, a reqivo.AttemptInfo, add http.Header) context.Context {
 	method, original := methodAttrs(a.Method)
 	attrs := make([]attribute.KeyValue, 0, 6)
-	attrs = append(attrs, method, semconv.ServerAddress(a.Host), semconv.ServerPort(a.Port), semconv.URLFull(a.URL))
+	attrs = append(attrs, method, semconv.ServerAddress(a.Host), semconv.ServerPort(a.Port), urlFull(a.URL))
 	if a.Resends > 0 {
 		attrs = append(attrs, semconv.HTTPRequestResendCount(a.Resends))
 	}
@@ -278,7 +278,7 @@ func (o *observer) redirect(ctx context.Context, r reqivo.RedirectInfo) {
 	}
 	attrs := []attribute.KeyValue{
 		semconv.HTTPResponseStatusCode(r.StatusCode),
-		semconv.URLFull(r.To.URL),
+		urlFull(r.To.URL),
 		attribute.Int("reqivo.redirect.hop", r.Hop),
 	}
 	if len(r.Dropped) > 0 {
@@ -292,7 +292,7 @@ func (o *observer) notice(ctx context.Context, n reqivo.Notice) {
 	if span == nil || !span.IsRecording() {
 		return
 	}
-	attrs := []attribute.KeyValue{semconv.URLFull(n.URL)}
+	attrs := []attribute.KeyValue{urlFull(n.URL)}
 	if n.Wait > 0 {
 		attrs = append(attrs, attribute.Float64("reqivo.wait", n.Wait.Seconds()))
 	}

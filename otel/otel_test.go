@@ -166,10 +166,10 @@ func TestRedirectAndRetries(t *testing.T) {
 		path    string
 		resends int64 // 0: absent
 	}{
-		{302, firstHost, firstPort, first.URL + "/start?token=xxxxx", 0},
-		{503, otherHost, otherPort, other.URL + "/final?api_key=xxxxx&page=2", 1},
-		{503, otherHost, otherPort, other.URL + "/final?api_key=xxxxx&page=2", 2},
-		{200, otherHost, otherPort, other.URL + "/final?api_key=xxxxx&page=2", 3},
+		{302, firstHost, firstPort, first.URL + "/start?token=REDACTED", 0},
+		{503, otherHost, otherPort, other.URL + "/final?api_key=REDACTED&page=2", 1},
+		{503, otherHost, otherPort, other.URL + "/final?api_key=REDACTED&page=2", 2},
+		{200, otherHost, otherPort, other.URL + "/final?api_key=REDACTED&page=2", 3},
 	}
 	mu.Lock()
 	require.Len(t, seen, 4)
@@ -429,4 +429,22 @@ func TestActiveRequestsInFlight(t *testing.T) {
 	require.NoError(t, <-done)
 	active = tel.metrics(t)["http.client.active_requests"].Data.(metricdata.Sum[int64])
 	assert.Zero(t, active.DataPoints[0].Value)
+}
+
+// url.full is written as the semantic conventions say, for a token in
+// userinfo and the query keys they list.
+func TestURLFullRedacted(t *testing.T) {
+	t.Parallel()
+	tel := setupTelemetry(t)
+	srv := setupServer(t, func(w http.ResponseWriter, r *http.Request) {})
+	s := newSession(t, tel.option(reqivootel.WithoutRequestSpan()))
+	u := strings.Replace(srv.URL, "http://", "http://"+secret+"@", 1) +
+		"/o?AWSAccessKeyId=" + secret + "&Signature=" + secret + "&X-Goog-Signature=" + secret + "&sig=" + secret + "&access_token=" + secret + "&page=2"
+	_, err := s.Get(context.Background(), u)
+	require.NoError(t, err)
+	spans := tel.spans.Ended()
+	require.Len(t, spans, 1)
+	assert.Equal(t, strings.Replace(srv.URL, "http://", "http://REDACTED:REDACTED@", 1)+
+		"/o?AWSAccessKeyId=REDACTED&Signature=REDACTED&X-Goog-Signature=REDACTED&sig=REDACTED&access_token=REDACTED&page=2",
+		attrs(spans[0].Attributes())["url.full"].AsString())
 }

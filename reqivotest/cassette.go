@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"compress/flate"
 	"compress/gzip"
+	"compress/zlib"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -22,6 +23,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/andybalholm/brotli"
+	"github.com/klauspost/compress/zstd"
+
 	"github.com/reqivo/reqivo"
 )
 
@@ -35,29 +39,37 @@ const RecordEnv = "REQIVO_RECORD"
 // Modes: when the file does not exist, or REQIVO_RECORD=1 is set, requests
 // go to the network as usual and each round trip (each redirect hop and
 // retry) is written to path when t ends. Otherwise every request is
-// answered from the file and nothing touches the network; a request with no
-// interaction left in the file fails t and returns an error.
+// answered from the file and nothing touches the network, whatever proxy
+// or dialer the session has; a request with no interaction left in the
+// file fails t and returns an error.
 //
 // Matching: a request is answered by the first unused interaction with
-// the same method, URL and request body digest, so the same request may
-// get different answers in turn. The query's order does not matter, nor do
-// headers. Secret query values and form or JSON fields (see below) are
-// matched as REDACTED, so a replay with dummy credentials still matches.
+// the same method, path, query and request body digest, so the same
+// request may get different answers in turn. The origin (scheme, host and
+// port) is not matched, so a cassette recorded against an httptest server
+// on a random port replays against another one, or against none; use
+// CassetteWith and MatchOrigin to match it too. The query's order does not
+// matter, nor do headers. Secret query values and form, multipart or JSON
+// fields (see below) are matched as REDACTED, so a replay with dummy
+// credentials still matches.
 //
 // Redaction happens before anything is written, and cannot be turned off:
 // the credentials of Authorization and Proxy-Authorization (their scheme
 // is kept), Cookie and Set-Cookie values (cookie names and attributes are
 // kept), X-Api-Key, X-Auth-Token and any header whose name says token,
-// key, secret, password, signature, auth, credential or session, passwords
-// in URLs, and the values of query keys and form or JSON fields so named.
-// Each secret becomes a placeholder such as REDACTED-3, the same for the
-// same secret everywhere in the file, and is replaced wherever else it
-// appears (a body that echoes it, a later URL), so that replayed code
-// still works: a Set-Cookie the next request needs, a token a login
-// returns. Other request headers are written as REDACTED unless known to
-// be plain (Accept, Content-Type, User-Agent ...): requests are not
-// matched on headers. Bodies compressed with gzip or deflate are written
-// decoded.
+// key, secret, password, signature, auth, credential or session, URL
+// userinfo (user name and password: a user name alone is often a token),
+// and the values of query keys, fragment fields (#access_token=...) and
+// form, multipart or JSON fields so named, in request URLs and in
+// Location, Content-Location and Referer headers. Each secret becomes a
+// placeholder such as REDACTED-3, the same for the same secret everywhere
+// in the file, and is replaced wherever else it appears (a body that
+// echoes it, a later URL), so that replayed code still works: a
+// Set-Cookie the next request needs, a token a login returns. Other
+// request headers are written as REDACTED unless known to be plain
+// (Accept, Content-Type, User-Agent ...): requests are not matched on
+// headers. Bodies coded with gzip, deflate, br or zstd are written
+// decoded, so that their secrets are found too.
 //
 // The file is text meant to be read and diffed: one entry per round trip,
 // request and response headers sorted, bodies inline when they are text
@@ -67,7 +79,22 @@ const RecordEnv = "REQIVO_RECORD"
 // options; put InstantWaits beside it so replayed retries do not wait.
 func Cassette(t testing.TB, path string) reqivo.Option {
 	t.Helper()
-	c := &cassette{t: t, path: path, reported: map[string]bool{}}
+	return CassetteWith(t, path, CassetteOptions{})
+}
+
+// CassetteOptions tunes CassetteWith. The zero value is Cassette's
+// behaviour.
+type CassetteOptions struct {
+	// MatchOrigin matches a request's scheme, host and port too, for a
+	// cassette that records one path on several origins. If not set,
+	// requests are matched relative to the origin.
+	MatchOrigin bool
+}
+
+// CassetteWith is Cassette with options.
+func CassetteWith(t testing.TB, path string, o CassetteOptions) reqivo.Option {
+	t.Helper()
+	c := &cassette{t: t, path: path, origin: o.MatchOrigin, reported: map[string]bool{}}
 	_, statErr := os.Stat(path)
 	if os.Getenv(RecordEnv) == "1" || errors.Is(statErr, os.ErrNotExist) {
 		t.Cleanup(c.write)
@@ -87,8 +114,9 @@ func Cassette(t testing.TB, path string) reqivo.Option {
 
 // cassette is one file being recorded or replayed.
 type cassette struct {
-	t    testing.TB
-	path string
+	t      testing.TB
+	path   string
+	origin bool // match the origin too
 
 	mu       sync.Mutex // guards the fields below
 	recorded []*recording
@@ -184,14 +212,18 @@ func (c *cassette) write() {
 	entries := make([]*entry, len(recs))
 	for i, r := range recs { // first the headers, so that placeholders number in order
 		header, body := decodedResponse(r)
+		ct := r.req.Header.Get("Content-Type")
 		entries[i] = &entry{
 			method:     r.req.Method,
-			url:        redactURL(r.req.URL.String()),
+			url:        redactRawURL(r.req.URL.String()),
 			reqHeader:  red.requestHeader(r.req.Header),
-			reqBody:    canonicalBody(r.req.Header.Get("Content-Type"), r.reqBody),
+			reqBody:    canonicalBody(ct, r.reqBody),
 			status:     r.status,
 			respHeader: red.responseHeader(header),
 			respBody:   body,
+		}
+		if mediaType(ct) == "multipart/form-data" && bytes.HasPrefix(entries[i].reqBody, []byte("--"+canonicalBoundary)) {
+			entries[i].reqHeader.Set("Content-Type", "multipart/form-data; boundary="+canonicalBoundary)
 		}
 		red.learnURL(r.req.URL)
 		red.learnBody(r.req.Header.Get("Content-Type"), r.reqBody)
@@ -220,31 +252,72 @@ func (c *cassette) write() {
 }
 
 // decodedResponse returns the header and the body read of a recorded
-// response, with a gzip or deflate body decoded when it was read whole.
+// response, decoded when it is coded with codings a session can decode
+// (gzip, deflate, br, zstd, in any order), so that redaction sees what
+// the code under test saw; a body read in part is decoded as far as it
+// goes. A body in another coding is kept as it came.
 func decodedResponse(r *recording) (http.Header, []byte) {
 	r.mu.Lock()
 	body := bytes.Clone(r.body.Bytes())
 	r.mu.Unlock()
 	h := r.header.Clone()
-	var zr io.ReadCloser
-	var err error
-	switch strings.ToLower(h.Get("Content-Encoding")) {
-	case "gzip", "x-gzip":
-		zr, err = gzip.NewReader(bytes.NewReader(body))
-	case "deflate":
-		zr = flate.NewReader(bytes.NewReader(body))
-	default:
+	var codings []string
+	for _, v := range h.Values("Content-Encoding") {
+		for c := range strings.SplitSeq(v, ",") {
+			if c = strings.ToLower(strings.TrimSpace(c)); c != "" && c != "identity" {
+				codings = append(codings, c)
+			}
+		}
+	}
+	if len(codings) == 0 || len(body) == 0 {
 		return h, body
 	}
-	if err != nil {
-		return h, body
-	}
-	dec, err := io.ReadAll(zr)
-	if err != nil {
-		return h, body // not read whole: kept as it came
+	dec := body
+	for _, c := range slices.Backward(codings) { // the last coding applied is undone first
+		var ok bool
+		if dec, ok = decodeBody(c, dec); !ok {
+			return h, body
+		}
 	}
 	h.Del("Content-Encoding")
 	return h, dec
+}
+
+// decodeBody undoes coding c on b; ok is false for a coding it does not
+// know or data that is not in it. A truncated body gives what decodes.
+func decodeBody(c string, b []byte) (out []byte, ok bool) {
+	var zr io.Reader
+	switch c {
+	case "gzip", "x-gzip":
+		gz, err := gzip.NewReader(bytes.NewReader(b))
+		if err != nil {
+			return nil, false
+		}
+		zr = gz
+	case "deflate":
+		// RFC 9110 deflate is zlib-wrapped; some servers send raw deflate.
+		if z, err := zlib.NewReader(bytes.NewReader(b)); err == nil {
+			zr = z
+		} else {
+			zr = flate.NewReader(bytes.NewReader(b))
+		}
+	case "br":
+		zr = brotli.NewReader(bytes.NewReader(b))
+	case "zstd":
+		zd, err := zstd.NewReader(bytes.NewReader(b), zstd.WithDecoderConcurrency(1))
+		if err != nil {
+			return nil, false
+		}
+		defer zd.Close()
+		zr = zd
+	default:
+		return nil, false
+	}
+	out, err := io.ReadAll(zr)
+	if err != nil && len(out) == 0 {
+		return nil, false
+	}
+	return out, true
 }
 
 // writeFile writes the entries to a temporary file and renames it to path,
@@ -276,12 +349,12 @@ func (c *cassette) replay(http.RoundTripper) http.RoundTripper {
 			return nil, err
 		}
 		d := digest(canonicalBody(req.Header.Get("Content-Type"), body))
-		key := matchKey(req.URL.String())
+		key := matchKey(req.URL.String(), c.origin)
 		c.mu.Lock()
 		var found *entry
 		sameURL, usedURL := 0, 0
 		for i, e := range c.entries {
-			if e.method != req.Method || matchKey(e.url) != key {
+			if e.method != req.Method || matchKey(e.url, c.origin) != key {
 				continue
 			}
 			sameURL++
@@ -346,9 +419,10 @@ func (e *entry) response(req *http.Request) (*http.Response, error) {
 }
 
 // matchKey is the form of a URL requests are matched on: redacted, with
-// the query's pairs sorted.
-func matchKey(rawURL string) string {
-	u, err := url.Parse(redactURL(rawURL))
+// the query's pairs sorted, no userinfo or fragment, and no origin unless
+// origin is set.
+func matchKey(rawURL string, origin bool) string {
+	u, err := url.Parse(redactRawURL(rawURL))
 	if err != nil {
 		return rawURL
 	}
@@ -358,6 +432,13 @@ func matchKey(rawURL string) string {
 		u.RawQuery = strings.Join(pairs, "&")
 	}
 	u.Fragment, u.RawFragment = "", ""
+	if u.Path == "" && u.Opaque == "" {
+		u.Path = "/" // http://h and http://h/ ask for the same thing
+	}
+	u.User = nil // a credential, not where the request goes
+	if !origin {
+		u.Scheme, u.Host = "", ""
+	}
 	return u.String()
 }
 

@@ -5,7 +5,9 @@
 // Every tool is a [reqivo.Option], so the constructor the code under test
 // uses in production (with its pool, TLS, proxy and retry options) takes
 // it as one more option, and the whole pipeline runs: headers, auth and
-// cookie scoping, redirects, retries, decompression, limits, hooks.
+// cookie scoping, redirects, retries, decompression, limits, hooks. Its
+// place among the options does not matter: a proxy or dialer given before
+// or after it is left unused, and every request is answered in process.
 //
 // # Handler
 //
@@ -32,8 +34,11 @@
 //
 // [Cassette] records a session's real traffic to a text file the first
 // time (or with REQIVO_RECORD=1) and replays it afterwards with no
-// network. Credentials and secrets are redacted before anything is
-// written, with placeholders that keep a replayed session working.
+// network, matching requests relative to the origin (so a cassette
+// recorded against an httptest server replays on any port; see
+// [CassetteWith] to match the origin too). Credentials and secrets are
+// redacted before anything is written, with placeholders that keep a
+// replayed session working.
 //
 //	c, err := api.NewClient(cfg, reqivotest.Cassette(t, "testdata/orders.cassette"))
 //

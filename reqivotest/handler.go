@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/reqivo/reqivo"
+	"github.com/reqivo/reqivo/internal/inprocess"
 )
 
 // Handler returns an option that answers every request of the session
@@ -38,9 +39,13 @@ import (
 // answers 404.
 //
 // The session's other options stay valid, so a production constructor
-// that takes extra options can take this one. Handler turns proxies off
-// (an explicit WithProxy given after it would send the requests to h as
-// to a proxy); it is an error with WithTransport, which replaces the pool.
+// that takes extra options can take this one. Handler wins over the
+// options that would send requests elsewhere, wherever they stand, before
+// it or after it: WithProxy (and the proxy environment variables),
+// WithDialContext and WithDialTLSContext are accepted and left unused, so
+// a constructor that appends its own proxy or dialer after the caller's
+// options still has every request answered by h. It is an error with
+// WithTransport, which replaces the pool h is served through.
 //
 // Close the session when done: its connections, and the goroutines that
 // serve them, end then (or after Limits.IdleConnTimeout).
@@ -49,11 +54,7 @@ func Handler(h http.Handler) reqivo.Option {
 		h = http.NotFoundHandler()
 	}
 	s := &memServer{srv: &http.Server{Handler: h}}
-	return reqivo.WithOptions(
-		reqivo.WithDialContext(s.dial),
-		reqivo.WithDialTLSContext(s.dialTLS),
-		reqivo.WithProxy(""),
-	)
+	return inprocess.Option(s.dial, s.dialTLS).(reqivo.Option)
 }
 
 // memServer serves one handler over in-memory connections.

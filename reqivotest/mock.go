@@ -110,9 +110,10 @@ func (m *Mock) On(pattern string) *Route {
 	return r
 }
 
-// Reply adds an answer with status and body (Content-Type is sniffed from
-// body unless Header sets it). Answers are given in order, one per call;
-// the last one is repeated.
+// Reply adds an answer with status and body. Its Content-Type is the one
+// Header sets; if none, application/json for a body that is a JSON object
+// or array, and otherwise sniffed from body (text/plain for text). Answers
+// are given in order, one per call; the last one is repeated.
 func (r *Route) Reply(status int, body string) *Route {
 	return r.add(&answer{status: status, body: []byte(body)})
 }
@@ -282,8 +283,18 @@ func (r *Route) serve(w http.ResponseWriter, req *http.Request) {
 		a.handler.ServeHTTP(w, req)
 		return
 	}
+	if _, set := w.Header()["Content-Type"]; !set && isJSONDocument(a.body) {
+		w.Header().Set("Content-Type", "application/json")
+	}
 	w.WriteHeader(a.status)
 	_, _ = w.Write(a.body)
+}
+
+// isJSONDocument reports whether b is a JSON object or array, which a
+// client reads only when it is labelled JSON.
+func isJSONDocument(b []byte) bool {
+	b = bytes.TrimLeft(b, " \t\r\n")
+	return len(b) > 0 && (b[0] == '{' || b[0] == '[') && json.Valid(b)
 }
 
 // refuse fails the test with msg, once for each msg (the retries of a

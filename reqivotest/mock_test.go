@@ -253,3 +253,41 @@ func TestMockRefusalReportedOnceAcrossRetries(t *testing.T) {
 	assert.Len(t, m.Requests(), 3, "the caller's policy retries it")
 	assert.Len(t, ft.errors(), 1)
 }
+
+func TestMockReplyLabelsJSON(t *testing.T) {
+	t.Parallel()
+	type repo struct {
+		FullName string `json:"full_name"`
+	}
+	m := reqivotest.NewMock(t)
+	m.On("GET /repo").Reply(200, ` {"full_name":"reqivo/reqivo"}`)
+	m.On("GET /list").Reply(200, `[{"full_name":"a/b"}]`)
+	m.On("GET /text").Reply(200, `hello {"not": "json"}`)
+	m.On("GET /broken").Reply(200, `{"full_name":`)
+	m.On("GET /number").Reply(200, `42`)
+	m.On("GET /labelled").Reply(200, `{"a":1}`).Header("Content-Type", "application/vnd.api+json")
+	m.On("GET /defaults").Header("Content-Type", "text/x-mine").Reply(200, `{"a":1}`)
+	s, err := reqivo.NewSession(reqivo.WithBaseURL("http://api.example.com/"), m.Option())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	ctx := context.Background()
+
+	r, _, err := reqivo.GetJSON[repo](ctx, s, "repo")
+	require.NoError(t, err, "a JSON object is labelled JSON")
+	assert.Equal(t, "reqivo/reqivo", r.FullName)
+	list, _, err := reqivo.GetJSON[[]repo](ctx, s, "list")
+	require.NoError(t, err, "a JSON array is labelled JSON")
+	assert.Equal(t, []repo{{"a/b"}}, list)
+
+	for path, want := range map[string]string{
+		"text":     "text/plain; charset=utf-8",
+		"broken":   "text/plain; charset=utf-8",
+		"number":   "text/plain; charset=utf-8",
+		"labelled": "application/vnd.api+json",
+		"defaults": "text/x-mine",
+	} {
+		resp, err := s.Get(ctx, path)
+		require.NoError(t, err)
+		assert.Equal(t, want, resp.Header.Get("Content-Type"), path)
+	}
+}

@@ -9,12 +9,16 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"mime"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/reqivo/reqivo/internal/redact"
 )
 
 // redacted is what a secret-looking query, form or JSON value becomes: a
@@ -24,31 +28,6 @@ const redacted = "REDACTED"
 // minSecretLen is the shortest secret replaced wherever it appears; a
 // shorter one is replaced only where it was found.
 const minSecretLen = 4
-
-// secretWords name query keys, form and JSON fields and headers whose
-// values are secrets: a name containing any of them, in any case. They are
-// the words reqivo.RedactURL uses for query keys.
-var secretWords = []string{"token", "key", "secret", "passw", "pwd", "signature", "auth", "credential", "session"}
-
-func isSecretName(name string) bool {
-	n := strings.ToLower(name)
-	for _, w := range secretWords {
-		if strings.Contains(n, w) {
-			return true
-		}
-	}
-	return n == "sig"
-}
-
-// secretHeaders are always credentials, whatever their name says.
-var secretHeaders = map[string]bool{
-	"Authorization":       true,
-	"Proxy-Authorization": true,
-	"Cookie":              true,
-	"Set-Cookie":          true,
-	"X-Api-Key":           true,
-	"X-Auth-Token":        true,
-}
 
 // challengeHeaders name "auth" but carry no secret.
 var challengeHeaders = map[string]bool{"Www-Authenticate": true, "Proxy-Authenticate": true}
@@ -164,8 +143,10 @@ func (r *redactor) requestHeader(h http.Header) http.Header {
 				v = r.credential(v)
 			case ck == "Cookie":
 				v = r.cookies(v)
-			case plainRequestHeaders[ck]:
-			case secretHeaders[ck] || isSecretName(ck):
+			case plainRequestHeaders[ck] && !redact.IsURLHeader(ck):
+			case redact.IsURLHeader(ck):
+				v = r.url(v)
+			case redact.IsSecretHeader(ck):
 				v = r.secret(v)
 			default:
 				v = redacted // not a known secret: replaced here only
@@ -190,7 +171,9 @@ func (r *redactor) responseHeader(h http.Header) http.Header {
 			case ck == "Authorization" || ck == "Proxy-Authorization":
 				v = r.credential(v)
 			case challengeHeaders[ck]:
-			case secretHeaders[ck] || isSecretName(ck):
+			case redact.IsURLHeader(ck):
+				v = r.url(v)
+			case redact.IsSecretHeader(ck):
 				v = r.secret(v)
 			}
 			out[ck] = append(out[ck], v)
@@ -199,21 +182,22 @@ func (r *redactor) responseHeader(h http.Header) http.Header {
 	return out
 }
 
-// learnURL registers the password and secret query values of u.
+// learnURL registers the secrets of u: its password, its user name when
+// it comes alone (https://<token>@host/ is a token), and the values of
+// secret query keys and fragment fields (#access_token=...).
 func (r *redactor) learnURL(u *url.URL) {
-	if u.User != nil {
-		if p, ok := u.User.Password(); ok {
-			r.secret(p)
-		}
+	redactURL(u, r.secret)
+}
+
+// url returns the URL v with its secrets (see learnURL) registered and
+// replaced by their placeholders, its userinfo by REDACTED:REDACTED; a
+// value that does not parse is a secret whole.
+func (r *redactor) url(v string) string {
+	u, err := url.Parse(v)
+	if err != nil {
+		return r.secret(v)
 	}
-	q := u.Query()
-	for _, k := range slices.Sorted(maps.Keys(q)) {
-		if isSecretName(k) {
-			for _, v := range q[k] {
-				r.secret(v)
-			}
-		}
-	}
+	return redactURL(u, r.secret)
 }
 
 // learnBody registers the values of secret-looking form or JSON fields.
@@ -222,8 +206,9 @@ func (r *redactor) learnBody(contentType string, body []byte) {
 }
 
 // canonicalBody is the form of a request body that is written and
-// digested: a form's or a JSON document's secret-looking values become
-// REDACTED (and a form's keys are sorted, a JSON document compacted with
+// digested: a form's, a multipart form's or a JSON document's
+// secret-looking values become REDACTED (and a form's keys are sorted, a
+// multipart form written with one boundary, a JSON document compacted with
 // sorted keys); any other body is kept as it is.
 func canonicalBody(contentType string, body []byte) []byte {
 	if len(body) == 0 {
@@ -236,13 +221,15 @@ func canonicalBody(contentType string, body []byte) []byte {
 			return body
 		}
 		for k, vs := range q {
-			if isSecretName(k) {
+			if redact.IsSecretName(k) {
 				for i := range vs {
 					vs[i] = redacted
 				}
 			}
 		}
 		return []byte(q.Encode())
+	case "multipart/form-data":
+		return multipartFields(contentType, body, nil)
 	}
 	if isJSON(contentType) {
 		v, err := decodeJSON(body)
@@ -258,10 +245,64 @@ func canonicalBody(contentType string, body []byte) []byte {
 	return body
 }
 
+// canonicalBoundary is the boundary a multipart body is written with, so
+// that the same fields digest alike whatever boundary the session drew.
+const canonicalBoundary = "reqivotest-boundary"
+
+// multipartFields returns a multipart/form-data body written again with
+// canonicalBoundary and the content of each part whose field name looks
+// secret (a file's too: a key file is a secret) replaced by REDACTED,
+// calling seen (when not nil) with each content it replaces. A body that
+// does not parse is returned as it is.
+func multipartFields(contentType string, body []byte, seen func(string)) []byte {
+	_, params, err := mime.ParseMediaType(contentType)
+	if err != nil || params["boundary"] == "" {
+		return body
+	}
+	mr := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+	var out bytes.Buffer
+	mw := multipart.NewWriter(&out)
+	if err := mw.SetBoundary(canonicalBoundary); err != nil {
+		return body
+	}
+	for {
+		p, err := mr.NextRawPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return body
+		}
+		content, err := io.ReadAll(p)
+		if err != nil {
+			return body
+		}
+		if redact.IsSecretName(p.FormName()) {
+			if seen != nil {
+				seen(string(content))
+			}
+			content = []byte(redacted)
+		}
+		w, err := mw.CreatePart(p.Header)
+		if err != nil {
+			return body
+		}
+		_, _ = w.Write(content)
+	}
+	if err := mw.Close(); err != nil {
+		return body
+	}
+	return out.Bytes()
+}
+
 // walkSecrets calls f with each value of a secret-looking field of a form
 // or JSON body.
 func walkSecrets(contentType string, body []byte, f func(string)) {
 	if len(body) == 0 {
+		return
+	}
+	if mediaType(contentType) == "multipart/form-data" {
+		multipartFields(contentType, body, f)
 		return
 	}
 	if mediaType(contentType) == "application/x-www-form-urlencoded" {
@@ -270,7 +311,7 @@ func walkSecrets(contentType string, body []byte, f func(string)) {
 			return
 		}
 		for _, k := range slices.Sorted(maps.Keys(q)) {
-			if isSecretName(k) {
+			if redact.IsSecretName(k) {
 				for _, v := range q[k] {
 					f(v)
 				}
@@ -300,14 +341,14 @@ func redactJSON(v any, key string, seen func(string)) any {
 		}
 		return t
 	case string:
-		if key != "" && isSecretName(key) {
+		if key != "" && redact.IsSecretName(key) {
 			if seen != nil {
 				seen(t)
 			}
 			return redacted
 		}
 	case json.Number:
-		if key != "" && isSecretName(key) {
+		if key != "" && redact.IsSecretName(key) {
 			if seen != nil {
 				seen(t.String())
 			}
@@ -343,32 +384,33 @@ func isJSON(contentType string) bool {
 	return mt == "application/json" || strings.HasSuffix(mt, "+json")
 }
 
-// redactURL returns rawURL with its password and the values of
-// secret-looking query keys replaced by REDACTED, the query's order and
-// encoding kept.
-func redactURL(rawURL string) string {
+// redactURL returns u with its userinfo replaced by REDACTED:REDACTED
+// and the values of secret query keys and fragment fields by with(value),
+// the order and encoding of the rest kept. with sees the password, or the
+// user name when it comes alone, first.
+func redactURL(u *url.URL, with func(string) string) string {
+	if u.User != nil {
+		if p, ok := u.User.Password(); ok {
+			with(p)
+		} else if name := u.User.Username(); name != "" {
+			with(name)
+		}
+	}
+	c := redact.URL(u, with)
+	s := c.String()
+	if f := redact.Fragment(u, with); f != "" {
+		s += "#" + f
+	}
+	return s
+}
+
+// redactRawURL is redactURL with every secret written REDACTED, as the
+// request line of an entry is (it is matched on); a URL that does not
+// parse is written as "<unparsable URL>".
+func redactRawURL(rawURL string) string {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return "<unparsable URL>"
 	}
-	if u.User != nil {
-		if _, ok := u.User.Password(); ok {
-			u.User = url.UserPassword(u.User.Username(), redacted)
-		}
-	}
-	if u.RawQuery != "" {
-		parts := strings.Split(u.RawQuery, "&")
-		for i, p := range parts {
-			k, _, hasValue := strings.Cut(p, "=")
-			dk, err := url.QueryUnescape(k)
-			if err != nil {
-				dk = k
-			}
-			if hasValue && isSecretName(dk) {
-				parts[i] = k + "=" + redacted
-			}
-		}
-		u.RawQuery = strings.Join(parts, "&")
-	}
-	return u.String()
+	return redactURL(u, redact.Constant(redacted))
 }
