@@ -74,7 +74,7 @@ func WithAltTransport(newAlt func(AltTransportEnv) (AltTransport, error)) Option
 // multiple goroutines.
 type altRouter struct {
 	alt   AltTransport
-	tcp   http.RoundTripper // the dial gate in front of the pool
+	tcp   http.RoundTripper                     // the dial gate in front of the pool
 	proxy func(*http.Request) (*url.URL, error) // the pool's; nil: no proxy
 }
 
