@@ -5,6 +5,8 @@ go 1.26.0
 require (
 	github.com/quic-go/quic-go v0.66.0
 	github.com/reqivo/reqivo v0.0.0-00010101000000-000000000000
+	github.com/stretchr/testify v1.12.1
+	go.uber.org/goleak v1.3.0
 )
 
 require (
@@ -13,6 +15,7 @@ require (
 	github.com/klauspost/compress v1.20.4 // indirect
 	github.com/quic-go/qpack v0.6.0 // indirect
 	github.com/sony/gobreaker/v2 v2.4.0 // indirect
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/crypto v0.55.0 // indirect
 	golang.org/x/net v0.58.0 // indirect
 	golang.org/x/oauth2 v0.36.0 // indirect

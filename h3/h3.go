@@ -205,6 +205,20 @@ type dialError struct{ err error }
 func (e *dialError) Error() string { return "reqivoh3: " + e.err.Error() }
 func (e *dialError) Unwrap() error { return e.err }
 
+// handshakeTimeout is a QUIC handshake that did not end within
+// Timeouts.Connect; a net.Error whose Timeout is true.
+type handshakeTimeout struct {
+	d   time.Duration
+	err error
+}
+
+func (e *handshakeTimeout) Error() string {
+	return fmt.Sprintf("no QUIC handshake within %v: %v", e.d, e.err)
+}
+func (e *handshakeTimeout) Unwrap() error   { return e.err }
+func (e *handshakeTimeout) Timeout() bool   { return true }
+func (e *handshakeTimeout) Temporary() bool { return true }
+
 // errNoAlternative is a dial for an origin whose alternative went away
 // (expired, cleared) after the request was routed to it.
 var errNoAlternative = errors.New("no HTTP/3 endpoint known for the origin")
@@ -218,25 +232,27 @@ func (t *transport) dial(ctx context.Context, addr string, tlsConf *tls.Config, 
 		return nil, &dialError{err}
 	}
 	port, _ := strconv.Atoi(ps)
-	to := port
 	if !t.only {
 		p, ok := t.cache.Lookup(host, port, t.now())
 		if !ok {
 			return nil, &dialError{errNoAlternative}
 		}
-		to = p
+		port = p
 	}
 	if t.connect > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, t.connect)
 		defer cancel()
 	}
-	conn, err := quic.DialAddrEarly(ctx, net.JoinHostPort(host, strconv.Itoa(to)), tlsConf, conf)
+	to := net.JoinHostPort(host, strconv.Itoa(port))
+	conn, err := quic.DialAddrEarly(ctx, to, tlsConf, conf)
 	if err != nil {
 		if ctx.Err() != nil {
-			err = fmt.Errorf("no QUIC handshake within %v: %w", t.connect, err)
+			err = &handshakeTimeout{d: t.connect, err: err}
 		}
-		return nil, &dialError{err}
+		// A dial error, as net.Dialer's: the session classifies it as
+		// one (ErrConnectTimeout, ErrNetwork).
+		return nil, &dialError{&net.OpError{Op: "dial", Net: "udp", Err: err}}
 	}
 	t.connOpened()
 	if !t.only {
