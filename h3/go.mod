@@ -3,6 +3,7 @@ module github.com/reqivo/reqivo/h3
 go 1.26.0
 
 require (
+	github.com/coder/websocket v1.8.15
 	github.com/quic-go/quic-go v0.66.0
 	github.com/reqivo/reqivo v0.0.0-00010101000000-000000000000
 	github.com/stretchr/testify v1.12.1
@@ -11,7 +12,6 @@ require (
 
 require (
 	github.com/andybalholm/brotli v1.3.0 // indirect
-	github.com/coder/websocket v1.8.15 // indirect
 	github.com/klauspost/compress v1.20.4 // indirect
 	github.com/quic-go/qpack v0.6.0 // indirect
 	github.com/sony/gobreaker/v2 v2.4.0 // indirect
