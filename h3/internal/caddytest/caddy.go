@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package caddytest starts Debian's Caddy on 127.0.0.1 for tests and
 // benchmarks: HTTP/1.1, HTTP/2 and HTTP/3 on one free port (TCP and UDP),
 // a certificate generated for 127.0.0.1, files served from a directory.
