@@ -2,10 +2,13 @@ package reqivoh3_test
 
 import (
 	"context"
+	"crypto/tls"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,9 +28,10 @@ func echoHandler() http.Handler {
 	})
 }
 
-// quickConnect bounds a QUIC handshake tightly: the black hole never
-// answers, and each fallback waits this long.
-var quickConnect = reqivo.WithTimeouts(reqivo.Timeouts{Connect: 300 * time.Millisecond, Read: 60 * time.Second, Total: 120 * time.Second})
+// quickConnect bounds a handshake more tightly than the default: the black
+// hole never answers, and each fallback waits this long. It bounds the TCP
+// handshakes too, so it stays generous for a loaded machine.
+var quickConnect = reqivo.WithTimeouts(reqivo.Timeouts{Connect: 2 * time.Second, Read: 60 * time.Second, Total: 120 * time.Second})
 
 func TestFallbackToTCPWhenQUICFails(t *testing.T) {
 	t.Parallel()
@@ -105,4 +109,54 @@ func TestBrokenOriginRecovers(t *testing.T) {
 	clock.Advance(5*time.Minute + time.Second)
 	assert.Equal(t, "HTTP/3.0", get(t, s, o.URL))
 	assert.EqualValues(t, 1, s.Stats().QUICConnsOpened)
+}
+
+func TestConcurrentFallbackIsOneFailure(t *testing.T) {
+	t.Parallel()
+	hole := newBlackHole(t)
+	o := newOrigin(t, nil)
+	v := `h3=":` + strconv.Itoa(hole.Port) + `"; ma=86400`
+	o.AltSvc.Store(&v)
+	clock := reqivotest.NewClock()
+	s := session(t, o, reqivoh3.Option(), quickConnect, clock.Option())
+	assert.Equal(t, "HTTP/2.0", get(t, s, o.URL))
+
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			resp, err := s.Get(context.Background(), o.URL)
+			assert.NoError(t, err)
+			if err == nil {
+				assert.Equal(t, "HTTP/2.0", resp.Proto)
+			}
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, 1, hole.dials(), "the burst shared one QUIC attempt")
+	clock.Advance(5*time.Minute + time.Second)
+	assert.Equal(t, "HTTP/2.0", get(t, s, o.URL))
+	assert.Equal(t, 2, hole.dials(), "one failure: the first backoff, not one per request")
+}
+
+func TestTraceSeesTheQUICHandshake(t *testing.T) {
+	t.Parallel()
+	o := newOrigin(t, nil)
+	var mu sync.Mutex
+	var got []string
+	s := session(t, o, reqivoh3.Option(reqivoh3.Only()))
+	trace := &httptrace.ClientTrace{
+		ConnectStart: func(network, _ string) { mu.Lock(); got = append(got, "connect "+network); mu.Unlock() },
+		TLSHandshakeDone: func(cs tls.ConnectionState, err error) {
+			mu.Lock()
+			got = append(got, "tls "+cs.NegotiatedProtocol)
+			mu.Unlock()
+		},
+		GotConn: func(httptrace.GotConnInfo) { mu.Lock(); got = append(got, "conn"); mu.Unlock() },
+	}
+	ctx := httptrace.WithClientTrace(context.Background(), trace)
+	_, err := s.Get(ctx, o.URL)
+	require.NoError(t, err)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, []string{"connect udp", "tls h3", "conn"}, got)
 }

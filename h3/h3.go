@@ -17,10 +17,11 @@
 // headers, auth and its origin scoping, cookies, redirects, retries, the
 // cache, streams, downloads, the observer (Response.Proto is "HTTP/3.0")
 // and Stats, whose QUICConnsOpened counts the QUIC connections. WebSocket
-// handshakes and requests sent through a proxy always go over TCP. A GET
-// or HEAD without a body may be sent in 0-RTT on a resumed connection;
-// nothing else ever is, since 0-RTT data can be replayed. Session.Close
-// closes the QUIC connections as their requests end.
+// handshakes and requests sent through a proxy always go over TCP, and
+// reqivo.WithDialContext and WithDialTLSContext shape TCP connections
+// only. A GET or HEAD without a body may be sent in 0-RTT on a resumed
+// connection; nothing else ever is, since 0-RTT data can be replayed.
+// Session.Close closes the QUIC connections as their requests end.
 //
 // This module is apart from github.com/reqivo/reqivo so that quic-go never
 // enters that module's dependencies.
@@ -34,6 +35,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"strconv"
 	"sync"
 	"time"
@@ -245,7 +247,26 @@ func (t *transport) dial(ctx context.Context, addr string, tlsConf *tls.Config, 
 		defer cancel()
 	}
 	to := net.JoinHostPort(host, strconv.Itoa(port))
+	trace := httptrace.ContextClientTrace(ctx) // the first waiting request's
+	if trace != nil && trace.ConnectStart != nil {
+		trace.ConnectStart("udp", to)
+	}
+	if trace != nil && trace.TLSHandshakeStart != nil {
+		trace.TLSHandshakeStart()
+	}
 	conn, err := quic.DialAddrEarly(ctx, to, tlsConf, conf)
+	if trace != nil {
+		var state tls.ConnectionState
+		if conn != nil {
+			state = conn.ConnectionState().TLS
+		}
+		if trace.TLSHandshakeDone != nil {
+			trace.TLSHandshakeDone(state, err)
+		}
+		if trace.ConnectDone != nil {
+			trace.ConnectDone("udp", to, err)
+		}
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			err = &handshakeTimeout{d: t.connect, err: err}

@@ -108,6 +108,8 @@ func (c *Cache) Lookup(host string, port int, now time.Time) (int, bool) {
 
 // Broken marks the origin's alternative broken after a failed connection
 // and returns for how long: BrokenBase, doubled for each failure in a row.
+// An origin already broken stays as it is: the requests that shared one
+// failed connection attempt are one failure, not one each.
 func (c *Cache) Broken(host string, port int, now time.Time) time.Duration {
 	key := Key(host, port)
 	c.mu.Lock()
@@ -115,6 +117,9 @@ func (c *Cache) Broken(host string, port int, now time.Time) time.Duration {
 	o := c.origins[key]
 	if o == nil {
 		o = c.addLocked(key, now)
+	}
+	if now.Before(o.until) {
+		return o.until.Sub(now)
 	}
 	d := BrokenBase
 	for i := 0; i < o.failures && d < BrokenMax; i++ {

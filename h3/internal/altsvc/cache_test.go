@@ -84,6 +84,9 @@ func TestCacheBrokenBacksOff(t *testing.T) {
 	_, ok := c.Lookup("a.example", 443, now)
 	assert.True(t, ok)
 	assert.Equal(t, BrokenBase, c.Broken("a.example", 443, now), "a success starts the backoff over")
+	assert.Equal(t, BrokenBase-time.Minute, c.Broken("a.example", 443, now.Add(time.Minute)),
+		"a failure while broken (a request that shared the failed attempt) does not double the wait")
+	assert.Equal(t, 2*BrokenBase, c.Broken("a.example", 443, now.Add(BrokenBase)))
 }
 
 func TestCacheIsBounded(t *testing.T) {
