@@ -68,12 +68,7 @@ func TestFallbackToTCPWhenQUICFails(t *testing.T) {
 
 func TestBrokenOriginBacksOff(t *testing.T) {
 	t.Parallel()
-	hole := newBlackHole(t)
-	o := newOrigin(t, nil)
-	v := `h3=":` + strconv.Itoa(hole.Port) + `"; ma=86400`
-	o.AltSvc.Store(&v)
-	clock := reqivotest.NewClock()
-	s := session(t, o, reqivoh3.Option(), quickConnect, clock.Option())
+	o, hole, clock, s := blackHoled(t)
 
 	assert.Equal(t, "HTTP/2.0", get(t, s, o.URL)) // learns
 	assert.Equal(t, "HTTP/2.0", get(t, s, o.URL)) // tries QUIC, falls back
@@ -113,12 +108,7 @@ func TestBrokenOriginRecovers(t *testing.T) {
 
 func TestConcurrentFallbackIsOneFailure(t *testing.T) {
 	t.Parallel()
-	hole := newBlackHole(t)
-	o := newOrigin(t, nil)
-	v := `h3=":` + strconv.Itoa(hole.Port) + `"; ma=86400`
-	o.AltSvc.Store(&v)
-	clock := reqivotest.NewClock()
-	s := session(t, o, reqivoh3.Option(), quickConnect, clock.Option())
+	o, hole, clock, s := blackHoled(t)
 	assert.Equal(t, "HTTP/2.0", get(t, s, o.URL))
 
 	var wg sync.WaitGroup
@@ -159,4 +149,16 @@ func TestTraceSeesTheQUICHandshake(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	assert.Equal(t, []string{"connect udp", "tls h3", "conn"}, got)
+}
+
+// blackHoled returns an origin that advertises a black hole as its HTTP/3
+// endpoint for a day, and a session on a virtual clock with HTTP/3 on.
+func blackHoled(t *testing.T) (*origin, *blackHole, *reqivotest.Clock, *reqivo.Session) {
+	t.Helper()
+	hole := newBlackHole(t)
+	o := newOrigin(t, nil)
+	v := `h3=":` + strconv.Itoa(hole.Port) + `"; ma=86400`
+	o.AltSvc.Store(&v)
+	clock := reqivotest.NewClock()
+	return o, hole, clock, session(t, o, reqivoh3.Option(), quickConnect, clock.Option())
 }
