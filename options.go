@@ -92,6 +92,8 @@ type config struct {
 	netrc       *netrcFile         // WithNetrc; nil: none
 
 	cache Cache // WithCache; nil: no cache
+
+	alt func(AltTransportEnv) (AltTransport, error) // WithAltTransport; nil: TCP only
 }
 
 func defaultConfig() *config {

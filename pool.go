@@ -99,6 +99,9 @@ type Stats struct {
 	// that went to the origin, and stored responses the origin confirmed
 	// with a 304.
 	CacheHits, CacheMisses, CacheRevalidations int64
+	// QUICConnsOpened counts the QUIC connections opened for HTTP/3
+	// (WithAltTransport, installed by reqivoh3.Option).
+	QUICConnsOpened int64
 }
 
 // counters are the atomics behind Stats.
@@ -110,6 +113,7 @@ type counters struct {
 	cacheHits       atomic.Int64
 	cacheMisses     atomic.Int64
 	cacheRevalidate atomic.Int64
+	quicConns       atomic.Int64
 }
 
 // HTTP/2 receive windows: how much a server may send ahead of the reader,

@@ -32,6 +32,7 @@ type Session struct {
 	limiters   *limiters     // nil without WithRateLimit
 	breakers   *breakers     // nil without WithCircuitBreaker
 	cache      *sessionCache // nil: no cache
+	alt        AltTransport  // nil without WithAltTransport
 
 	closed atomic.Bool
 
@@ -81,6 +82,13 @@ func newSession(opts []Option) *Session {
 	} else {
 		s.transport = newTransport(c, &s.n)
 		base = newDialGate(s.transport, c.timeouts.Connect)
+	}
+	if c.alt != nil && s.err == nil {
+		if r, aerr := newAltRouter(c, s.transport, base, &s.n, s.clock.now); aerr != nil {
+			s.err = aerr
+		} else {
+			s.alt, base = r.alt, r
+		}
 	}
 	s.rt = &countingTransport{next: base, n: &s.n}
 	if c.rateLimit != nil {
@@ -346,6 +354,9 @@ func (s *Session) Close() error {
 	if s.transport != nil {
 		s.transport.CloseIdleConnections()
 	}
+	if s.alt != nil {
+		s.alt.CloseIdleConnections()
+	}
 	return nil
 }
 
@@ -359,6 +370,7 @@ func (s *Session) Stats() Stats {
 		CacheHits:          s.n.cacheHits.Load(),
 		CacheMisses:        s.n.cacheMisses.Load(),
 		CacheRevalidations: s.n.cacheRevalidate.Load(),
+		QUICConnsOpened:    s.n.quicConns.Load(),
 	}
 }
 
@@ -377,6 +389,9 @@ func asReadCloser(r io.Reader) io.ReadCloser {
 func (s *Session) done() {
 	if s.closed.Load() && s.transport != nil {
 		s.transport.CloseIdleConnections()
+		if s.alt != nil {
+			s.alt.CloseIdleConnections()
+		}
 	}
 }
 

@@ -12,16 +12,11 @@ package nginx
 
 import (
 	"bufio"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -31,6 +26,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/reqivo/reqivo/bench/internal/selfsigned"
 )
 
 // Sizes of the files it serves.
@@ -152,45 +149,9 @@ http {
 
 // writeCert makes a self-signed ECDSA P-256 certificate for 127.0.0.1.
 func (s *Server) writeCert() error {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "reqivo bench"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		DNSNames:              []string{"localhost"},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return err
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return err
-	}
-	kb, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		return err
-	}
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	s.CAFile = filepath.Join(s.dir, "cert.pem")
-	if err := os.WriteFile(s.CAFile, certPEM, 0o644); err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(s.dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
-		return err
-	}
-	s.Roots = x509.NewCertPool()
-	s.Roots.AddCert(cert)
-	return nil
+	var err error
+	s.CAFile, s.Roots, err = selfsigned.Write(s.dir)
+	return err
 }
 
 func writeRandom(path string, size int64) error {
