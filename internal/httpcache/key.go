@@ -58,32 +58,38 @@ func Variant(base, hash string) string {
 // ParseKey reads a key made by String or Variant; ok is false for any
 // other string. variant is "" for a base key.
 func ParseKey(s string) (k Key, variant string, ok bool) {
-	rest, ok := strings.CutPrefix(s, keyPrefix)
-	if !ok {
-		return Key{}, "", false
-	}
-	var f [5]string
-	n := 0
-	for rest != "" && n < len(f) {
-		f[n], rest, ok = readField(rest)
-		if !ok {
-			return Key{}, "", false
-		}
-		n++
-	}
-	if rest != "" || n < 4 {
-		return Key{}, "", false
-	}
-	return Key{Method: f[0], URI: f[1], Host: f[2], Cred: f[3]}, f[4], true
+	k, variant, n := parseKey(s)
+	return k, variant, n > 0
 }
 
 // Base returns the base key of a variant key, and any other key as it is.
 func Base(key string) string {
-	k, v, ok := ParseKey(key)
-	if !ok || v == "" {
+	k, _, n := parseKey(key)
+	if n != 5 {
 		return key
 	}
 	return k.String()
+}
+
+// parseKey reads s as ParseKey does; n is its number of fields (4 for a
+// base key, 5 for a variant), 0 when it is no key.
+func parseKey(s string) (k Key, variant string, n int) {
+	rest, ok := strings.CutPrefix(s, keyPrefix)
+	if !ok {
+		return Key{}, "", 0
+	}
+	var f [5]string
+	for rest != "" && n < len(f) {
+		f[n], rest, ok = readField(rest)
+		if !ok {
+			return Key{}, "", 0
+		}
+		n++
+	}
+	if rest != "" || n < 4 {
+		return Key{}, "", 0
+	}
+	return Key{Method: f[0], URI: f[1], Host: f[2], Cred: f[3]}, f[4], n
 }
 
 func writeField(b *strings.Builder, s string) {
