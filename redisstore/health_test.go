@@ -96,7 +96,8 @@ func TestHungRedisBoundHolds(t *testing.T) {
 // refused at once (no dial) until the back-off ends; then one call
 // probes, and once Redis is back, calls go through again.
 func TestDeadRedisBacksOffThenProbes(t *testing.T) {
-	t.Parallel()
+	// Not parallel: the restart reuses the port, which a test starting
+	// its own server meanwhile could take.
 	srv := startRedis(t)
 	var dials atomic.Int64
 	clk := newFakeNow()
@@ -147,12 +148,13 @@ func TestDeadRedisBacksOffThenProbes(t *testing.T) {
 // back (SET NX), so a process joining later keys the same user the same
 // and shares the entry.
 func TestCacheSecretReestablishedAfterRestart(t *testing.T) {
-	t.Parallel()
+	// Not parallel: the restart reuses the port, which a test starting
+	// its own server meanwhile could take.
 	srv := startRedis(t)
 	o, n := origin(t)
 	clk := newFakeNow()
 	rc := srv.client(t)
-	storeA := Cache(rc, "restart:")
+	storeA := Cache(rc, "restart:", loaded)
 	storeA.health.now = clk.now
 	a := session(t, storeA, reqivo.WithBearerToken("alice"))
 	get(t, a, o.URL)
@@ -171,7 +173,7 @@ func TestCacheSecretReestablishedAfterRestart(t *testing.T) {
 	require.NoError(t, err, "the secret is back in Redis")
 	assert.Equal(t, secret, got)
 
-	b := session(t, Cache(srv.client(t), "restart:"), reqivo.WithBearerToken("alice"))
+	b := session(t, Cache(srv.client(t), "restart:", loaded), reqivo.WithBearerToken("alice"))
 	r := get(t, b, o.URL)
 	assert.Equal(t, "hit", r.CacheStatus(), "a process joining later shares alice's entry")
 	assert.Equal(t, "for Bearer alice", r.Text())
