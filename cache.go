@@ -5,16 +5,18 @@ package reqivo
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/reqivo/reqivo/internal/httpcache"
+	"golang.org/x/net/http/httpproxy"
 )
 
 // Cache is the store of an HTTP cache: bytes under string keys, each with
@@ -93,7 +95,8 @@ const (
 type sessionCache struct {
 	store     Cache
 	maxEntry  int
-	sessionID string                 // random: names a token source's credentials (see attemptIdentity)
+	sessionID string                 // random: names the session in keys (see attemptIdentity, credMaterial)
+	invisible bool                   // the session's credentials travel below the lookup (see credentialsInvisible)
 	secret    atomic.Pointer[[]byte] // nil until first needed
 
 	secretMu sync.Mutex // serialises fetching the secret
@@ -105,11 +108,12 @@ type sessionCache struct {
 	bgKeys   map[string]bool // keys with a background revalidation in flight
 }
 
-func newSessionCache(store Cache) *sessionCache {
+func newSessionCache(store Cache, invisible bool) *sessionCache {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &sessionCache{
 		store: store, maxEntry: DefaultMaxCacheEntryBytes, sessionID: hex.EncodeToString(randomSecret()),
-		bgCtx: ctx, bgCancel: cancel, bgKeys: map[string]bool{},
+		invisible: invisible,
+		bgCtx:     ctx, bgCancel: cancel, bgKeys: map[string]bool{},
 	}
 }
 
@@ -150,6 +154,31 @@ func (sc *sessionCache) secretKey(ctx context.Context) ([]byte, error) {
 	return k, nil
 }
 
+// credentialsInvisible reports whether the session's requests may carry
+// credentials the cache does not see at its lookup: a middleware or a
+// transport of the caller's (an OAuth2 transport, a request signer), a
+// TLS client certificate (or a TLS dialer of the caller's, which may
+// present one), or a proxy with credentials. Such a session cannot tell
+// its users apart from anyone else's, so its entries are keyed to it.
+func (c *config) credentialsInvisible() bool {
+	if len(c.middleware) > 0 || c.transport != nil || c.dialTLS != nil {
+		return true
+	}
+	if tc := c.tlsConfig; tc != nil && (len(tc.Certificates) > 0 || tc.GetClientCertificate != nil) {
+		return true
+	}
+	if c.proxySet {
+		return c.proxy != nil && c.proxy.User != nil
+	}
+	env := httpproxy.FromEnvironment()
+	for _, p := range [...]string{env.HTTPProxy, env.HTTPSProxy} {
+		if u, err := url.Parse(p); err == nil && u.User != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // randomSecret returns 32 random bytes.
 func randomSecret() []byte {
 	k := make([]byte, 32)
@@ -157,41 +186,72 @@ func randomSecret() []byte {
 	return k
 }
 
-// baseKey returns the key of the response to req: "reqivo1:", the method,
-// the URI without its fragment, and when the request carries credentials
-// (any header of sensitive), an HMAC-SHA256 of them keyed with the cache's
-// secret, so that entries of different credentials never meet and the
-// store never sees them.
+// baseKey returns the key of the response to req (see httpcache.Key): the
+// method, the URI without its fragment, the Host header when it names
+// another authority than the URI, and when the request carries
+// credentials an HMAC-SHA256 of them keyed with the cache's secret, so
+// that entries of different credentials never meet and the store never
+// sees them.
 //
 // attempt names the credentials the attempts will add after the lookup
-// (see attemptIdentity); "" when none.
-func (sc *sessionCache) baseKey(ctx context.Context, method string, u *url.URL, h http.Header, sensitive map[string]bool, attempt string) (string, error) {
+// (see attemptIdentity); "" when none. A session whose credentials the
+// cache cannot see (see credentialsInvisible) mixes its own random
+// identity into every key: its entries are only ever served to itself.
+func (sc *sessionCache) baseKey(ctx context.Context, method string, u *url.URL, host string, h http.Header, sensitive map[string]bool, attempt string) (string, error) {
 	uri := *u
 	uri.Fragment, uri.RawFragment = "", ""
 	// Userinfo is a credential: it goes on the wire as the Authorization
 	// field merge made of it, which the cred= hash below covers.
 	uri.User = nil
+	var query string
 	// So are secret query values (as RedactURL reads them): the key shows
-	// them redacted, and the cred= hash covers the query as sent.
+	// them redacted, and the credential hash covers the query as sent.
 	if q := redactQuery(uri.RawQuery); q != uri.RawQuery {
-		attempt += "\x00query\x00" + uri.RawQuery
+		query = uri.RawQuery
 		uri.RawQuery = q
 	}
-	key := "reqivo1:" + method + " " + uri.String()
+	k := httpcache.Key{Method: method, URI: uri.String()}
+	if host != "" && host != u.Host {
+		k.Host = host
+	}
 	var names []string
-	for k := range h {
-		if sensitive[k] {
-			names = append(names, k)
+	for n := range h {
+		if sensitive[n] {
+			names = append(names, n)
 		}
 	}
-	if len(names) == 0 && attempt == "" {
-		return key, nil
+	if len(names) == 0 && attempt == "" && query == "" && !sc.invisible {
+		return k.String(), nil
 	}
 	secret, err := sc.secretKey(ctx)
 	if err != nil {
 		return "", err
 	}
-	return key + " cred=" + credentialHash(secret, names, h, attempt), nil
+	k.Cred = httpcache.CredHash(secret, sc.credMaterial(names, h, attempt, query))
+	return k.String(), nil
+}
+
+// credMaterial lays out what the credential hash covers, each part
+// length-prefixed (httpcache.Join): the session's identity when its
+// credentials are out of the cache's sight, the per-attempt credentials,
+// the query with its secret values, and the sensitive fields.
+func (sc *sessionCache) credMaterial(names []string, h http.Header, attempt, query string) string {
+	slices.Sort(names)
+	parts := make([]string, 0, 8+2*len(names))
+	if sc.invisible {
+		parts = append(parts, "session", sc.sessionID)
+	}
+	if attempt != "" {
+		parts = append(parts, "attempt", attempt)
+	}
+	if query != "" {
+		parts = append(parts, "query", query)
+	}
+	for _, n := range names {
+		parts = append(parts, "field", n, strconv.Itoa(len(h[n])))
+		parts = append(parts, h[n]...)
+	}
+	return httpcache.Join(parts...)
 }
 
 // attemptIdentity names the credentials a per-attempt auth adds (they are
@@ -204,38 +264,43 @@ func (sc *sessionCache) attemptIdentity(a *attemptAuth) string {
 	case a == nil:
 		return ""
 	case a.digest != nil:
-		return "digest\x00" + a.digest.user + "\x00" + a.digest.pass
+		return httpcache.Join("digest", a.digest.user, a.digest.pass)
 	default:
-		return "token-source\x00" + sc.sessionID
+		return httpcache.Join("token-source", sc.sessionID)
 	}
 }
 
-// credentialHash is the hex HMAC-SHA256, under secret, of the named
-// fields of h and of attempt (128 bits kept).
-func credentialHash(secret []byte, names []string, h http.Header, attempt string) string {
-	slices.Sort(names)
-	mac := hmac.New(sha256.New, secret)
-	if attempt != "" {
-		mac.Write([]byte(attempt))
-		mac.Write([]byte{2})
+// sessionVary stands, among the Vary field names of a Vary index, for
+// the session: the variant is the storing session's own (see
+// variantNames). It is no field name, so no response can name it.
+const sessionVary = "\x00session"
+
+// variantNames returns the names that select the variant of resp under
+// base: its Vary field names, and sessionVary when resp is for one user
+// (Cache-Control: private, or it sets a cookie) and base does not already
+// tell users apart. The entry is then kept to the session: another
+// session sharing the store, anonymous as this one was, never gets it.
+func (sc *sessionCache) variantNames(base string, resp http.Header) []string {
+	names := varyNames(resp)
+	if _, setsCookie := resp["Set-Cookie"]; !setsCookie && !parseDirectives(resp).has("private") {
+		return names
 	}
-	for _, n := range names {
-		mac.Write([]byte(n))
-		for _, v := range h[n] {
-			mac.Write([]byte{0})
-			mac.Write([]byte(v))
-		}
-		mac.Write([]byte{1})
+	if k, _, ok := httpcache.ParseKey(base); ok && k.Cred != "" {
+		return names // already keyed to the credentials or the session
 	}
-	return hex.EncodeToString(mac.Sum(nil)[:16])
+	return append(names, sessionVary)
 }
 
 // variantKey is the key of the variant of base that a request with
-// header h selects under the Vary field names. The values of sensitive
-// fields are left out: base's cred= already tells them apart under a
-// keyed hash, and an unkeyed one here would let whoever reads the keys
-// test guesses of a password.
-func variantKey(base string, names []string, h http.Header, sensitive map[string]bool) string {
+// header h selects under the Vary field names, the variant hash keyed
+// with the cache's secret. The values of sensitive fields are left out:
+// base's credential hash already tells them apart.
+func (sc *sessionCache) variantKey(ctx context.Context, base string, names []string, h http.Header, sensitive map[string]bool) (string, error) {
+	own := false
+	if i := slices.Index(names, sessionVary); i >= 0 {
+		own = true
+		names = slices.Delete(slices.Clone(names), i, i+1)
+	}
 	for _, n := range names {
 		if sensitive[n] {
 			h = h.Clone()
@@ -245,6 +310,13 @@ func variantKey(base string, names []string, h http.Header, sensitive map[string
 			break
 		}
 	}
-	sum := sha256.Sum256([]byte(varyKey(names, h)))
-	return base + " vary=" + hex.EncodeToString(sum[:16])
+	secret, err := sc.secretKey(ctx)
+	if err != nil {
+		return "", err
+	}
+	material := httpcache.Join(varyKey(names, h))
+	if own {
+		material = httpcache.Join(varyKey(names, h), "session", sc.sessionID)
+	}
+	return httpcache.Variant(base, httpcache.VariantHash(secret, material)), nil
 }

@@ -11,12 +11,15 @@ import (
 	"encoding/hex"
 	"errors"
 	"hash/crc32"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -58,6 +61,13 @@ type diskItem struct {
 // not read the entries. Several processes may share dir; each then keeps
 // the bound only for what it knows of. It is safe for concurrent use by
 // multiple goroutines.
+//
+// Whoever can write in dir could plant entries or swap the secret: an
+// existing dir that is writable by group or others, or owned by another
+// user, is refused (ErrInvalidOption), as is a secret.key readable or
+// writable by them; the mode is never changed silently. A file in dir
+// that is not a regular file (a symbolic link, a FIFO) is never read: it
+// is a miss, and is removed.
 func NewDiskCache(dir string, maxBytes int64) (Cache, error) {
 	if dir == "" {
 		return nil, errorf(ErrInvalidOption, "empty cache directory")
@@ -66,6 +76,9 @@ func NewDiskCache(dir string, maxBytes int64) (Cache, error) {
 		maxBytes = 256 << 20
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, wrapKind(ErrInvalidOption, "cache directory", err)
+	}
+	if err := checkDiskDir(dir); err != nil {
 		return nil, wrapKind(ErrInvalidOption, "cache directory", err)
 	}
 	d := &diskCache{dir: dir, max: maxBytes, now: time.Now, files: map[string]*list.Element{}}
@@ -80,18 +93,83 @@ func NewDiskCache(dir string, maxBytes int64) (Cache, error) {
 	return d, nil
 }
 
+// checkDiskDir refuses a cache directory others could write in.
+func checkDiskDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return errors.New(quote(dir) + " is not a directory")
+	}
+	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o022 != 0 {
+		return errors.New(quote(dir) + " is writable by group or others (mode " +
+			fi.Mode().Perm().String() + "): chmod 700 it")
+	}
+	if diskOwnedByOther(fi) {
+		return errors.New(quote(dir) + " belongs to another user")
+	}
+	return nil
+}
+
+// errNotDiskFile is what openDiskFile says of a symbolic link, a FIFO or
+// any other file that is not a regular one.
+var errNotDiskFile = errors.New("reqivo: cache file is not a regular file")
+
+// readDiskFile reads a cache file of at most limit bytes: never through
+// a symbolic link, never waiting on a FIFO, never more than limit.
+func readDiskFile(path string, limit int64) ([]byte, os.FileInfo, error) {
+	if diskOpenFlags == 0 {
+		// No O_NOFOLLOW here: look before opening.
+		if fi, err := os.Lstat(path); err == nil && !fi.Mode().IsRegular() {
+			return nil, nil, errNotDiskFile
+		}
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|diskOpenFlags, 0)
+	if err != nil {
+		if errors.Is(err, syscall.ELOOP) {
+			err = errNotDiskFile // O_NOFOLLOW met a symbolic link
+		}
+		return nil, nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, nil, errNotDiskFile
+	}
+	if fi.Size() > limit {
+		return nil, fi, errCorruptEntry // larger than anything the cache writes
+	}
+	b := make([]byte, fi.Size())
+	n, err := io.ReadFull(f, b)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil, nil, err
+	}
+	return b[:n], fi, nil // a short read is a truncated entry: its checksum fails
+}
+
 // loadSecret reads the secret at path, or makes it when there is none.
 func loadSecret(path string) ([]byte, error) {
 	for range 2 {
-		b, err := os.ReadFile(path)
+		b, fi, err := readDiskFile(path, 64)
+		if err == nil && runtime.GOOS != "windows" && fi.Mode().Perm()&0o066 != 0 {
+			return nil, errors.New(quote(path) + " is readable or writable by group or others (mode " +
+				fi.Mode().Perm().String() + "): chmod 600 it")
+		}
+		if errors.Is(err, errNotDiskFile) {
+			return nil, errors.New(quote(path) + " is not a regular file")
+		}
 		if err == nil && len(b) == 32 {
 			return b, nil
 		}
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, errCorruptEntry) {
 			return nil, err
 		}
-		if err == nil {
-			// A short secret file is corrupt: replace it.
+		if !errors.Is(err, fs.ErrNotExist) {
+			// A secret file of the wrong size is corrupt: replace it.
 			if err := os.Remove(path); err != nil {
 				return nil, err
 			}
@@ -163,9 +241,13 @@ func fileName(key string) string {
 
 func (d *diskCache) Get(_ context.Context, key string) ([]byte, bool, error) {
 	name := fileName(key)
-	b, err := os.ReadFile(filepath.Join(d.dir, name))
+	b, _, err := readDiskFile(filepath.Join(d.dir, name), d.max)
 	if errors.Is(err, fs.ErrNotExist) {
 		d.forget(name)
+		return nil, false, nil
+	}
+	if errors.Is(err, errNotDiskFile) || errors.Is(err, errCorruptEntry) {
+		d.drop(name) // planted, or larger than the cache ever writes
 		return nil, false, nil
 	}
 	if err != nil {

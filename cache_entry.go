@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"slices"
 	"time"
+
+	"github.com/reqivo/reqivo/internal/httpcache"
 )
 
 // Layout: magic "RQC1", kind (1 byte), request time and response time
@@ -71,10 +73,10 @@ func encodeHead(kind byte, m *storedMeta, bodyHint int) []byte {
 // storedKeys returns the names of the fields of h a cache keeps (RFC 9111
 // 3.1; see unstored), sorted.
 func storedKeys(h http.Header) []string {
-	conn := connectionFields(h)
+	conn := httpcache.ConnectionFields(h)
 	keys := make([]string, 0, len(h))
 	for k := range h {
-		if !unstored[k] && !conn[k] {
+		if !httpcache.Unstored(k) && !conn[k] {
 			keys = append(keys, k)
 		}
 	}

@@ -13,8 +13,9 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/reqivo/reqivo/internal/httpcache"
 )
 
 // cacheHop sends one redirect hop: through the cache when the session
@@ -55,7 +56,7 @@ func (sc *sessionCache) hop(c *call, req *http.Request) (hopResult, hop, error) 
 				attempt = sc.attemptIdentity(c.auth)
 			}
 			for _, u := range invalidated(req.Method, req.URL, resp.StatusCode, resp.Header) {
-				sc.invalidate(ctx, s, u, req.Header, attempt)
+				sc.invalidate(ctx, s, u, req.Host, req.Header, attempt)
 			}
 			s.n.cacheMisses.Add(1)
 			sc.mark(c, hr, cacheMiss, "fwd=method")
@@ -69,7 +70,7 @@ func (sc *sessionCache) hop(c *call, req *http.Request) (hopResult, hop, error) 
 	if !c.stripped {
 		attempt = sc.attemptIdentity(c.auth)
 	}
-	base, err := sc.baseKey(ctx, req.Method, req.URL, req.Header, s.cfg.sensitive, attempt)
+	base, err := sc.baseKey(ctx, req.Method, req.URL, req.Host, req.Header, s.cfg.sensitive, attempt)
 	if err != nil {
 		s.logCache(ctx, slog.LevelWarn, "reqivo: cache secret unavailable", req, err)
 		return sc.forward(c, req, "fwd=bypass")
@@ -266,7 +267,10 @@ func (sc *sessionCache) lookup(ctx context.Context, s *Session, base string, req
 	if e.kind != entryVaryIndex {
 		return e, base, ""
 	}
-	key := variantKey(base, e.vary, req.Header, s.cfg.sensitive)
+	key, err := sc.variantKey(ctx, base, e.vary, req.Header, s.cfg.sensitive)
+	if err != nil {
+		return nil, base, "fwd=bypass"
+	}
 	if v := sc.get(ctx, s, key, req); v != nil && v.kind == entryResponse {
 		return v, key, ""
 	}
@@ -353,8 +357,11 @@ func (sc *sessionCache) fill(ctx context.Context, s *Session, req *http.Request,
 	m := &storedMeta{status: resp.StatusCode, header: resp.Header, reqTime: sent, respTime: got}
 	ttl := keepFor(m)
 	key := base
-	if names := varyNames(resp.Header); len(names) > 0 {
-		key = variantKey(base, names, req.Header, s.cfg.sensitive)
+	if names := sc.variantNames(base, resp.Header); len(names) > 0 {
+		var err error
+		if key, err = sc.variantKey(ctx, base, names, req.Header, s.cfg.sensitive); err != nil {
+			return false
+		}
 		sc.put(ctx, s, base, encodeVaryIndex(names, got), ttl)
 	}
 	if req.Method == http.MethodHead || resp.Body == nil || resp.Body == http.NoBody {
@@ -454,14 +461,14 @@ func (sc *sessionCache) serve(c *call, e *cacheEntry, req *http.Request, age tim
 // invalidate removes the stored responses of u for the requester's
 // credentials and for none (RFC 9111 4.4). Other users' entries, keyed by
 // credentials this session cannot know, run out by their freshness.
-func (sc *sessionCache) invalidate(ctx context.Context, s *Session, u *url.URL, h http.Header, attempt string) {
+func (sc *sessionCache) invalidate(ctx context.Context, s *Session, u *url.URL, host string, h http.Header, attempt string) {
 	for _, m := range [...]string{http.MethodGet, http.MethodHead} {
 		keys := [...]struct {
 			h       http.Header
 			attempt string
 		}{{nil, ""}, {h, attempt}}
 		for _, k := range keys {
-			if key, err := sc.baseKey(ctx, m, u, k.h, s.cfg.sensitive, k.attempt); err == nil {
+			if key, err := sc.baseKey(ctx, m, u, host, k.h, s.cfg.sensitive, k.attempt); err == nil {
 				sc.delete(ctx, s, key)
 			}
 		}
@@ -554,10 +561,7 @@ func (sc *sessionCache) background(s *Session, req *http.Request, key string, e 
 
 // trimVariant returns the base key of a variant key.
 func trimVariant(key string) string {
-	if i := strings.LastIndex(key, " vary="); i >= 0 {
-		return key[:i]
-	}
-	return key
+	return httpcache.Base(key)
 }
 
 // logCache writes a cache record when the session has a logger.

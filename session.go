@@ -101,7 +101,7 @@ func newSession(opts []Option) *Session {
 		s.rt = c.middleware[i](s.rt)
 	}
 	if c.cache != nil {
-		s.cache = newSessionCache(c.cache)
+		s.cache = newSessionCache(c.cache, c.credentialsInvisible())
 	}
 	if c.jarSet {
 		s.jar = c.jar

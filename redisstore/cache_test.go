@@ -20,7 +20,7 @@ func TestCacheStore(t *testing.T) {
 	srv := startRedis(t)
 	ctx := context.Background()
 	rc := srv.client(t)
-	c := Cache(rc, "t:", MaxEntryBytes(100))
+	c := Cache(rc, "t:", MaxEntryBytes(100), loaded)
 
 	_, ok, err := c.Get(ctx, "k")
 	require.NoError(t, err)
@@ -43,11 +43,11 @@ func TestCacheStore(t *testing.T) {
 
 	s1, err := c.Secret(ctx)
 	require.NoError(t, err)
-	other := Cache(srv.client(t), "t:") // another process
+	other := Cache(srv.client(t), "t:", loaded) // another process
 	s2, err := other.Secret(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, s1, s2, "one secret per prefix, shared through Redis")
-	s3, err := Cache(rc, "u:").Secret(ctx)
+	s3, err := Cache(rc, "u:", loaded).Secret(ctx)
 	require.NoError(t, err)
 	assert.NotEqual(t, s1, s3)
 }
@@ -87,9 +87,9 @@ func TestCacheCredentialKeyingAcrossProcesses(t *testing.T) {
 	t.Parallel()
 	srv := startRedis(t)
 	o, n := origin(t)
-	alice := session(t, Cache(srv.client(t), "app:"), reqivo.WithBearerToken("alice"))
-	bob := session(t, Cache(srv.client(t), "app:"), reqivo.WithBearerToken("bob"))
-	alice2 := session(t, Cache(srv.client(t), "app:"), reqivo.WithBearerToken("alice"))
+	alice := session(t, Cache(srv.client(t), "app:", loaded), reqivo.WithBearerToken("alice"))
+	bob := session(t, Cache(srv.client(t), "app:", loaded), reqivo.WithBearerToken("bob"))
+	alice2 := session(t, Cache(srv.client(t), "app:", loaded), reqivo.WithBearerToken("alice"))
 
 	assert.Equal(t, "for Bearer alice", get(t, alice, o.URL).Text())
 	r := get(t, bob, o.URL)
@@ -112,7 +112,7 @@ func TestCacheFleet(t *testing.T) {
 	o, n := origin(t)
 	var fleet []*reqivo.Session
 	for range 4 {
-		fleet = append(fleet, session(t, Cache(srv.client(t), "fleet:")))
+		fleet = append(fleet, session(t, Cache(srv.client(t), "fleet:", loaded)))
 	}
 	get(t, fleet[0], o.URL)
 	var hits int64

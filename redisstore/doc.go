@@ -9,8 +9,11 @@
 // [RateLimiter] reserves request slots per host with GCRA, atomically in
 // a Lua script on the Redis clock, so N processes together hold one rate.
 //
-// When Redis is down or slow, nothing fails: each call is bounded by a
-// timeout (see [Timeout]) and its error makes the session go to the
-// network (the cache) or fall back to its local bucket (the rate
-// limiter), and log it.
+// When Redis is down, slow or hung, nothing fails: each call is bounded
+// by a timeout (see [Timeout]) whatever the client's own timeouts and
+// retries, and its error makes the session go to the network (the cache)
+// or fall back to its local bucket (the rate limiter), and log it. After
+// a failure a store answers [ErrUnavailable] at once, without calling
+// Redis, for a back-off (0.5 s, doubling to 30 s), then lets one call
+// probe Redis again.
 package redisstore

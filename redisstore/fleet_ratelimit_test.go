@@ -34,7 +34,7 @@ func TestRateLimiterFleetOfSessions(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 4 {
 		s, err := reqivo.NewSession(reqivo.WithRateLimit(reqivo.RateLimit{
-			Rate: rate, Burst: 1, Store: RateLimiter(srv.client(t), "fleet:"),
+			Rate: rate, Burst: 1, Store: RateLimiter(srv.client(t), "fleet:", loaded),
 		}))
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = s.Close() })

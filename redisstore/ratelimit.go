@@ -39,6 +39,7 @@ type RateStore struct {
 	client redis.UniversalClient
 	prefix string
 	set    settings
+	health *health
 }
 
 // RateLimiter returns a shared store for the session's rate limit
@@ -46,26 +47,25 @@ type RateStore struct {
 // one rate per key (a host), held by GCRA on the Redis clock. Its one key
 // per host works with Redis Cluster.
 func RateLimiter(client redis.UniversalClient, prefix string, opts ...Option) *RateStore {
-	return &RateStore{client: client, prefix: prefix, set: newSettings(opts)}
+	set := newSettings(opts)
+	return &RateStore{client: client, prefix: prefix, set: set, health: newHealth(set.timeout)}
 }
 
 // Reserve takes one slot for key at rate per second with burst, and
 // returns how long the caller must wait before sending (0: now). The
 // slot is taken whether or not the caller waits for it. An error (Redis
 // down or slow) takes nothing: the session falls back to its local
-// bucket.
+// bucket. Calls are bounded and backed off as the Cache's are (see
+// Cache).
 func (l *RateStore) Reserve(ctx context.Context, key string, rate float64, burst int) (time.Duration, error) {
 	if rate <= 0 || math.IsNaN(rate) || math.IsInf(rate, 0) {
 		return 0, errors.New("redisstore: rate must be positive")
 	}
 	burst = max(burst, 1)
-	if l.set.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, l.set.timeout)
-		defer cancel()
-	}
 	interval := 1e6 / rate // microseconds
-	us, err := gcra.Run(ctx, l.client, []string{l.prefix + "rate:" + key}, interval, burst).Int64()
+	us, err := call(ctx, l.health, func(ctx context.Context) (int64, error) {
+		return gcra.Run(ctx, l.client, []string{l.prefix + "rate:" + key}, interval, burst).Int64()
+	})
 	if err != nil {
 		return 0, err
 	}

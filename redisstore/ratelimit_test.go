@@ -14,7 +14,7 @@ import (
 func TestRateLimiterBurstThenSpacing(t *testing.T) {
 	t.Parallel()
 	srv := startRedis(t)
-	l := RateLimiter(srv.client(t), "rl:")
+	l := RateLimiter(srv.client(t), "rl:", loaded)
 	ctx := context.Background()
 	var waits []time.Duration
 	for range 6 {
@@ -48,7 +48,7 @@ func TestRateLimiterFleet(t *testing.T) {
 	var at []time.Time
 	var wg sync.WaitGroup
 	for range 4 {
-		l := RateLimiter(srv.client(t), "fleet:")
+		l := RateLimiter(srv.client(t), "fleet:", loaded)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os/exec"
-	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,6 +21,11 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
+// loaded is the store timeout of the tests not about timing: the default
+// 250 ms bound is real, and a loaded test machine can pass it (then the
+// store backs off and the test sees misses).
+var loaded = Timeout(5 * time.Second)
+
 // redisServer is one redis-server process.
 type redisServer struct {
 	cmd  *exec.Cmd
@@ -32,22 +37,32 @@ type redisServer struct {
 // missing binary fails the test: .ci/run installs it.
 func startRedis(t *testing.T) *redisServer {
 	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := ln.Addr().(*net.TCPAddr).Port
+	require.NoError(t, ln.Close())
+	r := &redisServer{addr: fmt.Sprintf("127.0.0.1:%d", port)}
+	r.launch(t)
+	t.Cleanup(func() { r.stop() })
+	return r
+}
+
+// launch starts the process on r.addr and waits until it accepts.
+func (r *redisServer) launch(t *testing.T) {
+	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		bin, err = exec.LookPath("valkey-server")
 	}
 	require.NoError(t, err, "install redis-server (apt-get install -y redis-server)")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := ln.Addr().(*net.TCPAddr).Port
-	require.NoError(t, ln.Close())
-	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+	_, port, _ := net.SplitHostPort(r.addr)
+	cmd := exec.Command(bin, "--port", port, "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning",
 		"--dir", t.TempDir())
 	require.NoError(t, cmd.Start())
-	r := &redisServer{cmd: cmd, addr: fmt.Sprintf("127.0.0.1:%d", port), done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); close(r.done) }()
-	t.Cleanup(r.stop)
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	r.cmd, r.done = cmd, done
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", r.addr, time.Second)
@@ -60,8 +75,26 @@ func startRedis(t *testing.T) *redisServer {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return r
 }
+
+// restart stops the server and starts an empty one on the same address,
+// as a restart without persistence does.
+func (r *redisServer) restart(t *testing.T) {
+	t.Helper()
+	r.stop()
+	r.launch(t)
+}
+
+// pause stops the process (SIGSTOP) until the test ends or resume: it
+// keeps accepting connections (the kernel does) and answers nothing, as a
+// hung Redis does.
+func (r *redisServer) pause(t *testing.T) {
+	t.Helper()
+	require.NoError(t, r.cmd.Process.Signal(syscall.SIGSTOP))
+	t.Cleanup(r.resume)
+}
+
+func (r *redisServer) resume() { _ = r.cmd.Process.Signal(syscall.SIGCONT) }
 
 // stop kills the server by its PID and waits for it; a second call does
 // nothing.
@@ -71,6 +104,7 @@ func (r *redisServer) stop() {
 		return
 	default:
 	}
+	_ = r.cmd.Process.Signal(syscall.SIGCONT) // a paused one too
 	_ = r.cmd.Process.Kill()
 	<-r.done
 }
