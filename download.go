@@ -103,9 +103,6 @@ var errRestart = errors.New("reqivo: restart the download")
 // init checks the options and the path, and opens the file the body goes
 // to; nothing is sent.
 func (d *download) init() error {
-	if !d.s.usable() {
-		return errZeroSession
-	}
 	var rc requestConfig
 	err := rc.apply(d.opts)
 	if rc.bodySet {
@@ -113,6 +110,9 @@ func (d *download) init() error {
 		if err == nil {
 			err = errorf(ErrInvalidOption, "a download sends no request body")
 		}
+	}
+	if kept := d.s.unusable(); kept != nil {
+		return kept
 	}
 	if err != nil {
 		return err
@@ -284,7 +284,7 @@ func (d *download) receive(resp *Response) (wire bool, err error) {
 		expect, d.size = size, size
 	default:
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
-		return false, httpError(http.MethodGet, resp.Request.URL, resp.StatusCode, resp.Status, body)
+		return false, httpError(http.MethodGet, resp.Request.URL, resp.StatusCode, resp.Status, resp.Header, body)
 	}
 	d.base = p.offset
 	n, err := io.Copy(p.f, resp.Body)

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -134,6 +135,9 @@ type HTTPError struct {
 	Method     string
 	URL        string // redacted, as in RequestError
 	Body       []byte // the first 4 KiB of the body
+	// Header is the response's header (Retry-After, RateLimit-*, request
+	// ids), without Set-Cookie and Set-Cookie2; nil if the response had none.
+	Header http.Header
 }
 
 // Error is the method, the URL and the status, then the server's stated
@@ -260,8 +264,9 @@ func isKind(err error) bool {
 // errorBodyBytes is how much of an error response's body HTTPError keeps.
 const errorBodyBytes = 4 << 10
 
-// httpError builds the *HTTPError for resp, whose body is body.
-func httpError(method string, u *url.URL, statusCode int, status string, body []byte) *HTTPError {
+// httpError builds the *HTTPError for a response with that status, header
+// and body.
+func httpError(method string, u *url.URL, statusCode int, status string, header http.Header, body []byte) *HTTPError {
 	if len(body) > errorBodyBytes {
 		body = body[:errorBodyBytes]
 	}
@@ -274,5 +279,18 @@ func httpError(method string, u *url.URL, statusCode int, status string, body []
 		Method:     method,
 		URL:        redactURL(u),
 		Body:       append([]byte(nil), body...),
+		Header:     errorHeader(header),
 	}
+}
+
+// errorHeader is a copy of h without the cookies it set: an error is often
+// logged whole, and a session cookie has no place in a log.
+func errorHeader(h http.Header) http.Header {
+	if h == nil {
+		return nil
+	}
+	c := h.Clone()
+	delete(c, "Set-Cookie")
+	delete(c, "Set-Cookie2")
+	return c
 }

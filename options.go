@@ -129,7 +129,9 @@ func WithBaseURL(u string) Option {
 	return func(c *config) error {
 		b, err := parseAbsoluteURL(u)
 		if err != nil {
-			return err
+			// Said of the base URL, since it is reported by requests
+			// whose own URL may be relative.
+			return bySetter("base URL "+quote(RedactURL(u)), err)
 		}
 		if b.RawQuery != "" || b.Fragment != "" {
 			return errorf(ErrInvalidURL, "base URL "+quote(RedactURL(u))+" has a query or fragment")
