@@ -10,16 +10,12 @@
 
 package reqivo
 
-import (
-	"net/http"
-
-	"golang.org/x/oauth2"
-)
+import "net/http"
 
 // attemptAuth is the auth a request adds on each attempt on the wire.
 type attemptAuth struct {
-	ts     oauth2.TokenSource // WithTokenSource; or
-	digest *digestAuth        // SetDigestAuth
+	tokens tokens      // WithTokenSource or WithTokenFunc; or
+	digest *digestAuth // SetDigestAuth
 }
 
 // planAuth decides, once merge and the hooks are done, what auth req gets
@@ -34,8 +30,8 @@ func (s *Session) planAuth(req *http.Request, st *state) *attemptAuth {
 		switch {
 		case st.digest != nil:
 			return &attemptAuth{digest: st.digest}
-		case s.cfg.tokenSource != nil:
-			return &attemptAuth{ts: s.cfg.tokenSource}
+		case s.cfg.tokens != nil:
+			return &attemptAuth{tokens: s.cfg.tokens}
 		}
 	}
 	if s.cfg.netrc != nil && req.URL.User == nil {
@@ -55,7 +51,7 @@ func (a *attemptAuth) roundTrip(req *http.Request, send func(*http.Request) (*ht
 	if a.digest != nil {
 		return a.digestRoundTrip(req, send)
 	}
-	value, access, err := tokenAuthorization(a.ts)
+	value, access, err := tokenAuthorization(req.Context(), a.tokens, "")
 	if err != nil {
 		closeBody(req)
 		return nil, err
@@ -64,7 +60,7 @@ func (a *attemptAuth) roundTrip(req *http.Request, send func(*http.Request) (*ht
 	if err != nil || !tokenRefused(resp) || !replayable(req) {
 		return resp, err
 	}
-	value2, access2, err := tokenAuthorization(a.ts)
+	value2, access2, err := tokenAuthorization(req.Context(), a.tokens, access)
 	if err != nil || access2 == access {
 		return resp, nil // no other token: the refusal is the answer
 	}

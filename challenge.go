@@ -217,10 +217,17 @@ func quoteParam(s string) string {
 // bearerInvalidToken reports whether a WWW-Authenticate of h says the
 // bearer token was refused (RFC 6750, 3.1: error="invalid_token").
 func bearerInvalidToken(values []string) bool {
+	code, _ := bearerError(values)
+	return code == "invalid_token"
+}
+
+// bearerError returns the error code and error_description of the first
+// Bearer challenge with an error (RFC 6750, 3), or "", "".
+func bearerError(values []string) (code, description string) {
 	for _, c := range parseChallenges(values) {
-		if strings.EqualFold(c.scheme, "Bearer") && c.params["error"] == "invalid_token" {
-			return true
+		if strings.EqualFold(c.scheme, "Bearer") && c.params["error"] != "" {
+			return c.params["error"], c.params["error_description"]
 		}
 	}
-	return false
+	return "", ""
 }

@@ -142,14 +142,30 @@ type HTTPError struct {
 
 // Error is the method, the URL and the status, then the server's stated
 // reason when the body gives one: an RFC 9457 problem's detail or title,
-// or a JSON message or error string (at most 200 characters, control
-// bytes escaped).
+// or a JSON message or error string; else a Bearer challenge's error and
+// error_description (at most 200 characters, control bytes escaped).
 func (e *HTTPError) Error() string {
 	msg := "reqivo: " + e.Method + " " + e.URL + ": " + e.Status
 	if r := bodyReason(e.Body); r != "" {
 		msg += ": " + r
+	} else if r := challengeReason(e.Header); r != "" {
+		msg += ": " + r
 	}
 	return msg
+}
+
+// challengeReason is what a Bearer challenge of h says was wrong (RFC
+// 6750, 3: "invalid_token: the token was revoked"), or "".
+func challengeReason(h http.Header) string {
+	v := h.Values("Www-Authenticate")
+	if len(v) == 0 {
+		return ""
+	}
+	code, desc := bearerError(v)
+	if desc != "" {
+		code += ": " + desc
+	}
+	return shortReason(code)
 }
 
 // maxReason bounds the reason HTTPError.Error shows, in characters.

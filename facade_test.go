@@ -84,7 +84,10 @@ func TestFacadeKeptErrorWins(t *testing.T) {
 			}
 			return nil
 		}},
-		{"GetJSON", func(ctx context.Context, c *Client, u string) error { _, _, err := GetJSON[any](ctx, c.Session, u); return err }},
+		{"GetJSON", func(ctx context.Context, c *Client, u string) error {
+			_, _, err := GetJSON[any](ctx, c.Session, u)
+			return err
+		}},
 		{"PostJSON", func(ctx context.Context, c *Client, u string) error {
 			_, _, err := PostJSON[any](ctx, c.Session, u, 1)
 			return err
