@@ -1,5 +1,5 @@
 // Response: an *http.Response with its body read (unless streamed), and
-// the conveniences of the seed's response object.
+// the conveniences of a requests-style response object.
 
 package reqivo
 
