@@ -10,7 +10,11 @@
 
 package reqivo
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/reqivo/reqivo/internal/authscheme"
+)
 
 // attemptAuth is the auth a request adds on each attempt on the wire.
 type attemptAuth struct {
@@ -74,7 +78,7 @@ func (a *attemptAuth) roundTrip(req *http.Request, send func(*http.Request) (*ht
 
 // tokenRefused reports whether resp refuses the token sent.
 func tokenRefused(resp *http.Response) bool {
-	return resp.StatusCode == http.StatusUnauthorized || bearerInvalidToken(resp.Header.Values("Www-Authenticate"))
+	return resp.StatusCode == http.StatusUnauthorized || authscheme.BearerInvalidToken(resp.Header.Values("Www-Authenticate"))
 }
 
 // digestRoundTrip sends req with the nonce known for its origin, if any,
@@ -95,19 +99,19 @@ func (a *attemptAuth) digestRoundTrip(req *http.Request, send func(*http.Request
 		if err != nil || resp.StatusCode != http.StatusUnauthorized || !replayable(req) {
 			return resp, err
 		}
-		cs := parseChallenges(resp.Header.Values("Www-Authenticate"))
-		sp, ok := pickDigest(cs, true)
+		cs := authscheme.Parse(resp.Header.Values("Www-Authenticate"))
+		sp, ok := authscheme.PickDigest(cs, true)
 		if !ok {
 			return resp, nil
 		}
 		if answered {
-			if staleAnswered || !isStale(cs) {
+			if staleAnswered || !authscheme.IsStale(cs) {
 				return resp, nil
 			}
 			staleAnswered = true
 		}
 		answered = true
-		sp.nc = 1
+		sp.NC = 1
 		v, aerr := d.authorize(req, *sp)
 		if aerr != nil {
 			return resp, nil

@@ -15,6 +15,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/reqivo/reqivo/internal/authscheme"
 	"golang.org/x/net/http/httpguts"
 )
 
@@ -161,7 +162,7 @@ func challengeReason(h http.Header) string {
 	if len(v) == 0 {
 		return ""
 	}
-	code, desc := bearerError(v)
+	code, desc := authscheme.BearerError(v)
 	if desc != "" {
 		code += ": " + desc
 	}
