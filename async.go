@@ -12,7 +12,8 @@ import (
 )
 
 // AsyncSession is a Session whose request methods return a *Future at once
-// instead of blocking: the seed's AsyncSession in Go shape. At most
+// instead of blocking, for code that starts many requests and collects
+// their answers later (Gather, Future.Wait). At most
 // WithMaxConcurrency requests (64 if not set) run at a time; the others
 // wait in line, first come first served, without holding a goroutine. A
 // request whose context ends while it waits is not sent: its Future

@@ -13,13 +13,13 @@ package reqivo
 import (
 	"net/http"
 
-	"golang.org/x/oauth2"
+	"github.com/reqivo/reqivo/internal/authscheme"
 )
 
 // attemptAuth is the auth a request adds on each attempt on the wire.
 type attemptAuth struct {
-	ts     oauth2.TokenSource // WithTokenSource; or
-	digest *digestAuth        // SetDigestAuth
+	tokens tokens      // WithTokenSource or WithTokenFunc; or
+	digest *digestAuth // SetDigestAuth
 }
 
 // planAuth decides, once merge and the hooks are done, what auth req gets
@@ -34,8 +34,8 @@ func (s *Session) planAuth(req *http.Request, st *state) *attemptAuth {
 		switch {
 		case st.digest != nil:
 			return &attemptAuth{digest: st.digest}
-		case s.cfg.tokenSource != nil:
-			return &attemptAuth{ts: s.cfg.tokenSource}
+		case s.cfg.tokens != nil:
+			return &attemptAuth{tokens: s.cfg.tokens}
 		}
 	}
 	if s.cfg.netrc != nil && req.URL.User == nil {
@@ -55,7 +55,7 @@ func (a *attemptAuth) roundTrip(req *http.Request, send func(*http.Request) (*ht
 	if a.digest != nil {
 		return a.digestRoundTrip(req, send)
 	}
-	value, access, err := tokenAuthorization(a.ts)
+	value, access, err := tokenAuthorization(req.Context(), a.tokens, "")
 	if err != nil {
 		closeBody(req)
 		return nil, err
@@ -64,7 +64,7 @@ func (a *attemptAuth) roundTrip(req *http.Request, send func(*http.Request) (*ht
 	if err != nil || !tokenRefused(resp) || !replayable(req) {
 		return resp, err
 	}
-	value2, access2, err := tokenAuthorization(a.ts)
+	value2, access2, err := tokenAuthorization(req.Context(), a.tokens, access)
 	if err != nil || access2 == access {
 		return resp, nil // no other token: the refusal is the answer
 	}
@@ -78,7 +78,7 @@ func (a *attemptAuth) roundTrip(req *http.Request, send func(*http.Request) (*ht
 
 // tokenRefused reports whether resp refuses the token sent.
 func tokenRefused(resp *http.Response) bool {
-	return resp.StatusCode == http.StatusUnauthorized || bearerInvalidToken(resp.Header.Values("Www-Authenticate"))
+	return resp.StatusCode == http.StatusUnauthorized || authscheme.BearerInvalidToken(resp.Header.Values("Www-Authenticate"))
 }
 
 // digestRoundTrip sends req with the nonce known for its origin, if any,
@@ -99,19 +99,19 @@ func (a *attemptAuth) digestRoundTrip(req *http.Request, send func(*http.Request
 		if err != nil || resp.StatusCode != http.StatusUnauthorized || !replayable(req) {
 			return resp, err
 		}
-		cs := parseChallenges(resp.Header.Values("Www-Authenticate"))
-		sp, ok := pickDigest(cs, true)
+		cs := authscheme.Parse(resp.Header.Values("Www-Authenticate"))
+		sp, ok := authscheme.PickDigest(cs, true)
 		if !ok {
 			return resp, nil
 		}
 		if answered {
-			if staleAnswered || !isStale(cs) {
+			if staleAnswered || !authscheme.IsStale(cs) {
 				return resp, nil
 			}
 			staleAnswered = true
 		}
 		answered = true
-		sp.nc = 1
+		sp.NC = 1
 		v, aerr := d.authorize(req, *sp)
 		if aerr != nil {
 			return resp, nil

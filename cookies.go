@@ -17,7 +17,7 @@ func newJar() http.CookieJar {
 	return newGuardedJar()
 }
 
-// SetCookie sets a cookie by hand, as the seed's session.cookies[k] = v.
+// SetCookie sets a cookie by hand, as Python requests' session.cookies[k] = v.
 // It is sent like session credentials: with a base URL, only to the base
 // URL's origin; without one, to the host of each request the caller makes,
 // never to a redirect that leaves it. It replaces a jar cookie of the same

@@ -5,17 +5,13 @@
 package reqivo
 
 import (
-	"crypto/md5"
 	"crypto/rand"
-	"crypto/sha256"
-	"crypto/sha512"
 	"encoding/hex"
-	"hash"
 	"io"
 	"net/http"
-	"strconv"
-	"strings"
 	"sync"
+
+	"github.com/reqivo/reqivo/internal/authscheme"
 )
 
 // digestAuth is the session's Digest credentials and what it has learned
@@ -24,24 +20,15 @@ import (
 type digestAuth struct {
 	user, pass string
 
-	mu     sync.Mutex              // guards spaces and the *digestSpace values in it
-	spaces map[origin]*digestSpace // the latest challenge answered per origin
-}
-
-// digestSpace is a challenge that was answered, and how many times its
-// nonce has been used.
-type digestSpace struct {
-	realm, nonce, opaque, qop string
-	alg                       digestAlg
-	userhash                  bool
-	nc                        uint32
+	mu     sync.Mutex                   // guards spaces and the *authscheme.Space values in it
+	spaces map[origin]*authscheme.Space // the latest challenge answered per origin
 }
 
 // maxDigestSpaces bounds the origins a session remembers a nonce for.
 const maxDigestSpaces = 256
 
 func newDigestAuth(user, pass string) *digestAuth {
-	return &digestAuth{user: user, pass: pass, spaces: map[origin]*digestSpace{}}
+	return &digestAuth{user: user, pass: pass, spaces: map[origin]*authscheme.Space{}}
 }
 
 // validateDigestAuth checks the credentials given to setter (named in the
@@ -90,112 +77,8 @@ func WithDigestAuth(user, password string) Option {
 	}
 }
 
-// digestAlg is a Digest algorithm: its hash and whether it is a -sess
-// variant.
-type digestAlg struct {
-	name string // as sent back: "MD5", "SHA-256-sess" ...
-	h    func() hash.Hash
-	sess bool
-	rank int // higher is stronger
-}
-
-func sha512t256() hash.Hash { return sha512.New512_256() }
-
-// digestAlgorithm returns the algorithm a challenge names; no name is MD5.
-func digestAlgorithm(name string) (digestAlg, bool) {
-	base, sess := name, false
-	if len(name) > 5 && strings.EqualFold(name[len(name)-5:], "-sess") {
-		base, sess = name[:len(name)-5], true
-	}
-	a := digestAlg{name: name, sess: sess}
-	switch strings.ToUpper(base) {
-	case "", "MD5":
-		a.h, a.rank = md5.New, 1
-	case "SHA-256":
-		a.h, a.rank = sha256.New, 2
-	case "SHA-512-256":
-		a.h, a.rank = sha512t256, 3
-	default:
-		return digestAlg{}, false
-	}
-	return a, true
-}
-
-func (a digestAlg) sum(parts ...string) string {
-	h := a.h()
-	for i, p := range parts {
-		if i > 0 {
-			io.WriteString(h, ":")
-		}
-		io.WriteString(h, p)
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
-
-// pickDigest returns the strongest Digest challenge of cs this client can
-// answer, and the qop it would use: "auth" when offered, "auth-int" when
-// that is all and canHashBody, "" for an RFC 2069 challenge without qop.
-func pickDigest(cs []challenge, canHashBody bool) (*digestSpace, bool) {
-	var best *digestSpace
-	for _, c := range cs {
-		if !strings.EqualFold(c.scheme, "Digest") || c.params["nonce"] == "" {
-			continue
-		}
-		alg, ok := digestAlgorithm(c.params["algorithm"])
-		if !ok {
-			continue
-		}
-		qop, ok := chooseQop(c.params["qop"], canHashBody)
-		if !ok {
-			continue
-		}
-		if best != nil && best.alg.rank >= alg.rank {
-			continue
-		}
-		best = &digestSpace{
-			realm:    c.params["realm"],
-			nonce:    c.params["nonce"],
-			opaque:   c.params["opaque"],
-			qop:      qop,
-			alg:      alg,
-			userhash: strings.EqualFold(c.params["userhash"], "true"),
-		}
-	}
-	return best, best != nil
-}
-
-// chooseQop picks from a challenge's qop list.
-func chooseQop(list string, canHashBody bool) (string, bool) {
-	if list == "" {
-		return "", true // RFC 2069: no qop
-	}
-	authInt := false
-	for q := range strings.SplitSeq(list, ",") {
-		switch strings.ToLower(strings.TrimSpace(q)) {
-		case "auth":
-			return "auth", true
-		case "auth-int":
-			authInt = true
-		}
-	}
-	if authInt && canHashBody {
-		return "auth-int", true
-	}
-	return "", false
-}
-
-// isStale reports whether cs holds a Digest challenge with stale=true.
-func isStale(cs []challenge) bool {
-	for _, c := range cs {
-		if strings.EqualFold(c.scheme, "Digest") && strings.EqualFold(c.params["stale"], "true") {
-			return true
-		}
-	}
-	return false
-}
-
 // remember makes sp the space of o, with its nonce count at zero.
-func (d *digestAuth) remember(o origin, sp *digestSpace) {
+func (d *digestAuth) remember(o origin, sp *authscheme.Space) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if _, ok := d.spaces[o]; !ok && len(d.spaces) >= maxDigestSpaces {
@@ -209,87 +92,34 @@ func (d *digestAuth) remember(o origin, sp *digestSpace) {
 
 // next returns a copy of o's space with the nonce count to send, or false
 // when o has none.
-func (d *digestAuth) next(o origin) (digestSpace, bool) {
+func (d *digestAuth) next(o origin) (authscheme.Space, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	sp, ok := d.spaces[o]
 	if !ok {
-		return digestSpace{}, false
+		return authscheme.Space{}, false
 	}
-	sp.nc++
+	sp.NC++
 	return *sp, true
 }
 
 // authorize returns the Authorization value answering sp for req (whose
 // body, for auth-int, is read through GetBody).
-func (d *digestAuth) authorize(req *http.Request, sp digestSpace) (string, error) {
-	alg := sp.alg
-	uri := req.URL.RequestURI()
-	cnonce := ""
-	if sp.qop != "" || alg.sess {
+func (d *digestAuth) authorize(req *http.Request, sp authscheme.Space) (string, error) {
+	a := authscheme.Answer{User: d.user, Pass: d.pass, Method: req.Method, URI: req.URL.RequestURI()}
+	if sp.NeedsCnonce() {
 		var b [16]byte
 		_, _ = rand.Read(b[:])
-		cnonce = hex.EncodeToString(b[:])
+		a.Cnonce = hex.EncodeToString(b[:])
 	}
-	ha1 := alg.sum(d.user, sp.realm, d.pass)
-	if alg.sess {
-		ha1 = alg.sum(ha1, sp.nonce, cnonce)
-	}
-	var ha2 string
-	if sp.qop == "auth-int" {
-		bh, err := bodyHash(req, alg)
+	if sp.Qop == "auth-int" {
+		bh, err := bodyHash(req, sp.Alg)
 		if err != nil {
 			return "", err
 		}
-		ha2 = alg.sum(req.Method, uri, bh)
-	} else {
-		ha2 = alg.sum(req.Method, uri)
+		a.BodyHash = bh
 	}
-	nc := strconv.FormatUint(uint64(sp.nc), 16)
-	nc = strings.Repeat("0", 8-len(nc)) + nc
-	var response string
-	if sp.qop == "" {
-		response = alg.sum(ha1, sp.nonce, ha2)
-	} else {
-		response = alg.sum(ha1, sp.nonce, nc, cnonce, sp.qop, ha2)
-	}
-	user := d.user
-	if sp.userhash {
-		user = alg.sum(d.user, sp.realm)
-	}
-	var b strings.Builder
-	b.WriteString("Digest username=")
-	b.WriteString(quoteParam(user))
-	b.WriteString(", realm=")
-	b.WriteString(quoteParam(sp.realm))
-	b.WriteString(", nonce=")
-	b.WriteString(quoteParam(sp.nonce))
-	b.WriteString(", uri=")
-	b.WriteString(quoteParam(uri))
-	if sp.alg.name != "" {
-		b.WriteString(", algorithm=")
-		b.WriteString(sp.alg.name)
-	}
-	b.WriteString(", response=")
-	b.WriteString(quoteParam(response))
-	if sp.opaque != "" {
-		b.WriteString(", opaque=")
-		b.WriteString(quoteParam(sp.opaque))
-	}
-	if sp.qop != "" {
-		b.WriteString(", qop=")
-		b.WriteString(sp.qop)
-		b.WriteString(", nc=")
-		b.WriteString(nc)
-	}
-	if cnonce != "" { // with a qop, or for a -sess algorithm without one
-		b.WriteString(", cnonce=")
-		b.WriteString(quoteParam(cnonce))
-	}
-	if sp.userhash {
-		b.WriteString(", userhash=true")
-	}
-	return b.String(), nil
+	return authscheme.Authorization(sp, a), nil
 }
 
 // maxDigestBody bounds the body auth-int hashes.
@@ -297,8 +127,8 @@ const maxDigestBody = 64 << 20
 
 // bodyHash is H(entity-body) for auth-int, read from a fresh copy of the
 // body.
-func bodyHash(req *http.Request, alg digestAlg) (string, error) {
-	h := alg.h()
+func bodyHash(req *http.Request, alg authscheme.Algorithm) (string, error) {
+	h := alg.New()
 	if req.Body != nil && req.Body != http.NoBody {
 		if req.GetBody == nil {
 			return "", errorf(ErrInvalidOption, "digest auth-int needs a body that can be read again")

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/reqivo/reqivo/internal/authscheme"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -93,12 +94,12 @@ func (d *digestServer) challenge(w http.ResponseWriter, stale bool) {
 func (d *digestServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	d.requests.Add(1)
 	body, _ := io.ReadAll(r.Body)
-	cs := parseChallenges(r.Header.Values("Authorization"))
-	if len(cs) != 1 || cs[0].scheme != "Digest" {
+	cs := authscheme.Parse(r.Header.Values("Authorization"))
+	if len(cs) != 1 || cs[0].Scheme != "Digest" {
 		d.challenge(w, false)
 		return
 	}
-	p := cs[0].params
+	p := cs[0].Params
 	realm := `test "realm"`
 	d.mu.Lock()
 	seen, known := d.nonces[p["nonce"]]
@@ -349,71 +350,4 @@ func TestDigestConcurrent(t *testing.T) {
 		return nil
 	})
 	assert.Equal(t, int32(128), d.ok.Load())
-}
-
-func TestParseChallenges(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name string
-		in   []string
-		want []challenge
-	}{
-		{"RFC 9110 example", []string{`Newauth realm="apps", type=1, title="Login to \"apps\"", Basic realm="simple"`},
-			[]challenge{{scheme: "Newauth", params: map[string]string{"realm": "apps", "type": "1", "title": `Login to "apps"`}},
-				{scheme: "Basic", params: map[string]string{"realm": "simple"}}}},
-		{"token68", []string{"Negotiate abc/+==, Basic realm=x"},
-			[]challenge{{scheme: "Negotiate", token68: "abc/+=="}, {scheme: "Basic", params: map[string]string{"realm": "x"}}}},
-		{"bare schemes", []string{"Basic, Bearer"}, []challenge{{scheme: "Basic"}, {scheme: "Bearer"}}},
-		{"BWS and case", []string{`Digest  REALM = "r" ,QOP="auth,auth-int"`},
-			[]challenge{{scheme: "Digest", params: map[string]string{"realm": "r", "qop": "auth,auth-int"}}}},
-		{"two headers", []string{`Bearer error="invalid_token"`, "Basic"},
-			[]challenge{{scheme: "Bearer", params: map[string]string{"error": "invalid_token"}}, {scheme: "Basic"}}},
-		{"first duplicate wins", []string{`Digest nonce=a, nonce=b`},
-			[]challenge{{scheme: "Digest", params: map[string]string{"nonce": "a"}}}},
-		{"unterminated quote skipped", []string{`Digest realm="x, Basic`}, []challenge{{scheme: "Digest"}}},
-		{"garbage", []string{`=, "x", ,,`}, nil},
-		{"param without scheme", []string{`realm=x, Basic`}, []challenge{{scheme: "Basic"}}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			assert.Equal(t, tt.want, parseChallenges(tt.in))
-		})
-	}
-	assert.True(t, bearerInvalidToken([]string{`Bearer realm="x", error="invalid_token"`}))
-	assert.False(t, bearerInvalidToken([]string{`Bearer error="insufficient_scope"`, `Basic error="invalid_token"`}))
-	assert.Len(t, parseChallenges([]string{strings.Repeat("B, ", 100)}), maxChallenges)
-}
-
-func FuzzChallenges(f *testing.F) {
-	for _, s := range []string{
-		`Newauth realm="apps", type=1, title="Login to \"apps\"", Basic realm="simple"`,
-		`Digest realm="r", nonce="n", qop="auth,auth-int", algorithm=SHA-256-sess, stale=true`,
-		`Negotiate abc==`, `Bearer error="invalid_token"`, `a="\`, `,=,"`,
-	} {
-		f.Add(s, "x", "y")
-	}
-	f.Fuzz(func(t *testing.T, header, name, value string) {
-		for _, c := range parseChallenges([]string{header}) {
-			if c.scheme == "" || strings.IndexFunc(c.scheme, func(r rune) bool { return r > 0x7f || !isTokenChar(byte(r)) }) >= 0 {
-				t.Fatalf("scheme %q is not a token", c.scheme)
-			}
-			if c.token68 != "" && c.params != nil {
-				t.Fatalf("both token68 and params in %q", header)
-			}
-			for k := range c.params {
-				if k == "" || k != strings.ToLower(k) {
-					t.Fatalf("param name %q", k)
-				}
-			}
-		}
-		// What quoteParam writes parses back to what it was given.
-		if name == "" || strings.IndexFunc(name, func(r rune) bool { return r > 0x7f || !isTokenChar(byte(r)) }) >= 0 {
-			return
-		}
-		got := parseChallenges([]string{"Digest " + name + "=" + quoteParam(value) + ", Basic"})
-		if len(got) != 2 || got[0].params[strings.ToLower(name)] != value || got[1].scheme != "Basic" {
-			t.Fatalf("round trip of %q=%q: %+v", name, value, got)
-		}
-	})
 }

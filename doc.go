@@ -2,20 +2,39 @@
 // headers, cookies, auth and a connection pool across requests, a fluent
 // facade, retries, and safe defaults.
 //
+// # Start here
+//
+//	s, err := reqivo.NewSession(reqivo.WithBaseURL("https://api.example.com/v1/"))
+//	if err != nil {
+//		return err // a bad option: errors.Is(err, reqivo.ErrInvalidOption)
+//	}
+//	defer s.Close()
+//	resp, err := s.Get(ctx, "users", reqivo.Query("page", "2"))
+//	if err != nil {
+//		return err // nothing usable came back: network, timeout, bad input
+//	}
+//	if err := resp.Err(); err != nil {
+//		return err // a status of 400 or more, as an *HTTPError
+//	}
+//	var users []User
+//	err = resp.JSON(&users)
+//
+// The main symbols: [NewSession] and its options ([WithBaseURL],
+// [WithTimeout], [WithRetry], [WithBearerToken], [WithTokenFunc]); the
+// verbs ([Session.Get], [Session.Post], [Session.Request]) and request
+// options ([Query], [JSON], [Header]); the [Response] ([Response.JSON],
+// [Response.Err]); [GetJSON] for a typed answer; [New] for the fluent
+// [Client]; [Session.Download], [Session.Events] and [JSONLines] for large
+// and streamed bodies; the error kinds ([ErrTimeout], [ErrNetwork] ...)
+// with [RequestError] and [HTTPError]. The sections below take each in
+// turn.
+//
 // # Sessions
 //
 // A [Session] owns one tuned [net/http.Transport] (its pool), one cookie
 // jar, persistent headers, auth and hooks. Every call that does I/O takes a
-// [context.Context] first and returns an error instead of panicking:
-//
-//	s, err := reqivo.NewSession(reqivo.WithBaseURL("https://api.example.com/v1/"))
-//	if err != nil { ... }
-//	defer s.Close()
-//	resp, err := s.Get(ctx, "users", reqivo.Query("page", "2"))
-//	if err != nil { ... }        // network, timeout, invalid input: see Errors
-//	if err := resp.Err(); err != nil { ... } // status >= 400 as an *HTTPError
-//	var users []User
-//	err = resp.JSON(&users)
+// [context.Context] first and returns an error instead of panicking (as in
+// Start here).
 //
 // [Session.Get], [Session.Post] and the other verbs read the body whole
 // (bounded by [Limits].MaxResponseBytes) before they return, so the
@@ -132,7 +151,10 @@
 // error returned by your own OnRequest or OnResponse hook comes back
 // unchanged inside the *RequestError, and a file [Session.Download] could
 // not write keeps its *fs.PathError. A status of 400 or more is not an error of the request; [Response.Err]
-// turns it into an [*HTTPError].
+// turns it into an [*HTTPError], which keeps the start of the body and the
+// response's header (Retry-After, rate-limit headers, request ids; not its
+// cookies), as do GetJSON, Events, JSONLines and Download when they meet
+// such a status.
 //
 // # Cookies and security
 //
@@ -154,14 +176,17 @@
 //
 // # Auth
 //
-// Beyond basic and bearer auth, [WithTokenSource] sends a token from an
-// oauth2.TokenSource, fetched for each attempt; [WithDigestAuth] and
+// Beyond basic and bearer auth, [WithTokenFunc] keeps a token from an
+// OAuth2 token endpoint (clientcredentials.Config.Token, or
+// [RefreshTokenFunc]) and fetches a new one when it expires or the server
+// refuses it; [WithTokenSource] sends a token from an oauth2.TokenSource,
+// asked for each attempt; [WithDigestAuth] and
 // [Session.SetDigestAuth] answer Digest challenges (RFC 7616), reusing the
 // nonce per origin; [WithNetrc] reads a .netrc file, each entry going only
 // to its exact host. A request's own Authorization wins over session auth
 // (basic, bearer or Digest), which wins over the token source, which wins
 // over netrc; none of them follows a redirect to another origin. A token
-// source's failure is [ErrAuth].
+// fetch's failure is [ErrAuth].
 //
 // # Caching
 //

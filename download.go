@@ -19,7 +19,7 @@ import (
 )
 
 // Download GETs rawURL and writes the body to path. The body goes first to
-// a file beside path (a temporary one, or path+".part" with Resume), which
+// a file beside path (a temporary one, or a part file with Resume), which
 // stays readable by the owner only until it is renamed to path once the
 // whole body is written, checked and synced; path holds either the
 // complete body or what it held before (nothing, or an older file, which a
@@ -29,7 +29,7 @@ import (
 //
 // opts are those of Get (OnDownloadProgress shows the transfer, counting
 // what an earlier call left in a part with Resume; a restart counts from
-// zero again), plus Resume and VerifySHA256. The body is streamed, not
+// zero again), plus Resume, VerifySHA256 and NoSync. The body is streamed, not
 // held in memory, and is not bounded by Limits.MaxResponseBytes. It is
 // saved as the server sends it: unless opts set Accept-Encoding, the
 // request asks for "identity" (no compression), as curl and wget do, so
@@ -82,6 +82,7 @@ type download struct {
 	opts   []RequestOption // the caller's
 
 	resume   bool
+	noSync   bool                    // NoSync: no fsync before the rename
 	sha256   []byte                  // nil: no digest check
 	progress func(done, total int64) // the caller's, or nil
 	identity bool                    // ask for Accept-Encoding: identity
@@ -103,9 +104,6 @@ var errRestart = errors.New("reqivo: restart the download")
 // init checks the options and the path, and opens the file the body goes
 // to; nothing is sent.
 func (d *download) init() error {
-	if !d.s.usable() {
-		return errZeroSession
-	}
 	var rc requestConfig
 	err := rc.apply(d.opts)
 	if rc.bodySet {
@@ -113,6 +111,9 @@ func (d *download) init() error {
 		if err == nil {
 			err = errorf(ErrInvalidOption, "a download sends no request body")
 		}
+	}
+	if kept := d.s.unusable(); kept != nil {
+		return kept
 	}
 	if err != nil {
 		return err
@@ -123,7 +124,7 @@ func (d *download) init() error {
 		return errorf(ErrInvalidOption, "a download takes no Range header: Resume continues a part")
 	}
 	if dc := rc.download; dc != nil {
-		d.resume, d.sha256 = dc.resume, dc.sha256
+		d.resume, d.sha256, d.noSync = dc.resume, dc.sha256, dc.noSync
 	}
 	if rc.extra != nil {
 		d.progress = rc.extra.download
@@ -149,8 +150,11 @@ func (d *download) init() error {
 		if rerr != nil {
 			return rerr
 		}
+		if len(rc.query) > 0 { // as Request adds them
+			u.RawQuery = strings.TrimPrefix(u.RawQuery+"&"+rc.query.Encode(), "&")
+		}
 		d.url = partURL(u)
-		d.part, err = openPart(d.path, d.url)
+		d.part, err = openPart(d.path, partPath(d.path, u), d.url)
 	} else {
 		d.part, err = createTemp(d.path)
 	}
@@ -284,7 +288,7 @@ func (d *download) receive(resp *Response) (wire bool, err error) {
 		expect, d.size = size, size
 	default:
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
-		return false, httpError(http.MethodGet, resp.Request.URL, resp.StatusCode, resp.Status, body)
+		return false, httpError(http.MethodGet, resp.Request.URL, resp.StatusCode, resp.Status, resp.Header, body)
 	}
 	d.base = p.offset
 	n, err := io.Copy(p.f, resp.Body)
@@ -347,9 +351,13 @@ func (d *download) finish() error {
 	if err != nil {
 		return err
 	}
+	sync := p.f.Sync
+	if d.noSync {
+		sync = func() error { return nil }
+	}
 	for _, step := range []func() error{
 		func() error { return p.f.Chmod(mode) },
-		p.f.Sync,
+		sync,
 		func() error { return os.Rename(p.path, d.path) },
 	} {
 		if err := step(); err != nil {

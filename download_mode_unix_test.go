@@ -87,7 +87,7 @@ func TestDownloadFileMode(t *testing.T) {
 	}
 }
 
-// A symbolic link planted at the predictable <target>.part does not send
+// A symbolic link planted at the predictable part file does not send
 // the body elsewhere: the download fails and the file it points to is
 // untouched.
 func TestResumeRefusesLinkedPart(t *testing.T) {
@@ -101,7 +101,7 @@ func TestResumeRefusesLinkedPart(t *testing.T) {
 	victim := filepath.Join(dir, "victim")
 	require.NoError(t, os.WriteFile(victim, []byte("precious"), 0o600))
 	target := filepath.Join(dir, "out")
-	require.NoError(t, os.Symlink(victim, target+".part"))
+	require.NoError(t, os.Symlink(victim, partOf(t, target, srv.URL)))
 	s := newTestSession(t)
 	_, err := s.Download(context.Background(), srv.URL, target, Resume())
 	require.ErrorIs(t, err, ErrInvalidOption)
@@ -111,4 +111,48 @@ func TestResumeRefusesLinkedPart(t *testing.T) {
 	assert.Zero(t, hits.Load(), "nothing was sent")
 	_, err = os.Stat(target)
 	assert.ErrorIs(t, err, os.ErrNotExist)
+}
+
+// TestResumeMetaNotFollowed: a meta file path holding a symbolic link (to a
+// meta file that would otherwise be trusted) or a FIFO is not read: the
+// download neither follows the link nor waits for a writer, and starts
+// from zero.
+func TestResumeMetaNotFollowed(t *testing.T) {
+	t.Parallel()
+	payload := testPayload(6)
+	for _, tt := range []struct {
+		name  string
+		plant func(t *testing.T, meta, elsewhere string)
+	}{
+		{"symbolic link", func(t *testing.T, meta, elsewhere string) {
+			require.NoError(t, os.Rename(meta, elsewhere))
+			require.NoError(t, os.Symlink(elsewhere, meta))
+		}},
+		{"FIFO", func(t *testing.T, meta, _ string) {
+			require.NoError(t, os.Remove(meta))
+			require.NoError(t, syscall.Mkfifo(meta, 0o600))
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFileServer(t, payload, `"v6"`)
+			dir := t.TempDir()
+			target := filepath.Join(dir, "file.bin")
+			writePart(t, target, payload, 1000, f.URL, `"v6"`)
+			meta := partOf(t, target, f.URL) + ".meta"
+			_, ok := readPartMeta(meta)
+			require.True(t, ok, "the planted meta would be trusted as a file")
+			tt.plant(t, meta, filepath.Join(t.TempDir(), "meta"))
+
+			_, ok = readPartMeta(meta)
+			assert.False(t, ok)
+			s := newTestSession(t)
+			_, err := s.Download(context.Background(), f.URL, target, Resume(), VerifySHA256(sha256Hex(payload)))
+			require.NoError(t, err)
+			reqs := f.requests()
+			require.Len(t, reqs, 1)
+			assert.Empty(t, reqs[0].Range, "started from zero")
+			assert.Equal(t, []string{"file.bin"}, dirEntries(t, dir))
+		})
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -227,7 +228,7 @@ func TestDownloadOptionsOnOtherRequests(t *testing.T) {
 	var hits atomic.Int32
 	srv := setupServer(t, func(w http.ResponseWriter, r *http.Request) { hits.Add(1) })
 	s := newTestSession(t)
-	for _, o := range []RequestOption{Resume(), VerifySHA256(sha256Hex(nil))} {
+	for _, o := range []RequestOption{Resume(), VerifySHA256(sha256Hex(nil)), NoSync()} {
 		_, err := s.Get(context.Background(), srv.URL, o)
 		assert.ErrorIs(t, err, ErrInvalidOption)
 	}
@@ -304,10 +305,11 @@ func TestDownloadRetryLimits(t *testing.T) {
 			_, err := s.Download(context.Background(), f.URL, target, Resume())
 			assert.ErrorIs(t, err, ErrNetwork)
 			assert.Len(t, f.requests(), tt.requests)
-			part, err := os.ReadFile(target + ".part")
+			part, err := os.ReadFile(partOf(t, target, f.URL))
 			require.NoError(t, err)
 			assert.Len(t, part, 30_000*tt.requests, "the part holds what came")
-			assert.ElementsMatch(t, []string{"file.bin.part", "file.bin.part.meta"}, dirEntries(t, dir))
+			name := filepath.Base(partOf(t, target, f.URL))
+			assert.ElementsMatch(t, []string{name, name + ".meta"}, dirEntries(t, dir))
 		})
 	}
 }
@@ -329,4 +331,31 @@ func TestDownloadRetryWaitCanceled(t *testing.T) {
 	assert.ErrorIs(t, err, ErrNetwork, "the error is the broken body's")
 	assert.Len(t, f.requests(), 1)
 	assert.Empty(t, dirEntries(t, dir))
+}
+
+// TestDownloadNoSync: with NoSync the file is complete and in place (the
+// sync it skips cannot be seen from here; Get refusing it is tested with
+// the other Download options).
+func TestDownloadNoSync(t *testing.T) {
+	t.Parallel()
+	payload := testPayload(7)
+	for _, resume := range []bool{false, true} {
+		t.Run(fmt.Sprint("resume=", resume), func(t *testing.T) {
+			t.Parallel()
+			f := newFileServer(t, payload, `"v7"`)
+			dir := t.TempDir()
+			target := filepath.Join(dir, "file.bin")
+			opts := []RequestOption{NoSync(), VerifySHA256(sha256Hex(payload))}
+			if resume {
+				opts = append(opts, Resume())
+			}
+			s := newTestSession(t)
+			_, err := s.Download(context.Background(), f.URL, target, opts...)
+			require.NoError(t, err)
+			got, err := os.ReadFile(target)
+			require.NoError(t, err)
+			assert.True(t, bytes.Equal(payload, got))
+			assert.Equal(t, []string{"file.bin"}, dirEntries(t, dir))
+		})
+	}
 }

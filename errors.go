@@ -8,12 +8,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/reqivo/reqivo/internal/authscheme"
 	"golang.org/x/net/http/httpguts"
 )
 
@@ -134,18 +136,37 @@ type HTTPError struct {
 	Method     string
 	URL        string // redacted, as in RequestError
 	Body       []byte // the first 4 KiB of the body
+	// Header is the response's header (Retry-After, RateLimit-*, request
+	// ids), without Set-Cookie and Set-Cookie2; nil if the response had none.
+	Header http.Header
 }
 
 // Error is the method, the URL and the status, then the server's stated
 // reason when the body gives one: an RFC 9457 problem's detail or title,
-// or a JSON message or error string (at most 200 characters, control
-// bytes escaped).
+// or a JSON message or error string; else a Bearer challenge's error and
+// error_description (at most 200 characters, control bytes escaped).
 func (e *HTTPError) Error() string {
 	msg := "reqivo: " + e.Method + " " + e.URL + ": " + e.Status
 	if r := bodyReason(e.Body); r != "" {
 		msg += ": " + r
+	} else if r := challengeReason(e.Header); r != "" {
+		msg += ": " + r
 	}
 	return msg
+}
+
+// challengeReason is what a Bearer challenge of h says was wrong (RFC
+// 6750, 3: "invalid_token: the token was revoked"), or "".
+func challengeReason(h http.Header) string {
+	v := h.Values("Www-Authenticate")
+	if len(v) == 0 {
+		return ""
+	}
+	code, desc := authscheme.BearerError(v)
+	if desc != "" {
+		code += ": " + desc
+	}
+	return shortReason(code)
 }
 
 // maxReason bounds the reason HTTPError.Error shows, in characters.
@@ -260,8 +281,9 @@ func isKind(err error) bool {
 // errorBodyBytes is how much of an error response's body HTTPError keeps.
 const errorBodyBytes = 4 << 10
 
-// httpError builds the *HTTPError for resp, whose body is body.
-func httpError(method string, u *url.URL, statusCode int, status string, body []byte) *HTTPError {
+// httpError builds the *HTTPError for a response with that status, header
+// and body.
+func httpError(method string, u *url.URL, statusCode int, status string, header http.Header, body []byte) *HTTPError {
 	if len(body) > errorBodyBytes {
 		body = body[:errorBodyBytes]
 	}
@@ -274,5 +296,18 @@ func httpError(method string, u *url.URL, statusCode int, status string, body []
 		Method:     method,
 		URL:        redactURL(u),
 		Body:       append([]byte(nil), body...),
+		Header:     errorHeader(header),
 	}
+}
+
+// errorHeader is a copy of h without the cookies it set: an error is often
+// logged whole, and a session cookie has no place in a log.
+func errorHeader(h http.Header) http.Header {
+	if h == nil {
+		return nil
+	}
+	c := h.Clone()
+	delete(c, "Set-Cookie")
+	delete(c, "Set-Cookie2")
+	return c
 }

@@ -56,7 +56,12 @@ func ExampleResume() {
 
 	_, err = s.Download(context.Background(), srv.URL, path, opts...)
 	fmt.Println("first call, network error:", errors.Is(err, reqivo.ErrNetwork))
-	part, err := os.Stat(path + ".part")
+	parts, err := filepath.Glob(path + ".*.part") // <target>.<hash of the URL>.part
+	if err != nil || len(parts) != 1 {
+		fmt.Println(parts, err)
+		return
+	}
+	part, err := os.Stat(parts[0])
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+
+	"github.com/reqivo/reqivo/internal/netrc"
 )
 
 // netrcEntry is one machine (or the default) of a .netrc file.
@@ -105,138 +107,18 @@ func readNetrc(path string) (*netrcFile, error) {
 	return parseNetrc(string(b)), nil
 }
 
-// parseNetrc parses the text of a .netrc file. Unknown words are skipped;
-// it never fails.
+// parseNetrc parses the text of a .netrc file, each machine with the host
+// it matches. It never fails.
 func parseNetrc(s string) *netrcFile {
+	f := netrc.Parse(s)
 	n := &netrcFile{}
-	l := netrcLexer{s: s}
-	var cur *netrcEntry
-	flush := func() {
-		if cur == nil {
-			return
-		}
-		if cur.machine == "" {
-			if n.def == nil {
-				n.def = cur
-			}
-		} else {
-			cur.host = netrcHost(cur.machine)
-			n.machines = append(n.machines, *cur)
-		}
-		cur = nil
+	for _, m := range f.Machines {
+		n.machines = append(n.machines, netrcEntry{machine: m.Machine, host: netrcHost(m.Machine), login: m.Login, password: m.Password})
 	}
-	for {
-		kw, ok := l.next(true)
-		if !ok {
-			break
-		}
-		switch kw {
-		case "machine":
-			flush()
-			name, _ := l.next(false)
-			cur = &netrcEntry{machine: name}
-			if name == "" {
-				cur = nil
-			}
-		case "default":
-			flush()
-			cur = &netrcEntry{}
-		case "login":
-			v, _ := l.next(false)
-			if cur != nil {
-				cur.login = v
-			}
-		case "password":
-			v, _ := l.next(false)
-			if cur != nil {
-				cur.password = v
-			}
-		case "account":
-			l.next(false)
-		case "macdef":
-			flush()
-			l.next(false) // its name
-			l.skipMacro()
-		}
+	if d := f.Default; d != nil {
+		n.def = &netrcEntry{login: d.Login, password: d.Password}
 	}
-	flush()
 	return n
-}
-
-// netrcLexer splits a .netrc into words: runs of non-space bytes, or
-// quoted strings with \ escapes.
-type netrcLexer struct {
-	s string
-	i int
-}
-
-// next returns the next word; with keyword, a '#' starting a word makes a
-// comment to the end of the line.
-func (l *netrcLexer) next(keyword bool) (string, bool) {
-	for {
-		for l.i < len(l.s) && isNetrcSpace(l.s[l.i]) {
-			l.i++
-		}
-		if l.i >= len(l.s) {
-			return "", false
-		}
-		if keyword && l.s[l.i] == '#' {
-			for l.i < len(l.s) && l.s[l.i] != '\n' {
-				l.i++
-			}
-			continue
-		}
-		break
-	}
-	if l.s[l.i] == '"' {
-		l.i++
-		var b strings.Builder
-		for l.i < len(l.s) {
-			c := l.s[l.i]
-			l.i++
-			if c == '"' {
-				break
-			}
-			if c == '\\' && l.i < len(l.s) {
-				c = l.s[l.i]
-				l.i++
-			}
-			b.WriteByte(c)
-		}
-		return b.String(), true
-	}
-	start := l.i
-	for l.i < len(l.s) && !isNetrcSpace(l.s[l.i]) {
-		l.i++
-	}
-	return l.s[start:l.i], true
-}
-
-// skipMacro skips a macdef body: the rest of its line and every line up to
-// an empty one.
-func (l *netrcLexer) skipMacro() {
-	nl := strings.IndexByte(l.s[l.i:], '\n')
-	if nl < 0 {
-		l.i = len(l.s)
-		return
-	}
-	l.i += nl + 1
-	for l.i < len(l.s) {
-		nl := strings.IndexByte(l.s[l.i:], '\n')
-		if nl < 0 {
-			l.i = len(l.s)
-			return
-		}
-		line := l.s[l.i : l.i+nl]
-		l.i += nl + 1
-		if strings.TrimRight(line, "\r") == "" {
-			return
-		}
-	}
-}
-
-func isNetrcSpace(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
 }
 
 // lookup returns the entry for host (an originOf host, lower case, no

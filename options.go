@@ -10,12 +10,10 @@ import (
 	"net/url"
 	"strconv"
 	"time"
-
-	"golang.org/x/oauth2"
 )
 
 // Version is this library's version, sent in the default User-Agent.
-const Version = "0.1.0"
+const Version = "0.3.0"
 
 // DefaultUserAgent is the User-Agent a session sends unless told otherwise.
 const DefaultUserAgent = "reqivo-go/" + Version
@@ -87,9 +85,9 @@ type config struct {
 	rateLimit *RateLimit      // WithRateLimit; nil: no limit
 	breaker   *CircuitBreaker // WithCircuitBreaker; nil: no breakers
 	// Auth beyond basic and bearer (see authplan.go).
-	digest      *[2]string         // WithDigestAuth: user and password; nil: none
-	tokenSource oauth2.TokenSource // WithTokenSource; nil: none
-	netrc       *netrcFile         // WithNetrc; nil: none
+	digest *[2]string // WithDigestAuth: user and password; nil: none
+	tokens tokens     // WithTokenSource or WithTokenFunc; nil: none
+	netrc  *netrcFile // WithNetrc; nil: none
 
 	cache Cache // WithCache; nil: no cache
 
@@ -132,7 +130,9 @@ func WithBaseURL(u string) Option {
 	return func(c *config) error {
 		b, err := parseAbsoluteURL(u)
 		if err != nil {
-			return err
+			// Said of the base URL, since it is reported by requests
+			// whose own URL may be relative.
+			return bySetter("base URL "+quote(RedactURL(u)), err)
 		}
 		if b.RawQuery != "" || b.Fragment != "" {
 			return errorf(ErrInvalidURL, "base URL "+quote(RedactURL(u))+" has a query or fragment")

@@ -12,7 +12,9 @@ import "net/http"
 //	resp, err := c.Get(ctx, "users")
 //
 // A bad base URL, option or setter value does not panic: it is kept,
-// returned by Err and by every request. A Client is safe for concurrent use
+// returned by Err and by every request, before its URL is looked at. The
+// setters (BasicAuth, BearerToken, Header, OnRequest, OnResponse) return c;
+// Header hides Session.Header, whose headers Headers returns. A Client is safe for concurrent use
 // by multiple goroutines.
 type Client struct {
 	*Session
@@ -43,12 +45,16 @@ func (c *Client) BearerToken(token string) *Client {
 	return c
 }
 
-// Header sets a persistent header (see Session.SetHeader) and returns c.
-// Session.Header, which returns the headers, is reached as c.Session.Header.
+// Header sets a persistent header (see Session.SetHeader) and returns c,
+// for chaining. It is a setter: the persistent headers are read with
+// Headers (Session.Header, which this method hides on a Client).
 func (c *Client) Header(key, value string) *Client {
 	c.Session.SetHeader(key, value)
 	return c
 }
+
+// Headers returns a copy of the persistent headers, as Session.Header does.
+func (c *Client) Headers() http.Header { return c.Session.Header() }
 
 // OnRequest adds a request hook (see Session.OnRequest) and returns c.
 func (c *Client) OnRequest(hook func(*http.Request) error) *Client {

@@ -1,5 +1,5 @@
 // Response: an *http.Response with its body read (unless streamed), and
-// the conveniences of the seed's response object.
+// the conveniences of a requests-style response object.
 
 package reqivo
 
@@ -94,7 +94,7 @@ func (r *Response) Err() error {
 	if r.StatusCode < 400 {
 		return nil
 	}
-	return httpError(r.Request.Method, r.Request.URL, r.StatusCode, r.Status, r.body)
+	return httpError(r.Request.Method, r.Request.URL, r.StatusCode, r.Status, r.Header, r.body)
 }
 
 // URL returns the final URL, after redirects.

@@ -1,6 +1,6 @@
-// Resume and verification of downloads: the Resume and VerifySHA256
-// options, the part file <target>.part with its validator kept beside it
-// in <target>.part.meta, and the Content-Range and If-Range rules that
+// Resume and verification of downloads: the Resume, VerifySHA256 and
+// NoSync options, the part file <target>.<hash>.part with its validator
+// kept beside it in <target>.<hash>.part.meta, and the Content-Range and If-Range rules that
 // decide whether a part may be continued.
 
 package reqivo
@@ -22,9 +22,10 @@ import (
 	"time"
 )
 
-// downloadConfig is what Resume and VerifySHA256 set.
+// downloadConfig is what Resume, VerifySHA256 and NoSync set.
 type downloadConfig struct {
 	resume bool
+	noSync bool
 	sha256 []byte // nil: no digest to check
 	call   bool   // set by Download itself: the options are in their place
 }
@@ -36,13 +37,14 @@ func (rc *requestConfig) downloadOpts() *downloadConfig {
 	return rc.download
 }
 
-// errDownloadOnly refuses Resume and VerifySHA256 on a request that is not
-// a Download, rather than let a caller believe a body was verified.
-var errDownloadOnly = errorf(ErrInvalidOption, "Resume and VerifySHA256 are options of Download only")
+// errDownloadOnly refuses Resume, VerifySHA256 and NoSync on a request that
+// is not a Download, rather than let a caller believe a body was verified.
+var errDownloadOnly = errorf(ErrInvalidOption, "Resume, VerifySHA256 and NoSync are options of Download only")
 
 // Resume makes Download keep what it received of an unfinished transfer in
-// <target>.part, with the response's validator (a strong ETag, or a
-// Last-Modified date) in <target>.part.meta, and continue from there with
+// a part file, <target>.<hash>.part, with the response's validator (a
+// strong ETag, or a Last-Modified date) in <target>.<hash>.part.meta, and
+// continue from there with
 // Range and If-Range: after a retry within the call, or in a later call
 // (after a failure or a crash of the process). A server that ignores the
 // Range, or whose validator changed, sends the whole body, and the download
@@ -50,6 +52,11 @@ var errDownloadOnly = errorf(ErrInvalidOption, "Resume and VerifySHA256 are opti
 // continued: its part is restarted (within the call) or removed (when the
 // call fails). Both files are removed when the download completes. Only
 // Download takes it; any other request fails with ErrInvalidOption.
+//
+// The hash names the whole URL, its query included (user information and
+// fragment not): URLs that differ only in their query never continue each
+// other's part, and a URL whose query changes from call to call (a signed
+// URL signed anew) starts a new part each time.
 //
 // One Download at a time may resume a given target: a second one in the
 // same process fails with ErrInvalidOption while the first runs.
@@ -73,6 +80,19 @@ func VerifySHA256(hexDigest string) RequestOption {
 			return errorf(ErrInvalidOption, "VerifySHA256 wants 64 hexadecimal digits, not "+quote(truncate(hexDigest, 80)))
 		}
 		rc.downloadOpts().sha256 = b
+		return nil
+	}
+}
+
+// NoSync makes Download rename the complete file into place without
+// syncing it to disk first. By default the file is synced, so that after a
+// power loss or an OS crash the target holds either the old file or the
+// whole new one; that sync can cost a noticeable part of a second for a
+// large file. Use NoSync for scratch files that can be fetched again. Only
+// Download takes it; any other request fails with ErrInvalidOption.
+func NoSync() RequestOption {
+	return func(rc *requestConfig) error {
+		rc.downloadOpts().noSync = true
 		return nil
 	}
 }
@@ -148,9 +168,9 @@ func (m *partMeta) sameValidator(h http.Header) bool {
 	return lm == "" || lm == m.LastModified
 }
 
-// partURL is the URL a part is kept for: u without user information, query
-// or fragment (a signed URL changes its query from one call to the next,
-// and none of it belongs on disk).
+// partURL is the URL a meta file names: u without user information, query
+// or fragment (a query may hold a secret, which does not belong on disk;
+// the part's name carries the hash of the whole URL, see partPath).
 func partURL(u *url.URL) string {
 	c := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath}
 	return c.String()
@@ -238,12 +258,22 @@ func createTemp(target string) (*partFile, error) {
 	return &partFile{f: f, path: f.Name()}, nil
 }
 
-// openPart opens <target>.part for a download of u (partURL form) and
-// reads its meta file: the part is continued only if the meta file is
-// ours, for the same URL, with a validator, and no longer than the size it
-// announced. Otherwise the part is emptied.
-func openPart(target, u string) (*partFile, error) {
-	p := &partFile{path: target + ".part", meta: target + ".part.meta"}
+// partPath is the part file of a download of u to target:
+// <target>.<hash>.part, the hash of u's scheme, host, path and query. The
+// query is in, so that two resources that share a path (?id=1, ?id=2) and a
+// Last-Modified date cannot be spliced into one file.
+func partPath(target string, u *url.URL) string {
+	c := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath, RawQuery: u.RawQuery}
+	sum := sha256.Sum256([]byte(c.String()))
+	return target + "." + hex.EncodeToString(sum[:8]) + ".part"
+}
+
+// openPart opens the part file part (partPath) of a download to target of
+// u (partURL form) and reads its meta file: the part is continued only if
+// the meta file is ours, for the same URL, with a validator, and no longer
+// than the size it announced. Otherwise the part is emptied.
+func openPart(target, part, u string) (*partFile, error) {
+	p := &partFile{path: part, meta: part + ".meta"}
 	unlock, ok := claimPart(p.path)
 	if !ok {
 		return nil, errorf(ErrInvalidOption, "another Download is resuming "+quote(target))
@@ -275,14 +305,18 @@ func openPart(target, u string) (*partFile, error) {
 }
 
 // readPartMeta reads a meta file; ok is false when it is missing, too
-// large, not ours, or from another version.
+// large, not a regular file, not ours, or from another version. It follows
+// no symbolic link and does not wait on a FIFO planted at its path.
 func readPartMeta(path string) (partMeta, bool) {
 	var m partMeta
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|noFollow|nonBlock, 0)
 	if err != nil {
 		return m, false
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return m, false
+	}
 	b, err := io.ReadAll(io.LimitReader(f, maxPartMeta+1))
 	if err != nil || len(b) > maxPartMeta || json.Unmarshal(b, &m) != nil || m.Version != partMetaVersion {
 		return partMeta{}, false

@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -282,10 +283,10 @@ func TestResumeAcrossCalls(t *testing.T) {
 			got, err := os.ReadFile(target)
 			require.NoError(t, err)
 			assert.Equal(t, "old", string(got), "the target is untouched")
-			part, err := os.ReadFile(target + ".part")
+			part, err := os.ReadFile(partOf(t, target, f.URL))
 			require.NoError(t, err)
 			assert.Equal(t, v1[:40_000], part)
-			m, ok := readPartMeta(target + ".part.meta")
+			m, ok := readPartMeta(partOf(t, target, f.URL) + ".meta")
 			require.True(t, ok)
 			assert.Equal(t, partMeta{Version: partMetaVersion, URL: f.URL, ETag: `"v1"`, Size: 100_000}, m)
 
@@ -314,10 +315,19 @@ func TestResumeAcrossCalls(t *testing.T) {
 // after n bytes would.
 func writePart(t *testing.T, target string, content []byte, n int, u, etag string) {
 	t.Helper()
-	require.NoError(t, os.WriteFile(target+".part", content[:n], 0o600))
+	part := partOf(t, target, u)
+	require.NoError(t, os.WriteFile(part, content[:n], 0o600))
 	b, err := json.Marshal(partMeta{Version: partMetaVersion, URL: u, ETag: etag, Size: int64(len(content))})
 	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(target+".part.meta", b, 0o600))
+	require.NoError(t, os.WriteFile(part+".meta", b, 0o600))
+}
+
+// partOf is the part file of a Resume download of rawURL to target.
+func partOf(t testing.TB, target, rawURL string) string {
+	t.Helper()
+	u, err := url.Parse(rawURL)
+	require.NoError(t, err)
+	return partPath(target, u)
 }
 
 // A part that is already whole (a crash after its last byte) gets a 416
@@ -371,18 +381,20 @@ func TestResumeUntrustedPart(t *testing.T) {
 		setup func(t *testing.T, target, u string)
 	}{
 		{"no meta file", func(t *testing.T, target, u string) {
-			require.NoError(t, os.WriteFile(target+".part", []byte("junk"), 0o600))
+			require.NoError(t, os.WriteFile(partOf(t, target, u), []byte("junk"), 0o600))
 		}},
 		{"meta for another URL", func(t *testing.T, target, u string) {
-			writePart(t, target, payload, 1000, u+"x", `"v1"`)
+			writePart(t, target, payload, 1000, u, `"v1"`)
+			m, _ := json.Marshal(partMeta{Version: partMetaVersion, URL: u + "x", ETag: `"v1"`, Size: 100_000})
+			require.NoError(t, os.WriteFile(partOf(t, target, u)+".meta", m, 0o600))
 		}},
 		{"meta of another version", func(t *testing.T, target, u string) {
 			writePart(t, target, payload, 1000, u, `"v1"`)
-			require.NoError(t, os.WriteFile(target+".part.meta", []byte(`{"v":99,"url":"`+u+`","etag":"\"v1\"","size":100000}`), 0o600))
+			require.NoError(t, os.WriteFile(partOf(t, target, u)+".meta", []byte(`{"v":99,"url":"`+u+`","etag":"\"v1\"","size":100000}`), 0o600))
 		}},
 		{"garbage meta", func(t *testing.T, target, u string) {
 			writePart(t, target, payload, 1000, u, `"v1"`)
-			require.NoError(t, os.WriteFile(target+".part.meta", []byte("{"), 0o600))
+			require.NoError(t, os.WriteFile(partOf(t, target, u)+".meta", []byte("{"), 0o600))
 		}},
 		{"weak ETag", func(t *testing.T, target, u string) {
 			writePart(t, target, payload, 1000, u, `W/"v1"`)
@@ -393,7 +405,7 @@ func TestResumeUntrustedPart(t *testing.T) {
 		{"part longer than the size", func(t *testing.T, target, u string) {
 			writePart(t, target, append(payload, payload...), 150_000, u, `"v1"`)
 			m, _ := json.Marshal(partMeta{Version: partMetaVersion, URL: u, ETag: `"v1"`, Size: 100_000})
-			require.NoError(t, os.WriteFile(target+".part.meta", m, 0o600))
+			require.NoError(t, os.WriteFile(partOf(t, target, u)+".meta", m, 0o600))
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -525,7 +537,7 @@ func TestResumeAfterKill(t *testing.T) {
 	require.NoError(t, cmd.Start())
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		fi, err := os.Stat(target + ".part")
+		fi, err := os.Stat(partOf(t, target, srv.URL))
 		if err == nil && fi.Size() == sentBeforeKill {
 			break
 		}
@@ -780,4 +792,58 @@ func TestResumeAfterStall(t *testing.T) {
 	defer mu.Unlock()
 	require.GreaterOrEqual(t, len(ranges), 2)
 	assert.Equal(t, []string{"", "bytes=30000-"}, ranges[:2])
+}
+
+// TestResumePartPerQuery: two resources that differ only in their query,
+// with the same size and Last-Modified, keep separate parts: the second
+// download does not continue the first one's part (which would splice the
+// two into one file), and the first is still continued afterwards.
+func TestResumePartPerQuery(t *testing.T) {
+	t.Parallel()
+	bodies := map[string][]byte{"1": testPayload(1), "2": testPayload(2)}
+	modtime := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	var mu sync.Mutex
+	var seen []string // "id range"
+	cut := true
+	srv := setupServer(t, func(w http.ResponseWriter, r *http.Request) {
+		id := r.URL.Query().Get("id")
+		mu.Lock()
+		seen = append(seen, id+" "+r.Header.Get("Range"))
+		cutNow := cut && id == "1"
+		cut = cut && !cutNow
+		mu.Unlock()
+		if cutNow {
+			w.Header().Set("Last-Modified", modtime.Format(http.TimeFormat))
+			w.Header().Set("Content-Length", strconv.Itoa(len(bodies[id])))
+			_, _ = w.Write(bodies[id][:40_000])
+			w.(http.Flusher).Flush()
+			panic(http.ErrAbortHandler)
+		}
+		http.ServeContent(w, r, "", modtime, bytes.NewReader(bodies[id]))
+	})
+	s := newTestSession(t)
+	dir := t.TempDir()
+	target := filepath.Join(dir, "file.bin")
+
+	_, err := s.Download(context.Background(), srv.URL+"/file", target, Resume(), Query("id", "1"))
+	require.ErrorIs(t, err, ErrNetwork)
+	part, err := os.ReadFile(partOf(t, target, srv.URL+"/file?id=1"))
+	require.NoError(t, err, "the part is named by the whole URL, a Query option included")
+	assert.Len(t, part, 40_000)
+
+	_, err = s.Download(context.Background(), srv.URL+"/file?id=2", target, Resume(), VerifySHA256(sha256Hex(bodies["2"])))
+	require.NoError(t, err)
+	got, err := os.ReadFile(target)
+	require.NoError(t, err)
+	assert.True(t, bytes.Equal(bodies["2"], got), "id=2 whole, not spliced onto id=1's part")
+
+	_, err = s.Download(context.Background(), srv.URL+"/file?id=1", target, Resume(), VerifySHA256(sha256Hex(bodies["1"])))
+	require.NoError(t, err)
+	got, err = os.ReadFile(target)
+	require.NoError(t, err)
+	assert.True(t, bytes.Equal(bodies["1"], got))
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, []string{"1 ", "2 ", "1 bytes=40000-"}, seen)
+	assert.Equal(t, []string{"file.bin"}, dirEntries(t, dir))
 }

@@ -181,14 +181,15 @@ func (s *Session) Request(ctx context.Context, method, rawURL string, opts ...Re
 		rc.closeBody()
 		return nil, &RequestError{Method: method, URL: s.shownURL(rawURL), Err: err}
 	}
-	if err := rc.apply(opts); err != nil {
+	err := rc.apply(opts) // first, so that fail closes a body option's body
+	if kept := s.unusable(); kept != nil {
+		return fail(kept)
+	}
+	if err != nil {
 		return fail(err)
 	}
 	if rc.download != nil && !rc.download.call {
 		return fail(errDownloadOnly)
-	}
-	if !s.usable() {
-		return fail(errZeroSession)
 	}
 	if len(rc.pathParams) > 0 || strings.IndexByte(rawURL, '{') >= 0 {
 		filled, err := fillPath(rawURL, rc.pathParams)
@@ -259,6 +260,16 @@ var errZeroSession = errorf(ErrInvalidOption, "the zero Session is not usable: m
 // usable reports whether s was made by NewSession or New.
 func (s *Session) usable() bool { return s != nil && s.cfg != nil }
 
+// unusable is the error every request of s returns before it looks at its
+// URL: the zero Session's, or the construction error New kept (a bad base
+// URL explains a relative URL's failure better than the URL does).
+func (s *Session) unusable() error {
+	if !s.usable() {
+		return errZeroSession
+	}
+	return s.err
+}
+
 // Do sends req with the session applied: persistent headers under req's
 // own, auth, cookies, hooks, redirects, retries and the timeouts. Like
 // http.Client.Do, the response body is live and the caller must close it.
@@ -280,8 +291,8 @@ func (s *Session) Do(req *http.Request) (*http.Response, error) {
 		}
 		return nil, &RequestError{Method: method, URL: redactURL(req.URL), Err: err}
 	}
-	if !s.usable() {
-		return fail(errZeroSession)
+	if err := s.unusable(); err != nil {
+		return fail(err)
 	}
 	if err := checkMethod(method); err != nil {
 		return fail(err)

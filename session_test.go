@@ -363,6 +363,7 @@ func TestFacadeNew(t *testing.T) {
 	assert.Equal(t, "o", e.Header.Get("X-Opt"))
 	assert.Equal(t, []string{"req", "resp"}, hooks)
 	assert.Equal(t, "f", c.Session.Header().Get("X-Fluent"))
+	assert.Equal(t, c.Session.Header(), c.Headers())
 
 	c.BasicAuth("u", "p")
 	resp, err = c.Get(context.Background(), "users")

@@ -184,10 +184,11 @@ func (s *Session) newEventStream(ctx context.Context, method, rawURL string, opt
 	all = append(all, streamDefaults("text/event-stream"))
 	err := rc.apply(append(all, opts...))
 	replayable := !rc.bodySet || rc.getBody != nil
+	if kept := s.unusable(); kept != nil {
+		err = kept
+	}
 	switch {
 	case err != nil:
-	case !s.usable():
-		err = errZeroSession
 	case ctx == nil:
 		err = errorf(ErrInvalidOption, "nil context")
 	case rc.reconnect > 0 && !replayable:

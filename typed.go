@@ -58,7 +58,7 @@ func RequestJSON[T any](ctx context.Context, s *Session, method, url string, opt
 		if !resp.buffered {
 			body, _ = io.ReadAll(io.LimitReader(resp.Body, 4<<10))
 		}
-		return zero, resp, httpError(resp.Request.Method, resp.Request.URL, resp.StatusCode, resp.Status, body)
+		return zero, resp, httpError(resp.Request.Method, resp.Request.URL, resp.StatusCode, resp.Status, resp.Header, body)
 	}
 	if resp.StatusCode == http.StatusNoContent {
 		return zero, resp, nil

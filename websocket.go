@@ -193,8 +193,8 @@ func (s *Session) WebSocket(ctx context.Context, rawURL string, opts ...WebSocke
 	fail := func(err error) (*WebSocket, error) {
 		return nil, &RequestError{Method: http.MethodGet, URL: shown, Err: err}
 	}
-	if !s.usable() {
-		return fail(errZeroSession)
+	if err := s.unusable(); err != nil {
+		return fail(err)
 	}
 	cfg := wsConfig{maxMessage: DefaultMaxMessageBytes}
 	for _, o := range opts {
@@ -212,8 +212,6 @@ func (s *Session) WebSocket(ctx context.Context, rawURL string, opts ...WebSocke
 	wsu := wsURL(u)
 	shown = redactURL(wsu)
 	switch {
-	case s.err != nil:
-		return fail(s.err)
 	case s.closed.Load():
 		return fail(ErrClosed)
 	case ctx == nil:
@@ -317,7 +315,7 @@ func (h *handshake) failure(ctx context.Context, u *url.URL, resp *http.Response
 			// The dialler kept the first 1 KiB of the body in memory.
 			body, _ = io.ReadAll(resp.Body)
 		}
-		he := httpError(http.MethodGet, u, resp.StatusCode, resp.Status, body)
+		he := httpError(http.MethodGet, u, resp.StatusCode, resp.Status, resp.Header, body)
 		return wrapKind(ErrWebSocket, "handshake refused", refusedError{he})
 	case ctx.Err() != nil:
 		return classify(ctx, err)

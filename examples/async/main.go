@@ -60,7 +60,7 @@ func argOf(r *reqivo.Response, key string) (string, error) {
 }
 
 // Gather over one session: five GETs at once, results in the order asked.
-// The seed's asyncio.gather(*[s.get(u) for u in urls]).
+// Python's asyncio.gather(*[s.get(u) for u in urls]), in Go.
 func gatherOneSession(ctx context.Context, base string) (_ string, err error) {
 	a, err := newSession(base)
 	if err != nil {

@@ -5,7 +5,7 @@
 //	go run ./examples/download [-o file]
 //
 // First a call without retries breaks at 40%: it fails, the target is left
-// as it was, and what came is kept in <file>.part. The next call continues
+// as it was, and what came is kept in <file>.<hash>.part. The next call continues
 // the part with Range and If-Range and checks the whole file's SHA-256.
 // Then a session with retries gets a file cut twice (at 30% and 60%)
 // within one call. It exits non-zero if anything does not go as described.
@@ -80,11 +80,15 @@ func run() error {
 	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("no file should be at %s yet (%v)", path, err)
 	}
-	part, err := os.Stat(path + ".part")
+	parts, err := filepath.Glob(path + ".*.part") // <file>.<hash of the URL>.part
+	if err != nil || len(parts) != 1 {
+		return fmt.Errorf("want one part file, got %v (%v)", parts, err)
+	}
+	part, err := os.Stat(parts[0])
 	if err != nil {
 		return err
 	}
-	fmt.Printf("    %s: none; %s.part keeps %d of %d bytes\n", filepath.Base(path), filepath.Base(path), part.Size(), len(content))
+	fmt.Printf("    %s: none; %s keeps %d of %d bytes\n", filepath.Base(path), filepath.Base(parts[0]), part.Size(), len(content))
 
 	// 2. The next call continues the part.
 	resp, err := s.Download(ctx, srv.url, path, reqivo.Resume(), reqivo.VerifySHA256(digest))

@@ -1,7 +1,8 @@
 // Command oauth2 shows a session authorized by an OAuth2 client-credentials
 // token source, against a token endpoint and an API started inside this
 // process on 127.0.0.1: concurrent requests share one token, an expired
-// token is refreshed before the next request, the token never follows a
+// token is refreshed before the next request, a token the server revoked
+// is replaced by one call to the token endpoint, the token never follows a
 // redirect to another origin, and a token endpoint that refuses the client
 // fails the request with reqivo.ErrAuth. It exits non-zero if any step does
 // not get what it should.
@@ -71,6 +72,13 @@ func (ts *tokenServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(map[string]any{"access_token": tok, "token_type": "Bearer", "expires_in": tokenLife})
 }
 
+// revoke makes tok invalid before its expiry.
+func (ts *tokenServer) revoke(tok string) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	delete(ts.expiry, tok)
+}
+
 // valid reports whether tok was granted and has not expired.
 func (ts *tokenServer) valid(tok string) bool {
 	ts.mu.Lock()
@@ -121,7 +129,7 @@ func run() (err error) {
 	api.HandleFunc("/me", func(w http.ResponseWriter, r *http.Request) {
 		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || !tokens.valid(tok) {
-			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="unknown or expired token"`)
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
@@ -138,14 +146,13 @@ func run() (err error) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	// The token fetch takes its HTTP client from this context: give it a
-	// timeout, since TokenSource.Token takes no context of its own.
-	tokenCtx := context.WithValue(ctx, oauth2.HTTPClient, &http.Client{Timeout: 10 * time.Second})
 	cc := clientcredentials.Config{ClientID: clientID, ClientSecret: clientSecret, TokenURL: tokenURL + "/token"}
 
-	// cc.TokenSource is an oauth2.ReuseTokenSource: one token for all
-	// requests until it expires.
-	s, err := reqivo.NewSession(reqivo.WithBaseURL(apiURL), reqivo.WithTokenSource(cc.TokenSource(tokenCtx)))
+	// cc.Token asks the token endpoint each time it is called; the session
+	// keeps the token for all requests until it expires or is refused, and
+	// calls cc.Token with the context of the request that needs a token,
+	// so the request's deadline bounds the token fetch too.
+	s, err := reqivo.NewSession(reqivo.WithBaseURL(apiURL), reqivo.WithTokenFunc(cc.Token))
 	if err != nil {
 		return err
 	}
@@ -191,7 +198,23 @@ func run() (err error) {
 	}
 	fmt.Println("ok   token refreshed after expiry:", resp.Text())
 
-	// 3. A redirect to another origin does not carry the token.
+	// 3. A token the server revokes is replaced: the 401 invalid_token
+	// makes the session ask the token endpoint once, and the request is
+	// sent again with the new token.
+	tokens.revoke(fmt.Sprintf("at-%d", tokens.issued.Load())) // the latest
+	resp, err = s.Get(ctx, "/me")
+	if err != nil {
+		return err
+	}
+	if err = resp.Err(); err != nil {
+		return fmt.Errorf("after revocation: %w", err)
+	}
+	if n := tokens.issued.Load(); n != 3 {
+		return fmt.Errorf("after revocation: %d tokens issued, want 3", n)
+	}
+	fmt.Println("ok   revoked token replaced by one refetch")
+
+	// 4. A redirect to another origin does not carry the token.
 	resp, err = s.Get(ctx, "/away")
 	if err != nil {
 		return err
@@ -201,10 +224,10 @@ func run() (err error) {
 	}
 	fmt.Println("ok   no token sent across origins on a redirect")
 
-	// 4. A token endpoint that refuses the client fails the request with
+	// 5. A token endpoint that refuses the client fails the request with
 	// ErrAuth; the request is not sent.
 	bad := clientcredentials.Config{ClientID: clientID, ClientSecret: "wrong", TokenURL: tokenURL + "/token"}
-	s2, err := reqivo.NewSession(reqivo.WithBaseURL(apiURL), reqivo.WithTokenSource(bad.TokenSource(tokenCtx)))
+	s2, err := reqivo.NewSession(reqivo.WithBaseURL(apiURL), reqivo.WithTokenFunc(bad.Token))
 	if err != nil {
 		return err
 	}

@@ -252,10 +252,11 @@ func fluentFacade(ctx context.Context, base string) (string, error) {
 	bad := reqivo.New("ftp://example.invalid")
 	defer bad.Close()
 	_, err = bad.Get(ctx, "/get")
-	if !errors.Is(err, reqivo.ErrInvalidURL) {
-		return "", fmt.Errorf("a bad base URL: want ErrInvalidURL, got %v", err)
+	// The kept error itself, not a complaint about the relative URL.
+	if !errors.Is(err, reqivo.ErrInvalidURL) || !errors.Is(err, bad.Err()) {
+		return "", fmt.Errorf("a bad base URL: want its kept ErrInvalidURL, got %v", err)
 	}
-	return fmt.Sprintf("New(base).BasicAuth(...) -> %d; a bad base URL is kept: %v", resp.StatusCode, bad.Err()), nil
+	return fmt.Sprintf("New(base).BasicAuth(...) -> %d; a bad base URL is kept: %v", resp.StatusCode, err), nil
 }
 
 // Connection pooling: three requests, one connection.

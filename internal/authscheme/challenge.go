@@ -1,31 +1,32 @@
-// Challenges: the WWW-Authenticate header (RFC 9110, 11.6.1) parsed into
-// its challenges, for Digest auth and for a Bearer invalid_token.
-
-package reqivo
+// Package authscheme holds the pure parts of HTTP authentication: the
+// WWW-Authenticate header (RFC 9110, 11.6.1) parsed into its challenges,
+// the Bearer error a challenge carries (RFC 6750, 3), and the Digest
+// computation (RFC 7616). Nothing here does I/O.
+package authscheme
 
 import "strings"
 
-// challenge is one auth challenge: a scheme, then either auth-params or a
+// Challenge is one auth challenge: a scheme, then either auth-params or a
 // token68.
-type challenge struct {
-	scheme  string            // as sent; compare with strings.EqualFold
-	params  map[string]string // lower-case names, unquoted values; first of a repeated name wins
-	token68 string
+type Challenge struct {
+	Scheme  string            // as sent; compare with strings.EqualFold
+	Params  map[string]string // lower-case names, unquoted values; first of a repeated name wins
+	Token68 string
 }
 
-// maxChallenges bounds what parseChallenges keeps of a hostile header.
-const maxChallenges = 16
+// MaxChallenges bounds what Parse keeps of a hostile header.
+const MaxChallenges = 16
 
-// parseChallenges parses the values of WWW-Authenticate headers (each may
+// Parse parses the values of WWW-Authenticate headers (each may
 // hold several challenges, comma-separated). What does not parse is skipped
 // up to the next comma; it never fails.
-func parseChallenges(values []string) []challenge {
-	var out []challenge
+func Parse(values []string) []Challenge {
+	var out []Challenge
 	for _, v := range values {
 		p := challengeParser{s: v}
 		out = p.parse(out)
-		if len(out) >= maxChallenges {
-			return out[:maxChallenges]
+		if len(out) >= MaxChallenges {
+			return out[:MaxChallenges]
 		}
 	}
 	return out
@@ -36,9 +37,9 @@ type challengeParser struct {
 	i int
 }
 
-func (p *challengeParser) parse(out []challenge) []challenge {
+func (p *challengeParser) parse(out []Challenge) []Challenge {
 	cur := -1 // index in out of the challenge params go to
-	for len(out) < maxChallenges {
+	for len(out) < MaxChallenges {
 		p.skip(" \t,")
 		if p.i >= len(p.s) {
 			break
@@ -59,12 +60,12 @@ func (p *challengeParser) parse(out []challenge) []challenge {
 			}
 			name := strings.ToLower(t)
 			c := &out[cur]
-			if c.token68 == "" {
-				if c.params == nil {
-					c.params = map[string]string{}
+			if c.Token68 == "" {
+				if c.Params == nil {
+					c.Params = map[string]string{}
 				}
-				if _, dup := c.params[name]; !dup {
-					c.params[name] = v
+				if _, dup := c.Params[name]; !dup {
+					c.Params[name] = v
 				}
 			}
 			continue
@@ -75,14 +76,14 @@ func (p *challengeParser) parse(out []challenge) []challenge {
 			continue
 		}
 		// t is a scheme; a token68 may follow it.
-		out = append(out, challenge{scheme: t})
+		out = append(out, Challenge{Scheme: t})
 		cur = len(out) - 1
 		if p.i < len(p.s) && p.s[p.i] != ',' {
 			save := p.i
 			if t68 := p.token68(); t68 != "" {
 				p.skip(" \t")
 				if p.i >= len(p.s) || p.s[p.i] == ',' {
-					out[cur].token68 = t68
+					out[cur].Token68 = t68
 					continue
 				}
 			}
@@ -136,7 +137,7 @@ func (p *challengeParser) token68End() bool {
 
 func (p *challengeParser) token() string {
 	start := p.i
-	for p.i < len(p.s) && isTokenChar(p.s[p.i]) {
+	for p.i < len(p.s) && IsTokenChar(p.s[p.i]) {
 		p.i++
 	}
 	return p.s[start:p.i]
@@ -183,7 +184,8 @@ func (p *challengeParser) value() (string, bool) {
 	return "", false // no closing quote
 }
 
-func isTokenChar(c byte) bool {
+// IsTokenChar reports whether c may be in an RFC 9110 token.
+func IsTokenChar(c byte) bool {
 	switch {
 	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
 		return true
@@ -199,8 +201,8 @@ func isToken68Char(c byte) bool {
 	return strings.IndexByte("-._~+/", c) >= 0
 }
 
-// quoteParam returns s as a quoted-string: '"' and '\' escaped.
-func quoteParam(s string) string {
+// QuoteParam returns s as a quoted-string: '"' and '\' escaped.
+func QuoteParam(s string) string {
 	var b strings.Builder
 	b.Grow(len(s) + 2)
 	b.WriteByte('"')
@@ -214,13 +216,20 @@ func quoteParam(s string) string {
 	return b.String()
 }
 
-// bearerInvalidToken reports whether a WWW-Authenticate of h says the
+// BearerInvalidToken reports whether WWW-Authenticate values say the
 // bearer token was refused (RFC 6750, 3.1: error="invalid_token").
-func bearerInvalidToken(values []string) bool {
-	for _, c := range parseChallenges(values) {
-		if strings.EqualFold(c.scheme, "Bearer") && c.params["error"] == "invalid_token" {
-			return true
+func BearerInvalidToken(values []string) bool {
+	code, _ := BearerError(values)
+	return code == "invalid_token"
+}
+
+// BearerError returns the error code and error_description of the first
+// Bearer challenge with an error (RFC 6750, 3), or "", "".
+func BearerError(values []string) (code, description string) {
+	for _, c := range Parse(values) {
+		if strings.EqualFold(c.Scheme, "Bearer") && c.Params["error"] != "" {
+			return c.Params["error"], c.Params["error_description"]
 		}
 	}
-	return false
+	return "", ""
 }
