@@ -32,6 +32,7 @@ type Session struct {
 	limiters   *limiters     // nil without WithRateLimit
 	breakers   *breakers     // nil without WithCircuitBreaker
 	cache      *sessionCache // nil: no cache
+	slots      *slots        // an AsyncSession's bound; nil: none
 
 	closed atomic.Bool
 
