@@ -5,6 +5,7 @@ package reqivo
 
 import (
 	"errors"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -74,16 +75,13 @@ func breakerOutcome(resp *http.Response, err error) error {
 	return nil
 }
 
-// hostKey is the key of u's host in the limits and breakers: the host and
-// port, lower case, the port made explicit.
+// hostKey is the key of u's host in the per-host state (breakers, rate
+// limits, retry budgets): the host as the origin check normalises it
+// (lower-case ASCII, a Unicode name in its IDNA form), without the
+// trailing dot of a fully qualified name, and the port, the scheme's
+// default made explicit, as in "api.example.com:443". So "HOST.", "host:"
+// and "host:443" share the state of "host" over https, as they share its
+// server.
 func hostKey(u *url.URL) string {
-	h := u.Host
-	if u.Port() == "" {
-		if u.Scheme == "https" {
-			h += ":443"
-		} else {
-			h += ":80"
-		}
-	}
-	return strings.ToLower(h)
+	return net.JoinHostPort(asciiHost(strings.TrimSuffix(u.Hostname(), ".")), originOf(u).port)
 }
