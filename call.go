@@ -325,11 +325,8 @@ func (c *call) send(req *http.Request, n int) (*http.Response, *watch, error) {
 	var g guard
 	if s.limiters != nil || s.breakers != nil {
 		var err error
-		if g, err = s.guard(req); err != nil {
+		if g, err = c.guard(req); err != nil {
 			closeBody(req) // never sent: closed as a sent one's would be
-			if c.obs != nil && errors.Is(err, ErrCircuitOpen) {
-				c.notify(req, Notice{Kind: NoticeBreakerRejected})
-			}
 			return nil, nil, classify(c.ctx, err)
 		}
 	}
@@ -338,9 +335,7 @@ func (c *call) send(req *http.Request, n int) (*http.Response, *watch, error) {
 	if c.obs != nil {
 		var err error
 		if sreq, at, err = c.startAttempt(sreq, n); err != nil {
-			if g.hb != nil {
-				g.hb.report(g.done, errExcluded) // never sent
-			}
+			g.unsent()
 			closeBody(req)
 			w.stop()
 			return nil, nil, err

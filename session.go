@@ -85,10 +85,10 @@ func newSession(opts []Option) *Session {
 	}
 	s.rt = &countingTransport{next: base, n: &s.n}
 	if c.rateLimit != nil {
-		s.limiters = newLimiters(*c.rateLimit, &s.clock, c.logger, &s.n.rateWait)
+		s.limiters = newLimiters(*c.rateLimit, &s.clock, &s.n.rateWait)
 	}
 	if c.breaker != nil {
-		s.breakers = newBreakers(*c.breaker, &s.clock, c.logger)
+		s.breakers = newBreakers(*c.breaker, &s.clock)
 	}
 	for i := len(c.middleware) - 1; i >= 0; i-- {
 		s.rt = c.middleware[i](s.rt)
