@@ -72,16 +72,24 @@ func WithCircuitBreaker(b CircuitBreaker) Option {
 }
 
 // Breakers returns the state of the circuit breaker of each host the
-// session has sent to, keyed by host and port ("api.example.com:443"):
-// "closed", "open" or "half-open". It is empty without WithCircuitBreaker.
+// session has sent to recently, keyed by host and port, normalised
+// ("api.example.com:443"): "closed", "open" or "half-open". It is empty
+// without WithCircuitBreaker.
+//
+// A host's breaker is forgotten once it has gone unused for five minutes
+// (on the session's clock), so that a session sending to many hosts does
+// not keep a breaker for each for good; a forgotten breaker starts closed
+// again, its count of failures at zero. An open breaker is kept for its
+// whole cooldown and then five minutes more, and one whose probe is in
+// flight until the probe ends: forgetting cannot cut a cooldown short.
 func (s *Session) Breakers() map[string]string {
 	m := map[string]string{}
 	if !s.usable() || s.breakers == nil {
 		return m
 	}
-	s.breakers.hosts.Range(func(k, v any) bool {
-		m[k.(string)] = v.(*hostBreaker).state(s.breakers.clock.now())
-		return true
+	now := s.breakers.clock.now()
+	s.breakers.hosts.each(func(k string, hb *hostBreaker) {
+		m[k] = hb.state(now)
 	})
 	return m
 }
@@ -90,8 +98,8 @@ func (s *Session) Breakers() map[string]string {
 // It is safe for concurrent use.
 type breakers struct {
 	cfg   CircuitBreaker
-	clock *clock   // the session's: tests replace it
-	hosts sync.Map // host key -> *hostBreaker
+	clock *clock // the session's: tests replace it
+	hosts hostTable[*hostBreaker]
 }
 
 // hostBreaker is one host's breaker. gobreaker counts the failures, trips,
@@ -110,6 +118,12 @@ type hostBreaker struct {
 	// changes are the changes of state made by the admit or report under
 	// way, for it to report.
 	changes []breakerChange
+	// used is when an attempt was last admitted; inflight counts the
+	// admitted attempts not yet reported; dropped is set once the breaker
+	// is evicted from its table (see evict).
+	used     time.Time
+	inflight int
+	dropped  bool
 }
 
 // breakerChange is a change of a breaker's state, as a Notice reports it.
@@ -130,10 +144,27 @@ func newBreakers(cfg CircuitBreaker, clk *clock) *breakers {
 	return &breakers{cfg: cfg, clock: clk}
 }
 
-func (bs *breakers) host(key string) *hostBreaker {
-	if hb, ok := bs.hosts.Load(key); ok {
-		return hb.(*hostBreaker)
+func (bs *breakers) host(key string, now time.Time) *hostBreaker {
+	return bs.hosts.get(key, now, func() *hostBreaker {
+		hb := bs.newHost(key)
+		hb.used = now
+		return hb
+	})
+}
+
+// evict drops hb from its table if it is closed and unused for hostIdle,
+// or open and past its cooldown by hostIdle, with no attempt in flight.
+func (hb *hostBreaker) evict(now time.Time) bool {
+	hb.mu.Lock()
+	defer hb.mu.Unlock()
+	if hb.inflight > 0 || hb.st == gobreaker.StateHalfOpen || now.Sub(latest(hb.used, hb.openUntil)) < hostIdle {
+		return false
 	}
+	hb.dropped = true
+	return true
+}
+
+func (bs *breakers) newHost(key string) *hostBreaker {
 	hb := &hostBreaker{}
 	failures := uint32(min(bs.cfg.Failures, 1<<31))
 	hb.cb = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
@@ -163,8 +194,7 @@ func (bs *breakers) host(key string) *hostBreaker {
 			hb.changes = append(hb.changes, ch)
 		},
 	})
-	v, _ := bs.hosts.LoadOrStore(key, hb)
-	return v.(*hostBreaker)
+	return hb
 }
 
 // admit asks the host's breaker to let an attempt through. It returns the
@@ -172,10 +202,17 @@ func (bs *breakers) host(key string) *hostBreaker {
 // it to report), or a *circuitOpenError; and the changes of state the
 // admission made (the end of a cooldown), for the attempt to report.
 func (bs *breakers) admit(key string) (*hostBreaker, func(error), []breakerChange, error) {
-	hb := bs.host(key)
 	now := bs.clock.now()
+	hb := bs.host(key, now)
 	hb.mu.Lock()
+	for hb.dropped {
+		// Evicted between the lookup and the lock: a new one is made.
+		hb.mu.Unlock()
+		hb = bs.host(key, now)
+		hb.mu.Lock()
+	}
 	defer hb.mu.Unlock()
+	hb.used = now
 	if now.Before(hb.openUntil) {
 		return nil, nil, nil, &circuitOpenError{host: key, failures: bs.cfg.Failures, wait: hb.openUntil.Sub(now)}
 	}
@@ -186,6 +223,7 @@ func (bs *breakers) admit(key string) (*hostBreaker, func(error), []breakerChang
 		// gobreaker keeps it): the probe decides soon.
 		return nil, nil, changes, &circuitOpenError{host: key}
 	}
+	hb.inflight++
 	return hb, done, changes, nil
 }
 
@@ -194,6 +232,7 @@ func (bs *breakers) admit(key string) (*hostBreaker, func(error), []breakerChang
 func (hb *hostBreaker) report(done func(error), outcome error) []breakerChange {
 	hb.mu.Lock()
 	defer hb.mu.Unlock()
+	hb.inflight--
 	done(outcome)
 	return hb.takeChanges()
 }

@@ -106,7 +106,7 @@ type limiters struct {
 	cfg   RateLimit
 	clock *clock        // the session's: tests replace it
 	wait  *atomic.Int64 // Stats.RateLimitWait, in nanoseconds
-	hosts sync.Map      // host key -> *bucket
+	hosts hostTable[*bucket]
 }
 
 // bucket is one host's token bucket, with what its responses said.
@@ -126,6 +126,9 @@ type bucket struct {
 	// slowUntil: lim runs below the configured rate until then; zero when
 	// it runs at the configured rate.
 	slowUntil time.Time
+	// refill is how long lim takes to fill up from empty at the
+	// configured rate.
+	refill time.Duration
 }
 
 func newLimiters(cfg RateLimit, clk *clock, wait *atomic.Int64) *limiters {
@@ -136,11 +139,24 @@ func newLimiters(cfg RateLimit, clk *clock, wait *atomic.Int64) *limiters {
 }
 
 func (ls *limiters) bucket(key string) *bucket {
-	if b, ok := ls.hosts.Load(key); ok {
-		return b.(*bucket)
-	}
-	b, _ := ls.hosts.LoadOrStore(key, &bucket{lim: rate.NewLimiter(rate.Limit(ls.cfg.Rate), ls.cfg.Burst)})
-	return b.(*bucket)
+	now := ls.clock.now()
+	return ls.hosts.get(key, now, func() *bucket {
+		refill := time.Duration(float64(ls.cfg.Burst) / ls.cfg.Rate * float64(time.Second))
+		if refill < 0 || refill > maxQuotaReset {
+			refill = maxQuotaReset // a rate so low its float overflows
+		}
+		return &bucket{lim: rate.NewLimiter(rate.Limit(ls.cfg.Rate), ls.cfg.Burst), refill: refill, last: now}
+	})
+}
+
+// evict reports whether b may be dropped from its table at now: it holds
+// nothing a new bucket would not (it is full again, neither paused nor
+// slowed) and has for hostIdle. A request that looked b up just before
+// gets from it what a new bucket would give.
+func (b *bucket) evict(now time.Time) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return now.Sub(latest(b.last.Add(b.refill), b.pausedUntil, b.slowUntil)) >= hostIdle
 }
 
 // at returns the time to give lim for a request at now: never before a
