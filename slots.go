@@ -91,7 +91,8 @@ func (s *slots) enqueue(f *Future) bool {
 	s.pushLocked(&f.w)
 	if f.ctx.Done() != nil {
 		// Set under mu: leave reads stop when it takes f out of line.
-		f.stop = context.AfterFunc(f.ctx, func() { f.a.cancelQueued(f) })
+		a := f.a // f.a is cleared once f resolves
+		f.stop = context.AfterFunc(f.ctx, func() { a.cancelQueued(f) })
 	}
 	return false
 }
