@@ -37,7 +37,9 @@ func (c *call) guard(req *http.Request) (guard, error) {
 		g.changed(changes)
 		if err != nil {
 			s.n.circuitRejected.Add(1)
-			c.notify(req, Notice{Kind: NoticeBreakerRejected, Detail: err.Error()})
+			if c.obs != nil {
+				c.notify(req, Notice{Kind: NoticeBreakerRejected, Detail: err.Error()})
+			}
 			return guard{}, err
 		}
 	}
