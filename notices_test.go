@@ -206,6 +206,7 @@ func TestLogNotices(t *testing.T) {
 		})
 	}
 	assert.Len(t, noticeNames, len(noticeLevels), "a level for every kind")
+	assert.Equal(t, "rate_store_error", NoticeRateStoreError.String())
 }
 
 // A failing store writes at most one record a second.
