@@ -162,8 +162,10 @@ func (a *AsyncSession) dispatch(f *Future) {
 // claim, and resolves f.
 func (a *AsyncSession) work(f *Future) {
 	defer a.workers.Done()
-	h := &heldSlot{s: a.slots}
-	resp, err := a.Session.Request(context.WithValue(f.ctx, heldSlotKey{}, h), f.method, f.url, f.opts...)
+	h := &f.held
+	h.s = a.slots
+	f.sctx = slotContext{Context: f.ctx, h: h}
+	resp, err := a.Session.Request(&f.sctx, f.method, f.url, f.opts...)
 	if h.unclaimed() {
 		a.slots.leave() // refused before its call began
 	}
@@ -243,6 +245,8 @@ type Future struct {
 	opts   []RequestOption
 	w      waiter      // its place in line; guarded by the slots' mu
 	stop   func() bool // stops the AfterFunc of ctx; guarded by the slots' mu
+	held   heldSlot    // its slot, once it runs
+	sctx   slotContext // ctx with held, for the request (kept: a streamed body may still read it)
 }
 
 // closedChan is the Done channel of a zero or nil Future.

@@ -4,6 +4,7 @@
 package reqivo
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/http"
@@ -16,7 +17,11 @@ import (
 // guards report through the call's observers: the notices of a host's
 // breaker and bucket belong to the request that met them.
 type guard struct {
-	c    *call
+	s *Session
+	// obs and ctx are the call's, to report to (not the call itself, which
+	// then stays on its goroutine's stack).
+	obs  *observation
+	ctx  context.Context
 	req  *http.Request
 	key  string       // the host
 	hb   *hostBreaker // nil without breakers
@@ -29,7 +34,7 @@ type guard struct {
 // limit or breakers. A refused attempt is not sent.
 func (c *call) guard(req *http.Request) (guard, error) {
 	s := c.s
-	g := guard{c: c, req: req, key: hostKey(req.URL)}
+	g := guard{s: s, obs: c.obs, ctx: c.ctx, req: req, key: hostKey(req.URL)}
 	if s.breakers != nil {
 		var changes []breakerChange
 		var err error
@@ -62,7 +67,7 @@ func (c *call) guard(req *http.Request) (guard, error) {
 // changed reports the breaker's changes of state to the call's observers.
 func (g guard) changed(changes []breakerChange) {
 	for _, ch := range changes {
-		g.c.notify(g.req, Notice{Kind: ch.kind, Detail: ch.detail})
+		g.obs.notice(g.ctx, g.req, Notice{Kind: ch.kind, Detail: ch.detail})
 	}
 }
 
@@ -78,10 +83,10 @@ func (g guard) unsent() {
 // headers) adapts the bucket, and its outcome counts for the breaker. err
 // is classified.
 func (g guard) after(resp *http.Response, err error) {
-	if g.c == nil {
+	s := g.s
+	if s == nil {
 		return
 	}
-	s := g.c.s
 	if s.limiters != nil && resp != nil {
 		s.limiters.observe(g.key, resp.StatusCode, resp.Header)
 	}

@@ -185,6 +185,20 @@ type heldSlot struct {
 
 type heldSlotKey struct{}
 
+// slotContext is a future's context with its slot: context.WithValue
+// without an allocation of its own.
+type slotContext struct {
+	context.Context
+	h *heldSlot
+}
+
+func (c *slotContext) Value(key any) any {
+	if key == (heldSlotKey{}) {
+		return c.h
+	}
+	return c.Context.Value(key)
+}
+
 func (h *heldSlot) claim() bool { return h.state.CompareAndSwap(0, 1) }
 
 // unclaimed reports whether no call claimed the slot, which then can no
