@@ -14,25 +14,31 @@ import (
 // AsyncSession is a Session whose request methods return a *Future at once
 // instead of blocking, for code that starts many requests and collects
 // their answers later (Gather, Future.Wait). At most
-// WithMaxConcurrency requests (64 if not set) run at a time; the others
-// wait in line, first come first served, without holding a goroutine. A
-// request whose context ends while it waits is not sent: its Future
-// resolves at once with the context's error.
+// WithMaxConcurrency requests (64 if not set) are in flight at a time; the
+// others wait in line, first come first served, a future without holding a
+// goroutine. A request whose context ends while it waits is not sent: it
+// fails at once with the context's error.
 //
 // All the Session's state methods (SetHeader, SetBasicAuth, SetCookie,
 // OnRequest, Stats ...) are promoted and act on the same state. Every
-// request an AsyncSession sends counts against the bound: its own Do,
-// Download, WebSocket (for the handshake) and HTTPClient block until a
-// slot is free, in the same line as the futures. Only the Session reached
-// through the field (a.Session.Get ...) sends outside the bound. Hooks run
-// on the session's goroutines, for several requests at once.
+// request the session sends counts against the bound, however it is made:
+// the futures, Do, HTTPClient, Download, Events, JSONLines, GetJSON, the
+// handshake of WebSocket, and the Session reached through the field
+// (a.Session.Get ...), all in the same line. Hooks run on the session's
+// goroutines, for several requests at once; a request made from a hook
+// waits in line like any other, so a hook must not wait for one when the
+// bound may be reached.
 //
-// The bound counts a request until its Response is returned: a response
-// read with Stream holds no slot, and Close does not wait, while its body
-// is read.
+// A request holds its slot until it is over: a buffered response until
+// it is returned; a streamed one (Stream, Do and HTTPClient, Events,
+// JSONLines, Download) until its body is read to the end or closed, so an
+// open event stream holds a slot for as long as it stays open (each
+// reconnection takes one again); a WebSocket until its handshake ends
+// (messages are not counted). Close every streamed body, and give the
+// bound room for the streams kept open.
 //
 // An AsyncSession is safe for concurrent use by multiple goroutines. Close
-// it when done: Close waits for every request it accepted.
+// it when done: Close waits for every future it accepted.
 //
 // The zero AsyncSession is not usable: make one with NewAsyncSession. The
 // requests of one that was not made so resolve at once, and its Close
@@ -40,14 +46,12 @@ import (
 type AsyncSession struct {
 	*Session
 
-	max int // requests in flight at once, >= 1
+	max   int    // requests in flight at once, >= 1
+	slots *slots // the Session's bound
 
-	mu      sync.Mutex // guards the fields below
-	running int        // goroutines running requests, <= max
-	pending int        // requests accepted and not yet resolved
-	head    *Future    // the line of waiting requests, oldest first
-	tail    *Future
-	closing bool          // Close was called: no more requests are accepted
+	mu      sync.Mutex    // guards the fields below
+	pending int           // futures accepted and not yet resolved
+	closing bool          // Close was called: no more futures are accepted
 	idle    chan struct{} // closed once closing and pending == 0
 	closed  chan struct{} // closed once Close has closed the Session
 	workers sync.WaitGroup
@@ -61,9 +65,11 @@ func NewAsyncSession(opts ...Option) (*AsyncSession, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.slots = newSlots(s.cfg.maxConcurrency)
 	return &AsyncSession{
 		Session: s,
 		max:     s.cfg.maxConcurrency,
+		slots:   s.slots,
 		idle:    make(chan struct{}),
 		closed:  make(chan struct{}),
 	}, nil
@@ -109,19 +115,14 @@ func (a *AsyncSession) Patch(ctx context.Context, url string, opts ...RequestOpt
 
 // Request starts a request and returns its Future at once. The request
 // runs as Session.Request does, on a goroutine of the session, as soon as
-// fewer than MaxConcurrency requests are in flight; the Future then holds
-// what Session.Request returned. ctx governs the request while it waits in
-// line and while it runs.
+// its turn in line comes; the Future then holds what Session.Request
+// returned. ctx governs the request while it waits in line and while it
+// runs.
 //
 // On a session that is closed or closing, the Future resolves at once with
 // an error matching ErrClosed.
 func (a *AsyncSession) Request(ctx context.Context, method, url string, opts ...RequestOption) *Future {
-	return a.start(&Future{done: make(chan struct{}), a: a, ctx: ctx, method: method, url: url, opts: opts})
-}
-
-// start runs f on a slot, at once or when its turn in line comes.
-func (a *AsyncSession) start(f *Future) *Future {
-	ctx := f.ctx
+	f := &Future{done: make(chan struct{}), a: a, ctx: ctx, method: method, url: url, opts: opts}
 	if !a.made() {
 		f.refuse(errNotMade)
 		return f
@@ -129,7 +130,7 @@ func (a *AsyncSession) start(f *Future) *Future {
 	if ctx == nil {
 		// Session.Request refuses a nil context before any I/O, with the
 		// error every other request method gives.
-		f.run()
+		f.resolve(a.Session.Request(ctx, method, url, opts...))
 		return f
 	}
 	a.mu.Lock()
@@ -139,25 +140,10 @@ func (a *AsyncSession) start(f *Future) *Future {
 		return f
 	}
 	a.pending++
-	if a.running < a.max {
-		a.running++
-		a.workers.Add(1)
-		a.mu.Unlock()
-		go a.work(f)
-		return f
-	}
-	f.queued = true
-	if a.tail == nil {
-		a.head = f
-	} else {
-		a.tail.next, f.prev = f, a.tail
-	}
-	a.tail = f
-	if ctx.Done() != nil {
-		// Set under mu: a worker reads stop when it takes f out of line.
-		f.stop = context.AfterFunc(ctx, func() { a.cancelQueued(f) })
-	}
 	a.mu.Unlock()
+	if a.slots.enqueue(f) {
+		a.dispatch(f)
+	}
 	return f
 }
 
@@ -167,58 +153,38 @@ var errNotMade = errorf(ErrInvalidOption, "AsyncSession not made by NewAsyncSess
 // made reports whether a was made by NewAsyncSession.
 func (a *AsyncSession) made() bool { return a != nil && a.Session != nil && a.idle != nil }
 
-// work runs f, then the requests waiting in line, until the line is empty.
+// dispatch runs f, which holds a slot, on a goroutine of its own.
+func (a *AsyncSession) dispatch(f *Future) {
+	a.workers.Add(1) // f is pending: Close has not passed its wait for idle
+	go a.work(f)
+}
+
+// work sends f's request with f's slot in its context, for its call to
+// claim, and resolves f.
 func (a *AsyncSession) work(f *Future) {
 	defer a.workers.Done()
-	for f != nil {
-		f.run()
-		a.mu.Lock()
-		a.resolvedLocked()
-		next := a.head
-		if next == nil {
-			a.running--
-		} else {
-			a.unlinkLocked(next)
-		}
-		a.mu.Unlock()
-		if next != nil && next.stop != nil {
-			// If the AfterFunc already started, cancelQueued finds next out
-			// of line and does nothing; the request then fails fast on its
-			// done context.
-			next.stop()
-		}
-		f = next
+	h := &f.held
+	h.s = a.slots
+	f.sctx = slotContext{Context: f.ctx, h: h}
+	resp, err := a.Session.Request(&f.sctx, f.method, f.url, f.opts...)
+	if h.unclaimed() {
+		a.slots.leave() // refused before its call began
 	}
+	f.resolve(resp, err)
+	a.mu.Lock()
+	a.resolvedLocked()
+	a.mu.Unlock()
 }
 
 // cancelQueued resolves f with its context's error if f is still in line.
 func (a *AsyncSession) cancelQueued(f *Future) {
-	a.mu.Lock()
-	if !f.queued {
-		a.mu.Unlock()
+	if !a.slots.dequeue(f) {
 		return
 	}
-	a.unlinkLocked(f)
-	a.mu.Unlock()
-	f.refuse(classify(f.ctx, fmt.Errorf("waiting for a slot: %w", f.ctx.Err())))
+	f.refuse(waitEnded(f.ctx))
 	a.mu.Lock()
 	a.resolvedLocked() // after resolving: Close waits for this
 	a.mu.Unlock()
-}
-
-// unlinkLocked takes f out of the line. a.mu must be held.
-func (a *AsyncSession) unlinkLocked(f *Future) {
-	if f.prev == nil {
-		a.head = f.next
-	} else {
-		f.prev.next = f.next
-	}
-	if f.next == nil {
-		a.tail = f.prev
-	} else {
-		f.next.prev = f.prev
-	}
-	f.prev, f.next, f.queued = nil, nil, false
 }
 
 // resolvedLocked counts one accepted request as resolved. a.mu must be held.
@@ -229,10 +195,10 @@ func (a *AsyncSession) resolvedLocked() {
 	}
 }
 
-// Close stops accepting requests, waits for every request already
-// accepted (running or waiting in line) to resolve, then closes the
-// Session. Requests made after Close starts resolve at once with
-// ErrClosed. Calling Close again, as for Session.Close, returns nil: it
+// Close stops accepting futures, waits for every future already accepted
+// (running or waiting in line) to resolve, then closes the Session.
+// Futures made after Close starts resolve at once with ErrClosed; the
+// requests of the blocking methods are their callers' to wait for. Calling Close again, as for Session.Close, returns nil: it
 // waits for the first call to finish. Close must not be called
 // from a hook of one of the session's own requests, which it would wait
 // for. To stop sooner, cancel the requests' contexts.
@@ -273,15 +239,15 @@ type Future struct {
 	err  error
 
 	// The request, until it runs; owned by the AsyncSession.
-	a          *AsyncSession
-	ctx        context.Context
-	method     string
-	url        string
-	opts       []RequestOption
-	fn         func() (*Response, error) // a blocking call's work; nil for a request
-	queued     bool                      // in line; guarded by a.mu, as prev and next
-	prev, next *Future                   // the line
-	stop       func() bool
+	a      *AsyncSession
+	ctx    context.Context
+	method string
+	url    string
+	opts   []RequestOption
+	w      waiter      // its place in line; guarded by the slots' mu
+	stop   func() bool // stops the AfterFunc of ctx; guarded by the slots' mu
+	held   heldSlot    // its slot, once it runs
+	sctx   slotContext // ctx with held, for the request (kept: a streamed body may still read it)
 }
 
 // closedChan is the Done channel of a zero or nil Future.
@@ -311,16 +277,6 @@ func (f *Future) Done() <-chan struct{} {
 	return f.done
 }
 
-// run sends the request and resolves f.
-func (f *Future) run() {
-	if f.fn != nil {
-		f.resolve(f.fn())
-		return
-	}
-	resp, err := f.a.Session.Request(f.ctx, f.method, f.url, f.opts...)
-	f.resolve(resp, err)
-}
-
 // refuse resolves f with err without sending the request, closing the
 // request body as Session.Request does when it refuses one.
 func (f *Future) refuse(err error) {
@@ -338,7 +294,7 @@ func (f *Future) refuse(err error) {
 
 func (f *Future) resolve(resp *Response, err error) {
 	f.resp, f.err = resp, err
-	f.a, f.ctx, f.opts, f.stop, f.fn = nil, nil, nil, nil, nil // let the request be collected
+	f.a, f.ctx, f.opts, f.stop = nil, nil, nil, nil // let the request be collected
 	close(f.done)
 }
 
@@ -411,70 +367,43 @@ func unresolved(fs []*Future) int {
 	return n
 }
 
-// Do is Session.Do counted against the bound: it waits for a slot, in line
-// with the futures, and holds it until the response's headers are in (its
-// body is the caller's to read and close). While it waits, req's context
-// governs it; a request refused before it runs has its body closed. Like
-// the futures' requests, it must not be called from one of the session's
-// own hooks, which may hold the last slot.
+// Do is Session.Do: it waits in line for a slot, which it holds until the
+// response's body is closed. While it waits, req's context governs it; a
+// request refused before it runs has its body closed.
 func (a *AsyncSession) Do(req *http.Request) (*http.Response, error) {
-	if req == nil || req.URL == nil || !a.made() {
-		if !a.made() && req != nil && req.Body != nil {
+	if !a.made() {
+		if req != nil && req.Body != nil {
 			req.Body.Close()
 		}
-		if !a.made() {
-			return nil, &RequestError{Err: errNotMade}
-		}
-		return a.Session.Do(req)
+		return nil, &RequestError{Err: errNotMade}
 	}
-	var hresp *http.Response
-	ran := false
-	f := a.start(&Future{done: make(chan struct{}), a: a, ctx: req.Context(), method: req.Method, url: req.URL.String(),
-		fn: func() (*Response, error) {
-			ran = true
-			r, err := a.Session.Do(req)
-			hresp = r
-			return nil, err
-		}})
-	_, err := f.Wait() // Wait orders the writes of fn before these reads
-	if !ran && req.Body != nil {
-		req.Body.Close()
-	}
-	return hresp, err
+	return a.Session.Do(req)
 }
 
-// Download is Session.Download counted against the bound for the whole
-// transfer: it waits for a slot, in line with the futures.
+// Download is Session.Download: each request of the transfer (a resumed
+// one too) waits in line for a slot, and holds it while the body is
+// written.
 func (a *AsyncSession) Download(ctx context.Context, rawURL, path string, opts ...RequestOption) (*Response, error) {
 	if !a.made() {
 		return nil, &RequestError{Method: http.MethodGet, URL: RedactURL(rawURL), Err: errNotMade}
 	}
-	return a.start(&Future{done: make(chan struct{}), a: a, ctx: ctx, method: http.MethodGet, url: rawURL,
-		fn: func() (*Response, error) { return a.Session.Download(ctx, rawURL, path, opts...) }}).Wait()
+	return a.Session.Download(ctx, rawURL, path, opts...)
 }
 
-// WebSocket is Session.WebSocket with its handshake counted against the
-// bound: it waits for a slot, in line with the futures, and frees it once
-// the connection is open (messages are not counted).
+// WebSocket is Session.WebSocket: its handshake waits in line for a slot,
+// and frees it once the connection is open (messages are not counted).
 func (a *AsyncSession) WebSocket(ctx context.Context, rawURL string, opts ...WebSocketOption) (*WebSocket, error) {
 	if !a.made() {
 		return nil, &RequestError{Method: http.MethodGet, URL: RedactURL(rawURL), Err: errNotMade}
 	}
-	var ws *WebSocket
-	_, err := a.start(&Future{done: make(chan struct{}), a: a, ctx: ctx, method: http.MethodGet, url: rawURL,
-		fn: func() (*Response, error) {
-			var err error
-			ws, err = a.Session.WebSocket(ctx, rawURL, opts...)
-			return nil, err
-		}}).Wait()
-	return ws, err
+	return a.Session.WebSocket(ctx, rawURL, opts...)
 }
 
-// HTTPClient is Session.HTTPClient with every request counted against the
-// bound, as Do.
-func (a *AsyncSession) HTTPClient() *http.Client { return newClient(asyncTransport{a}) }
-
-// asyncTransport is the RoundTripper of AsyncSession.HTTPClient.
-type asyncTransport struct{ a *AsyncSession }
-
-func (t asyncTransport) RoundTrip(req *http.Request) (*http.Response, error) { return t.a.Do(req) }
+// HTTPClient is Session.HTTPClient: every request of the client counts
+// against the bound, as Do.
+func (a *AsyncSession) HTTPClient() *http.Client {
+	if !a.made() {
+		return newClient(sessionTransport{})
+	}
+	return a.Session.HTTPClient()
+}

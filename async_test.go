@@ -109,12 +109,10 @@ func await(t *testing.T, f *Future) (*Response, error) {
 }
 
 func queued(a *AsyncSession) (running, waiting int) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for f := a.head; f != nil; f = f.next {
-		waiting++
-	}
-	return a.running, waiting
+	waiting = a.slots.waiting()
+	a.slots.mu.Lock()
+	defer a.slots.mu.Unlock()
+	return a.slots.busy, waiting
 }
 
 func TestAsyncThousandFutures(t *testing.T) {

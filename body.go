@@ -40,7 +40,7 @@ func (c *call) bodyStack(r *Response, w *watch) {
 	}
 	switch {
 	case c.rc.stream:
-		resp.Body = &liveBody{r: resp.Body, w: w, ctx: resp.Request.Context(), callCtx: c.ctx, cancel: c.cancel, s: c.s}
+		resp.Body = &liveBody{r: resp.Body, w: w, ctx: resp.Request.Context(), callCtx: c.ctx, cancel: c.cancel, s: c.s, slot: c.slot}
 	case w != nil:
 		resp.Body = &watchedBody{r: resp.Body, w: w}
 	}
@@ -118,6 +118,7 @@ type liveBody struct {
 	callCtx context.Context
 	cancel  context.CancelFunc // the call's total deadline; nil: none
 	s       *Session
+	slot    *slots // the call's; nil: none
 	once    sync.Once
 }
 
@@ -147,6 +148,7 @@ func (b *liveBody) release() {
 	if b.cancel != nil {
 		b.cancel()
 	}
+	b.slot.leave()
 	b.s.done()
 }
 

@@ -5,9 +5,7 @@
 package reqivo
 
 import (
-	"context"
 	"errors"
-	"log/slog"
 	"strconv"
 	"sync"
 	"time"
@@ -45,10 +43,15 @@ const (
 // WithRetry, a retry refused by an open breaker waits for the end of the
 // cooldown when that is within RetryPolicy.MaxWait and the request's
 // deadline, and otherwise ends the retries at once with ErrCircuitOpen.
-// Session.Breakers reports the state of each host's breaker, and
-// WithLogger writes a record for each change of state (Warn when one
-// opens, Info otherwise). The cooldown runs on the session's clock
-// (WithClock), so a test can move it on.
+// Session.Breakers reports the state of each host's breaker. Each change
+// of state is a Notice to the session's observers (NoticeBreakerOpen,
+// NoticeBreakerHalfOpen, NoticeBreakerClosed), reported by the request
+// that caused it: the attempt whose failure opened the breaker, the probe
+// admitted when the cooldown ended, the probe whose outcome closed or
+// reopened it. An attempt refused by an open breaker is a
+// NoticeBreakerRejected. WithLogger writes them (Warn when a breaker
+// opens, Info when it probes or closes). The cooldown runs on the
+// session's clock (WithClock), so a test can move it on.
 //
 // Negative values are an error. If not set, there are no breakers and
 // requests pay nothing for them.
@@ -69,16 +72,24 @@ func WithCircuitBreaker(b CircuitBreaker) Option {
 }
 
 // Breakers returns the state of the circuit breaker of each host the
-// session has sent to, keyed by host and port ("api.example.com:443"):
-// "closed", "open" or "half-open". It is empty without WithCircuitBreaker.
+// session has sent to recently, keyed by host and port, normalised
+// ("api.example.com:443"): "closed", "open" or "half-open". It is empty
+// without WithCircuitBreaker.
+//
+// A host's breaker is forgotten once it has gone unused for five minutes
+// (on the session's clock), so that a session sending to many hosts does
+// not keep a breaker for each for good; a forgotten breaker starts closed
+// again, its count of failures at zero. An open breaker is kept for its
+// whole cooldown and then five minutes more, and one whose probe is in
+// flight until the probe ends: forgetting cannot cut a cooldown short.
 func (s *Session) Breakers() map[string]string {
 	m := map[string]string{}
 	if !s.usable() || s.breakers == nil {
 		return m
 	}
-	s.breakers.hosts.Range(func(k, v any) bool {
-		m[k.(string)] = v.(*hostBreaker).state(s.breakers.clock.now())
-		return true
+	now := s.breakers.clock.now()
+	s.breakers.hosts.each(func(k string, hb *hostBreaker) {
+		m[k] = hb.state(now)
 	})
 	return m
 }
@@ -88,8 +99,7 @@ func (s *Session) Breakers() map[string]string {
 type breakers struct {
 	cfg   CircuitBreaker
 	clock *clock // the session's: tests replace it
-	log   *slog.Logger
-	hosts sync.Map // host key -> *hostBreaker
+	hosts hostTable[*hostBreaker]
 }
 
 // hostBreaker is one host's breaker. gobreaker counts the failures, trips,
@@ -102,6 +112,24 @@ type hostBreaker struct {
 	mu        sync.Mutex
 	cb        *gobreaker.TwoStepCircuitBreaker[struct{}]
 	openUntil time.Time
+	// st is cb's state as of its last change, read without asking cb
+	// (which would change it: see state).
+	st gobreaker.State
+	// changes are the changes of state made by the admit or report under
+	// way, for it to report.
+	changes []breakerChange
+	// used is when an attempt was last admitted; inflight counts the
+	// admitted attempts not yet reported; dropped is set once the breaker
+	// is evicted from its table (see evict).
+	used     time.Time
+	inflight int
+	dropped  bool
+}
+
+// breakerChange is a change of a breaker's state, as a Notice reports it.
+type breakerChange struct {
+	kind   NoticeKind
+	detail string
 }
 
 // errFailed and errExcluded are the outcomes given to gobreaker: a failure,
@@ -112,14 +140,31 @@ var (
 	errExcluded = errors.New("excluded")
 )
 
-func newBreakers(cfg CircuitBreaker, clk *clock, log *slog.Logger) *breakers {
-	return &breakers{cfg: cfg, clock: clk, log: log}
+func newBreakers(cfg CircuitBreaker, clk *clock) *breakers {
+	return &breakers{cfg: cfg, clock: clk}
 }
 
-func (bs *breakers) host(key string) *hostBreaker {
-	if hb, ok := bs.hosts.Load(key); ok {
-		return hb.(*hostBreaker)
+func (bs *breakers) host(key string, now time.Time) *hostBreaker {
+	return bs.hosts.get(key, now, func() *hostBreaker {
+		hb := bs.newHost(key)
+		hb.used = now
+		return hb
+	})
+}
+
+// evict drops hb from its table if it is closed and unused for hostIdle,
+// or open and past its cooldown by hostIdle, with no attempt in flight.
+func (hb *hostBreaker) evict(now time.Time) bool {
+	hb.mu.Lock()
+	defer hb.mu.Unlock()
+	if hb.inflight > 0 || hb.st == gobreaker.StateHalfOpen || now.Sub(latest(hb.used, hb.openUntil)) < hostIdle {
+		return false
 	}
+	hb.dropped = true
+	return true
+}
+
+func (bs *breakers) newHost(key string) *hostBreaker {
 	hb := &hostBreaker{}
 	failures := uint32(min(bs.cfg.Failures, 1<<31))
 	hb.cb = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
@@ -129,64 +174,90 @@ func (bs *breakers) host(key string) *hostBreaker {
 		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= failures },
 		IsExcluded:  func(err error) bool { return err == errExcluded },
 		OnStateChange: func(name string, from, to gobreaker.State) {
-			// Called by cb with hb.mu held.
-			if to == gobreaker.StateOpen {
+			// Called by cb with hb.mu held, within admit or report.
+			hb.st = to
+			ch := breakerChange{detail: name}
+			switch to {
+			case gobreaker.StateOpen:
 				hb.openUntil = bs.clock.now().Add(bs.cfg.Cooldown)
+				ch.kind = NoticeBreakerOpen
+				if from == gobreaker.StateHalfOpen {
+					ch.detail += ": the probe failed; next probe in " + bs.cfg.Cooldown.String()
+				} else {
+					ch.detail += ": " + strconv.Itoa(bs.cfg.Failures) + " failures in a row; next probe in " + bs.cfg.Cooldown.String()
+				}
+			case gobreaker.StateHalfOpen:
+				ch.kind, ch.detail = NoticeBreakerHalfOpen, name+": cooldown over; probing"
+			default:
+				ch.kind, ch.detail = NoticeBreakerClosed, name+": the probe succeeded"
 			}
-			bs.logChange(name, from, to)
+			hb.changes = append(hb.changes, ch)
 		},
 	})
-	v, _ := bs.hosts.LoadOrStore(key, hb)
-	return v.(*hostBreaker)
+	return hb
 }
 
 // admit asks the host's breaker to let an attempt through. It returns the
 // breaker and gobreaker's function that takes the attempt's outcome (give
-// it to report), or a *circuitOpenError.
-func (bs *breakers) admit(key string) (*hostBreaker, func(error), error) {
-	hb := bs.host(key)
+// it to report), or a *circuitOpenError; and the changes of state the
+// admission made (the end of a cooldown), for the attempt to report.
+func (bs *breakers) admit(key string) (*hostBreaker, func(error), []breakerChange, error) {
 	now := bs.clock.now()
+	hb := bs.host(key, now)
 	hb.mu.Lock()
+	for hb.dropped {
+		// Evicted between the lookup and the lock: a new one is made.
+		hb.mu.Unlock()
+		hb = bs.host(key, now)
+		hb.mu.Lock()
+	}
 	defer hb.mu.Unlock()
+	hb.used = now
 	if now.Before(hb.openUntil) {
-		return nil, nil, &circuitOpenError{host: key, failures: bs.cfg.Failures, wait: hb.openUntil.Sub(now)}
+		return nil, nil, nil, &circuitOpenError{host: key, failures: bs.cfg.Failures, wait: hb.openUntil.Sub(now)}
 	}
 	done, err := hb.cb.Allow()
+	changes := hb.takeChanges()
 	if err != nil {
 		// Half-open with its probe in flight (or open for the nanosecond
 		// gobreaker keeps it): the probe decides soon.
-		return nil, nil, &circuitOpenError{host: key}
+		return nil, nil, changes, &circuitOpenError{host: key}
 	}
-	return hb, done, nil
+	hb.inflight++
+	return hb, done, changes, nil
 }
 
-// report gives an admitted attempt's outcome to done, under hb.mu.
-func (hb *hostBreaker) report(done func(error), outcome error) {
+// report gives an admitted attempt's outcome to done, under hb.mu, and
+// returns the changes of state it made.
+func (hb *hostBreaker) report(done func(error), outcome error) []breakerChange {
 	hb.mu.Lock()
 	defer hb.mu.Unlock()
+	hb.inflight--
 	done(outcome)
+	return hb.takeChanges()
 }
 
+// takeChanges returns the changes recorded since the last call. hb.mu is
+// held.
+func (hb *hostBreaker) takeChanges() []breakerChange {
+	ch := hb.changes
+	hb.changes = nil
+	return ch
+}
+
+// state is the breaker's state at now, as Breakers reports it. It does
+// not ask cb, whose State moves an open breaker on to half-open: a change
+// that belongs to the next request, which reports it.
 func (hb *hostBreaker) state(now time.Time) string {
 	hb.mu.Lock()
 	defer hb.mu.Unlock()
-	if now.Before(hb.openUntil) {
+	switch {
+	case now.Before(hb.openUntil):
 		return gobreaker.StateOpen.String()
+	case hb.st == gobreaker.StateOpen:
+		return gobreaker.StateHalfOpen.String() // the cooldown is over: the next attempt is the probe
 	}
-	return hb.cb.State().String()
-}
-
-// logChange writes the record of a change of state.
-func (bs *breakers) logChange(host string, from, to gobreaker.State) {
-	if bs.log == nil {
-		return
-	}
-	level := slog.LevelInfo
-	if to == gobreaker.StateOpen {
-		level = slog.LevelWarn
-	}
-	bs.log.LogAttrs(context.Background(), level, "reqivo: circuit breaker "+to.String(),
-		slog.String("host", host), slog.String("from", from.String()), slog.String("to", to.String()))
+	return hb.st.String()
 }
 
 // circuitOpenError is the error of an attempt an open breaker refused; it

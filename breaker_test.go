@@ -128,13 +128,13 @@ func TestBreakerOpensProbesCloses(t *testing.T) {
 
 	var changes []string
 	for _, r := range buf.records(t) {
-		if r["host"] == key {
-			changes = append(changes, r["level"].(string)+" "+r["from"].(string)+">"+r["to"].(string))
+		if r["host"] == key && strings.HasPrefix(r["msg"].(string), "reqivo: breaker") {
+			changes = append(changes, r["level"].(string)+" "+r["kind"].(string))
 		}
 	}
 	assert.Equal(t, []string{
-		"WARN closed>open", "INFO open>half-open", "WARN half-open>open",
-		"INFO open>half-open", "INFO half-open>closed",
+		"WARN breaker_open", "INFO breaker_half_open", "WARN breaker_open",
+		"INFO breaker_half_open", "INFO breaker_closed",
 	}, changes)
 }
 

@@ -519,7 +519,7 @@ func (sc *sessionCache) background(s *Session, req *http.Request, key string, e 
 		var g guard
 		if s.limiters != nil || s.breakers != nil {
 			var err error
-			if g, err = s.guard(breq); err != nil {
+			if g, err = (&call{s: s, ctx: ctx}).guard(breq); err != nil { // unobserved: no notices
 				s.logCache(ctx, slog.LevelDebug, "reqivo: cache background revalidation not sent", req, err)
 				return
 			}

@@ -36,6 +36,7 @@ type call struct {
 	// 0 then. Each attempt's watch holds its own timer and cancel.
 	read time.Duration
 	obs  *observation // nil unless observed (observe.go)
+	slot *slots       // the slot the call holds (an AsyncSession's); nil: none
 
 	chain             // the redirect chain, started by prepare
 	retries []Attempt // the final hop's tries that were retried
@@ -61,7 +62,11 @@ func (s *Session) execute(ctx context.Context, in *http.Request, rc *requestConf
 	if err := st.firstInvalid(); err != nil {
 		return refuse(method, in, err)
 	}
-	c := &call{s: s, st: st, rc: rc, method: method, start: time.Now()}
+	slot, err := s.slots.take(ctx) // an AsyncSession's bound: held until release
+	if err != nil {
+		return refuse(method, in, err)
+	}
+	c := &call{s: s, st: st, rc: rc, method: method, start: time.Now(), slot: slot}
 	c.deadlines(ctx)
 	req := in.WithContext(c.ctx)
 	ch, err := s.prepare(req, st, rc.contentType)
@@ -118,6 +123,7 @@ func (c *call) release(w *watch) {
 	if c.cancel != nil {
 		c.cancel()
 	}
+	c.slot.leave()
 	c.s.done()
 }
 
@@ -319,11 +325,8 @@ func (c *call) send(req *http.Request, n int) (*http.Response, *watch, error) {
 	var g guard
 	if s.limiters != nil || s.breakers != nil {
 		var err error
-		if g, err = s.guard(req); err != nil {
+		if g, err = c.guard(req); err != nil {
 			closeBody(req) // never sent: closed as a sent one's would be
-			if c.obs != nil && errors.Is(err, ErrCircuitOpen) {
-				c.notify(req, Notice{Kind: NoticeBreakerRejected})
-			}
 			return nil, nil, classify(c.ctx, err)
 		}
 	}
@@ -332,9 +335,7 @@ func (c *call) send(req *http.Request, n int) (*http.Response, *watch, error) {
 	if c.obs != nil {
 		var err error
 		if sreq, at, err = c.startAttempt(sreq, n); err != nil {
-			if g.hb != nil {
-				g.hb.report(g.done, errExcluded) // never sent
-			}
+			g.unsent()
 			closeBody(req)
 			w.stop()
 			return nil, nil, err

@@ -84,7 +84,9 @@
 // a [*Future] at once. At most [WithMaxConcurrency] requests (64 by
 // default) are in flight; the others wait in line, first come first
 // served, without holding a goroutine, and one whose context ends while
-// it waits is never sent.
+// it waits is never sent. The bound covers every request of the session,
+// however it is made (Do, HTTPClient, Events, Download, the Session field
+// ...); a streamed response holds its slot until its body is closed.
 //
 //	a, err := reqivo.NewAsyncSession(reqivo.WithBaseURL(base), reqivo.WithMaxConcurrency(8))
 //	if err != nil { ... }

@@ -1,11 +1,17 @@
-// Logging: one structured record per attempt on the wire, and one per
-// retry, with every credential redacted.
+// Logging: one structured record per attempt on the wire, one per retry
+// and one per notice of the features around the request, with every
+// credential redacted. The logger is an Observer like any other.
 
 package reqivo
 
 import (
 	"context"
 	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
 )
 
 // redacted replaces a secret in logs, as in RedactURL.
@@ -22,6 +28,15 @@ const redacted = "xxxxx"
 // Proxy-Authorization, Cookie, Set-Cookie, the headers named by
 // WithSensitiveHeaders and others that look secret (a name with token, key,
 // secret, auth, session, signature ...) redacted. Bodies are never logged.
+//
+// Each Notice of the features around the request is a record too, with
+// its kind, the request's method and URL, and its wait, detail and error
+// when it has them: at Debug the cache's hits, misses, revalidations and
+// stale answers, the rate limit's waits and the breakers' refusals; at
+// Info a breaker probing or closing again; at Warn a breaker opening, a
+// retry the budget refused, and the failures of a cache store or a rate
+// store (at most one record a second for each of these two, however
+// often the store fails).
 //
 // The logger is an Observer of the session (see WithObserver), called in
 // the place of the first WithLogger among the options; a later WithLogger
@@ -53,7 +68,87 @@ func logObserver(l *slog.Logger) Observer {
 				logRetry(ctx, l, r)
 			}
 		},
+		Notice: (&noticeLog{l: l}).log,
 	}
+}
+
+// noticeLevels is the level of each kind's record; a kind not listed is
+// written at Info.
+var noticeLevels = [...]slog.Level{
+	NoticeCacheHit:         slog.LevelDebug,
+	NoticeCacheMiss:        slog.LevelDebug,
+	NoticeCacheRevalidated: slog.LevelDebug,
+	NoticeCacheStale:       slog.LevelDebug,
+	NoticeRateLimitWait:    slog.LevelDebug,
+	NoticeBreakerOpen:      slog.LevelWarn,
+	NoticeBreakerHalfOpen:  slog.LevelInfo,
+	NoticeBreakerClosed:    slog.LevelInfo,
+	NoticeBreakerRejected:  slog.LevelDebug,
+	NoticeRetryBudget:      slog.LevelWarn,
+	NoticeCacheError:       slog.LevelWarn,
+	NoticeRateStoreError:   slog.LevelWarn,
+}
+
+// noticeLevel is the level of k's records.
+func noticeLevel(k NoticeKind) slog.Level {
+	if k > 0 && int(k) < len(noticeLevels) {
+		return noticeLevels[k]
+	}
+	return slog.LevelInfo
+}
+
+// noticeLog writes the records of notices. A store that fails fails for
+// every request: its records are written at most once a second.
+type noticeLog struct {
+	l        *slog.Logger
+	cacheErr atomic.Int64 // when the last NoticeCacheError record was written (Unix ns)
+	rateErr  atomic.Int64 // the same for NoticeRateStoreError
+	now      func() int64 // Unix ns; nil: time.Now (tests replace it)
+}
+
+func (nl *noticeLog) log(ctx context.Context, n Notice) {
+	level := noticeLevel(n.Kind)
+	if !nl.l.Enabled(ctx, level) {
+		return
+	}
+	switch n.Kind {
+	case NoticeCacheError:
+		if !nl.first(&nl.cacheErr) {
+			return
+		}
+	case NoticeRateStoreError:
+		if !nl.first(&nl.rateErr) {
+			return
+		}
+	}
+	name := n.Kind.String()
+	attrs := make([]slog.Attr, 0, 6)
+	attrs = append(attrs, slog.String("kind", name))
+	if n.Method != "" {
+		attrs = append(attrs, slog.String("method", n.Method), slog.String("url", n.URL),
+			slog.String("host", net.JoinHostPort(n.Host, strconv.Itoa(n.Port))))
+	}
+	if n.Wait > 0 {
+		attrs = append(attrs, slog.Duration("wait", n.Wait))
+	}
+	if n.Detail != "" {
+		attrs = append(attrs, slog.String("detail", n.Detail))
+	}
+	if n.Err != nil {
+		attrs = append(attrs, slog.String("error", n.Err.Error()))
+	}
+	nl.l.LogAttrs(ctx, level, "reqivo: "+strings.ReplaceAll(name, "_", " "), attrs...)
+}
+
+// first reports whether no record of the kind whose last time is *last
+// was written in the past second, and takes the second if so.
+func (nl *noticeLog) first(last *atomic.Int64) bool {
+	now := time.Now().UnixNano()
+	if nl.now != nil {
+		now = nl.now()
+	}
+	prev := last.Load()
+	return (prev == 0 || now-prev >= int64(time.Second)) && last.CompareAndSwap(prev, now)
 }
 
 // logAttempt writes the Debug record of an attempt.

@@ -167,15 +167,17 @@ func (c *call) redirected(prev, next *http.Request, status int) {
 // pipeline; it costs nothing when nothing observes the call:
 //
 //	c.notify(req, Notice{Kind: NoticeRateLimitWait, Wait: d})
-func (c *call) notify(req *http.Request, n Notice) {
-	o := c.obs
+func (c *call) notify(req *http.Request, n Notice) { c.obs.notice(c.ctx, req, n) }
+
+// notice reports n about req under ctx; o nil observes nothing.
+func (o *observation) notice(ctx context.Context, req *http.Request, n Notice) {
 	if o == nil {
 		return
 	}
 	n.RequestInfo = requestInfo(req.Method, req.URL)
 	for i := range o.obs {
 		if f := o.obs[i].Notice; f != nil {
-			f(c.ctx, n)
+			f(ctx, n)
 		}
 	}
 }

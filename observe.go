@@ -212,6 +212,7 @@ const (
 	NoticeBreakerRejected                        // refused by the open breaker, nothing sent
 	NoticeRetryBudget                            // a retry or hedge refused by the host's retry budget, not sent
 	NoticeCacheError                             // the cache's store failed, or held a corrupt entry (Err says which)
+	NoticeRateStoreError                         // the RateStore failed: the host's local bucket was used (Err says why)
 )
 
 var noticeNames = [...]string{
@@ -226,6 +227,7 @@ var noticeNames = [...]string{
 	NoticeBreakerRejected:  "breaker_rejected",
 	NoticeRetryBudget:      "retry_budget",
 	NoticeCacheError:       "cache_error",
+	NoticeRateStoreError:   "rate_store_error",
 }
 
 // String is the kind's name in snake case, as "cache_hit".
@@ -245,7 +247,7 @@ type Notice struct {
 	Wait time.Duration
 	// Detail is a short text for people, never a secret.
 	Detail string
-	// Err is the failure, for the kinds that report one (NoticeCacheError);
-	// nil otherwise.
+	// Err is the failure, for the kinds that report one (NoticeCacheError,
+	// NoticeRateStoreError); nil otherwise.
 	Err error
 }

@@ -368,8 +368,9 @@ func WithProxy(rawURL string) Option {
 }
 
 // WithMaxConcurrency bounds the requests an AsyncSession has in flight at
-// once; the rest wait in line. If not set, 64. It has no effect on a plain
-// Session.
+// once, however they are made; the rest wait in line (see AsyncSession for
+// how long a request holds its slot). If not set, 64. It has no effect on
+// a plain Session.
 func WithMaxConcurrency(n int) Option {
 	return func(c *config) error {
 		if n < 1 {

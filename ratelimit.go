@@ -6,7 +6,7 @@ package reqivo
 
 import (
 	"context"
-	"log/slog"
+	"errors"
 	"math"
 	"net/http"
 	"strconv"
@@ -32,15 +32,24 @@ type RateLimit struct {
 	// (see the module github.com/reqivo/reqivo/redisstore). If nil, the
 	// buckets live in the session.
 	Store RateStore
+	// MaxPause is the longest a server's answer may hold the host's
+	// bucket: a Retry-After or a spent quota's reset further off pauses it
+	// for MaxPause only, and a slowed bucket never spaces two requests
+	// further apart. A server that still means it says so again on the
+	// next request. If not set, DefaultRateLimitMaxPause.
+	MaxPause time.Duration
 }
+
+// DefaultRateLimitMaxPause is RateLimit.MaxPause if not set.
+const DefaultRateLimitMaxPause = 5 * time.Minute
 
 // RateStore keeps token buckets outside the session, for a limit shared by
 // many processes. Its methods are called by many goroutines at once.
 type RateStore interface {
 	// Reserve takes one token for key (a host) at rate/burst and returns how
 	// long the caller must wait before sending (0: now). An error makes the
-	// session fall back to its local bucket (and log it); a store outage
-	// never fails a request.
+	// session fall back to its local bucket (and report a Notice of kind
+	// NoticeRateStoreError); a store outage never fails a request.
 	Reserve(ctx context.Context, key string, rate float64, burst int) (time.Duration, error)
 }
 
@@ -50,51 +59,54 @@ type RateStore interface {
 // fails at once with ErrRateLimited, and nothing is sent.
 //
 // The bucket adapts to the server. A 429 or 503 response with Retry-After
-// pauses the host's bucket until then, for every request of the session.
+// pauses the host's bucket until then (at most l.MaxPause), for every
+// request of the session.
 // When a response says the host's quota is nearly spent — in the IETF
 // RateLimit (r, t) and RateLimit-Policy (w) fields of
 // draft-ietf-httpapi-ratelimit-headers, the earlier RateLimit-Remaining and
 // RateLimit-Reset, or the common X-RateLimit-Remaining and X-RateLimit-Reset
 // (seconds, or a Unix time) — the bucket slows: with nothing left it pauses
-// until the reset; with less left than l.Rate would spend before the reset,
-// it runs at what is left spread over the time to the reset, and goes back
-// to l.Rate at the reset. Servers never make it faster than l.Rate.
+// until the reset (at most l.MaxPause); with less left than l.Rate would
+// spend before the reset, it runs at what is left spread over the time to
+// the reset (never slower than one request a MaxPause), and goes back to
+// l.Rate at the reset. Servers never make it faster than l.Rate. A request
+// that would wait past its deadline fails at once with ErrRateLimited,
+// its error saying how long the host is paused or the next token is off.
 //
-// Stats.RateLimitWait adds up the time requests waited, and WithLogger
-// writes a Debug record for every wait over 100 ms. The waits run on the
-// session's clock (WithClock).
+// Stats.RateLimitWait adds up the time requests waited; each wait is a
+// Notice of kind NoticeRateLimitWait to the session's observers (and a
+// Debug record of WithLogger). The waits run on the session's clock
+// (WithClock).
 //
-// A Rate that is not more than 0 (or not finite), or a negative Burst, is
-// an error. If not set, requests are not limited and pay nothing for it.
+// A Rate that is not more than 0 (or not finite), a negative Burst or
+// MaxPause, is an error. If not set, requests are not limited and pay
+// nothing for it.
 func WithRateLimit(l RateLimit) Option {
 	return func(c *config) error {
 		if !(l.Rate > 0) || math.IsInf(l.Rate, 0) {
 			return errorf(ErrInvalidOption, "RateLimit.Rate must be more than 0")
 		}
-		if l.Burst < 0 {
-			return errorf(ErrInvalidOption, "negative RateLimit.Burst")
+		if l.Burst < 0 || l.MaxPause < 0 {
+			return errorf(ErrInvalidOption, "negative RateLimit.Burst or MaxPause")
 		}
 		if l.Burst == 0 {
 			l.Burst = 1
+		}
+		if l.MaxPause == 0 {
+			l.MaxPause = DefaultRateLimitMaxPause
 		}
 		c.rateLimit = &l
 		return nil
 	}
 }
 
-// rateWaitLogged is the shortest wait WithLogger reports.
-const rateWaitLogged = 100 * time.Millisecond
-
 // limiters holds a session's buckets, one per host, made on first use.
 // It is safe for concurrent use.
 type limiters struct {
 	cfg   RateLimit
-	clock *clock // the session's: tests replace it
-	log   *slog.Logger
+	clock *clock        // the session's: tests replace it
 	wait  *atomic.Int64 // Stats.RateLimitWait, in nanoseconds
-	hosts sync.Map      // host key -> *bucket
-
-	storeLogged atomic.Int64 // when a store error was last logged (Unix ns)
+	hosts hostTable[*bucket]
 }
 
 // bucket is one host's token bucket, with what its responses said.
@@ -114,18 +126,37 @@ type bucket struct {
 	// slowUntil: lim runs below the configured rate until then; zero when
 	// it runs at the configured rate.
 	slowUntil time.Time
+	// refill is how long lim takes to fill up from empty at the
+	// configured rate.
+	refill time.Duration
 }
 
-func newLimiters(cfg RateLimit, clk *clock, log *slog.Logger, wait *atomic.Int64) *limiters {
-	return &limiters{cfg: cfg, clock: clk, log: log, wait: wait}
+func newLimiters(cfg RateLimit, clk *clock, wait *atomic.Int64) *limiters {
+	if cfg.MaxPause <= 0 {
+		cfg.MaxPause = DefaultRateLimitMaxPause
+	}
+	return &limiters{cfg: cfg, clock: clk, wait: wait}
 }
 
 func (ls *limiters) bucket(key string) *bucket {
-	if b, ok := ls.hosts.Load(key); ok {
-		return b.(*bucket)
-	}
-	b, _ := ls.hosts.LoadOrStore(key, &bucket{lim: rate.NewLimiter(rate.Limit(ls.cfg.Rate), ls.cfg.Burst)})
-	return b.(*bucket)
+	now := ls.clock.now()
+	return ls.hosts.get(key, now, func() *bucket {
+		refill := time.Duration(float64(ls.cfg.Burst) / ls.cfg.Rate * float64(time.Second))
+		if refill < 0 || refill > maxQuotaReset {
+			refill = maxQuotaReset // a rate so low its float overflows
+		}
+		return &bucket{lim: rate.NewLimiter(rate.Limit(ls.cfg.Rate), ls.cfg.Burst), refill: refill, last: now}
+	})
+}
+
+// evict reports whether b may be dropped from its table at now: it holds
+// nothing a new bucket would not (it is full again, neither paused nor
+// slowed) and has for hostIdle. A request that looked b up just before
+// gets from it what a new bucket would give.
+func (b *bucket) evict(now time.Time) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return now.Sub(latest(b.last.Add(b.refill), b.pausedUntil, b.slowUntil)) >= hostIdle
 }
 
 // at returns the time to give lim for a request at now: never before a
@@ -208,6 +239,13 @@ func (b *bucket) unslow(now time.Time, r float64) {
 	}
 }
 
+// pausedFor is the pause left at now; 0 when there is none.
+func (b *bucket) pausedFor(now time.Time) time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return max(b.pausedUntil.Sub(now), 0)
+}
+
 // pausedSince reports whether a pause was set after the count n and still
 // holds at now.
 func (b *bucket) pausedSince(n uint64, now time.Time) bool {
@@ -216,12 +254,13 @@ func (b *bucket) pausedSince(n uint64, now time.Time) bool {
 	return b.pauses != n && b.pausedUntil.After(now)
 }
 
-// take waits for a token for the host key, within ctx. A wait that could
-// not end before ctx's deadline fails at once with ErrRateLimited.
-func (ls *limiters) take(ctx context.Context, key string) error {
+// take waits for a token for the host key, within ctx, and returns how
+// long it waited and the last failure of the store, if any (the local
+// bucket was used then). A wait that could not end before ctx's deadline
+// fails at once with ErrRateLimited.
+func (ls *limiters) take(ctx context.Context, key string) (waited time.Duration, storeErr error, err error) {
 	b := ls.bucket(key)
 	clk := ls.clock
-	var waited time.Duration
 	defer func() {
 		if waited > 0 {
 			ls.wait.Add(int64(waited))
@@ -232,66 +271,62 @@ func (ls *limiters) take(ctx context.Context, key string) error {
 	// new pause, so the loop ends.
 	for {
 		now := clk.now()
-		d, res, n := ls.reserve(ctx, b, key, now)
+		d, res, n, serr := ls.reserve(ctx, b, key, now)
+		if serr != nil {
+			storeErr = serr
+		}
 		if d > 0 {
 			if dl, ok := ctx.Deadline(); ok && now.Add(d).After(dl) {
 				b.cancel(res, now)
-				return wrapKind(ErrRateLimited, "waiting "+d.Round(time.Millisecond).String()+" for "+key+" would pass the deadline", context.DeadlineExceeded)
+				return waited, storeErr, wrapKind(ErrRateLimited, tooLong(key, d, b.pausedFor(now)), context.DeadlineExceeded)
 			}
 			if err := clk.sleep(ctx, d); err != nil {
 				b.cancel(res, now)
-				waited += clk.now().Sub(now)
-				return err
+				waited += max(clk.now().Sub(now), 0)
+				return waited, storeErr, err
 			}
 			waited += d
-			if d > rateWaitLogged && ls.log != nil {
-				ls.log.LogAttrs(ctx, slog.LevelDebug, "reqivo: rate limit wait",
-					slog.String("host", key), slog.Duration("wait", d))
-			}
 		}
 		if !b.pausedSince(n, clk.now()) {
-			break
+			return waited, storeErr, nil
 		}
 	}
-	return nil
+}
+
+var errNegativeWait = errors.New("reqivo: rate store returned a negative wait")
+
+// tooLong says why a request for key that would wait d, the host paused
+// for paused of it, is refused.
+func tooLong(key string, d, paused time.Duration) string {
+	r := func(d time.Duration) string { return d.Round(time.Millisecond).String() }
+	if paused > 0 {
+		return key + " is paused by the server for " + r(paused) + " more; waiting " + r(d) + " would pass the deadline"
+	}
+	return "waiting " + r(d) + " for " + key + " would pass the deadline"
 }
 
 // reserve takes a token from the store, or from the local bucket when
-// there is no store or it fails. A store's token cannot be given back: its
-// reservation is nil.
-func (ls *limiters) reserve(ctx context.Context, b *bucket, key string, now time.Time) (time.Duration, *rate.Reservation, uint64) {
+// there is no store or it fails (the store's error is returned then). A
+// store's token cannot be given back: its reservation is nil.
+func (ls *limiters) reserve(ctx context.Context, b *bucket, key string, now time.Time) (time.Duration, *rate.Reservation, uint64, error) {
 	if ls.cfg.Store == nil {
-		return b.reserve(now, ls.cfg.Rate)
+		d, res, n := b.reserve(now, ls.cfg.Rate)
+		return d, res, n, nil
 	}
 	paused, r, n := b.hold(now, ls.cfg.Rate)
 	d, err := ls.cfg.Store.Reserve(ctx, key, r, ls.cfg.Burst)
 	if err != nil || d < 0 {
-		if ctx.Err() == nil {
-			ls.logStoreError(ctx, key, err)
+		switch {
+		case ctx.Err() != nil:
+			err = nil // the caller's doing, not the store's
+		case err == nil:
+			err = errNegativeWait
 		}
-		return b.reserve(now, ls.cfg.Rate)
+		d, res, n := b.reserve(now, ls.cfg.Rate)
+		return d, res, n, err
 	}
 	// The store knows nothing of pauses: wait for the later of the two.
-	return max(d, paused), nil, n
-}
-
-// logStoreError writes a Warn record of a store failure, at most one a
-// second.
-func (ls *limiters) logStoreError(ctx context.Context, key string, err error) {
-	if ls.log == nil {
-		return
-	}
-	now := time.Now().UnixNano()
-	last := ls.storeLogged.Load()
-	if now-last < int64(time.Second) || !ls.storeLogged.CompareAndSwap(last, now) {
-		return
-	}
-	msg := "negative wait"
-	if err != nil {
-		msg = err.Error()
-	}
-	ls.log.LogAttrs(ctx, slog.LevelWarn, "reqivo: rate store failed; using the local bucket",
-		slog.String("host", key), slog.String("error", msg))
+	return max(d, paused), nil, n, nil
 }
 
 // observe adapts the host's bucket to what a response says: a 429 or 503
@@ -299,9 +334,10 @@ func (ls *limiters) logStoreError(ctx context.Context, key string, err error) {
 func (ls *limiters) observe(key string, status int, h http.Header) {
 	now := ls.clock.now()
 	b := ls.bucket(key)
+	longest := ls.cfg.MaxPause
 	if status == 429 || status == 503 {
 		if d, ok := parseRetryAfter(headerValue(h, "Retry-After"), now); ok && d > 0 {
-			b.pause(now.Add(d))
+			b.pause(now.Add(min(d, longest)))
 		}
 	}
 	q, ok := parseQuota(h, now)
@@ -310,9 +346,11 @@ func (ls *limiters) observe(key string, status int, h http.Header) {
 	}
 	switch {
 	case q.remaining <= 0:
-		b.pause(now.Add(q.reset))
+		b.pause(now.Add(min(q.reset, longest)))
 	case float64(q.remaining) < ls.cfg.Rate*q.reset.Seconds():
-		b.slow(now, float64(q.remaining)/q.reset.Seconds(), now.Add(q.reset))
+		// At least one request a MaxPause, however far off the reset.
+		r := max(float64(q.remaining)/q.reset.Seconds(), 1/longest.Seconds())
+		b.slow(now, min(r, ls.cfg.Rate), now.Add(q.reset))
 	default:
 		b.unslow(now, ls.cfg.Rate) // plenty left
 	}

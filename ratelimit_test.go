@@ -303,7 +303,7 @@ func TestRateLimitEveryAttempt(t *testing.T) {
 	assert.Equal(t, 2*time.Second-time.Millisecond, s.Stats().RateLimitWait)
 }
 
-// TestRateLimitLogsLongWaits: a wait over 100 ms is a Debug record.
+// TestRateLimitLogsLongWaits: a wait is a Debug record.
 func TestRateLimitLogsLongWaits(t *testing.T) {
 	t.Parallel()
 	u, _ := hitServer(t, nil)
@@ -373,9 +373,12 @@ func TestRateLimitStore(t *testing.T) {
 		assert.EqualValues(t, 3, hits.Load()-before)
 		assert.Equal(t, []time.Duration{250 * time.Millisecond, 250 * time.Millisecond}, clk.Waits(), "the local bucket at 4/s")
 		recs := buf.records(t)
-		require.Len(t, recs, 1, "one record a second at most")
-		assert.Equal(t, "WARN", recs[0]["level"])
-		assert.Contains(t, recs[0]["error"], "connection refused")
+		require.NotEmpty(t, recs) // at most one a second: see TestLogNoticeStoreErrorsThrottled
+		for _, r := range recs {
+			assert.Equal(t, "WARN", r["level"])
+			assert.Equal(t, "rate_store_error", r["kind"])
+			assert.Contains(t, r["error"], "connection refused")
+		}
 	})
 	t.Run("a store is told of a slowed rate", func(t *testing.T) {
 		st := &fakeStore{}
@@ -485,4 +488,73 @@ func TestRateLimitRefusalClosesBody(t *testing.T) {
 	assertRequestKind(t, err, ErrRateLimited)
 	assert.True(t, body.closed.Load(), "the refused body is closed")
 	assert.Equal(t, int64(1), hits.Load(), "nothing sent")
+}
+
+// A server's pause is cut to MaxPause: one Retry-After of 1,000 hours, or
+// a quota reset days away, does not stop the host for longer; a request
+// that would wait past its deadline fails at once with ErrRateLimited,
+// saying how long the host is still paused.
+func TestRateLimitServerPauseCapped(t *testing.T) {
+	t.Parallel()
+	days := func(now time.Time) string { return strconv.FormatInt(now.Add(72*time.Hour).Unix(), 10) }
+	tests := []struct {
+		name     string
+		maxPause time.Duration
+		header   func(now time.Time) http.Header
+		status   int
+		want     time.Duration // the next request's wait
+	}{
+		{"Retry-After", 0, func(time.Time) http.Header { return http.Header{"Retry-After": {"3600000"}} }, 429, DefaultRateLimitMaxPause},
+		{"Retry-After under MaxPause", time.Hour, func(time.Time) http.Header { return http.Header{"Retry-After": {"120"}} }, 503, 2 * time.Minute},
+		{"Retry-After set MaxPause", time.Minute, func(time.Time) http.Header { return http.Header{"Retry-After": {"3600000"}} }, 429, time.Minute},
+		{"spent quota reset days away", 0, func(now time.Time) http.Header {
+			return http.Header{"X-Ratelimit-Remaining": {"0"}, "X-Ratelimit-Reset": {days(now)}}
+		}, 200, DefaultRateLimitMaxPause},
+		{"one left, reset days away", time.Minute, func(now time.Time) http.Header {
+			return http.Header{"X-Ratelimit-Remaining": {"1"}, "X-Ratelimit-Reset": {days(now)}}
+		}, 200, time.Minute},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			clk := newFakeClock()
+			var first atomic.Bool
+			srv := setupServer(t, func(w http.ResponseWriter, r *http.Request) {
+				if first.CompareAndSwap(false, true) {
+					for k, v := range tt.header(clk.Now()) {
+						w.Header()[k] = v
+					}
+					w.WriteHeader(tt.status)
+				}
+			})
+			s := newTestSession(t, WithRateLimit(RateLimit{Rate: 100, MaxPause: tt.maxPause}), WithTimeout(0))
+			clk.install(s)
+			_, err := s.Get(context.Background(), srv.URL)
+			require.NoError(t, err)
+
+			// A deadline before the end of the pause: refused, the wait told.
+			ctx, cancel := context.WithDeadline(context.Background(), clk.Now().Add(tt.want/2))
+			defer cancel()
+			_, err = s.Get(ctx, srv.URL)
+			assertRequestKind(t, err, ErrRateLimited)
+			if tt.status != 200 || tt.header(clk.Now()).Get("X-Ratelimit-Remaining") == "0" {
+				assert.Contains(t, err.Error(), "paused by the server for "+tt.want.String()+" more")
+			} else {
+				assert.Contains(t, err.Error(), "waiting "+tt.want.String())
+			}
+
+			_, err = s.Get(context.Background(), srv.URL)
+			require.NoError(t, err)
+			assert.Equal(t, []time.Duration{tt.want}, clk.Waits())
+		})
+	}
+}
+
+func TestWithRateLimitMaxPause(t *testing.T) {
+	t.Parallel()
+	_, err := NewSession(WithRateLimit(RateLimit{Rate: 1, MaxPause: -time.Second}))
+	assert.ErrorIs(t, err, ErrInvalidOption)
+	c := defaultConfig()
+	require.NoError(t, WithRateLimit(RateLimit{Rate: 1})(c))
+	assert.Equal(t, DefaultRateLimitMaxPause, c.rateLimit.MaxPause)
 }

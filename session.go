@@ -33,6 +33,7 @@ type Session struct {
 	breakers   *breakers     // nil without WithCircuitBreaker
 	cache      *sessionCache // nil: no cache
 	alt        AltTransport  // nil without WithAltTransport
+	slots      *slots        // an AsyncSession's bound; nil: none
 
 	closed atomic.Bool
 
@@ -92,10 +93,10 @@ func newSession(opts []Option) *Session {
 	}
 	s.rt = &countingTransport{next: base, n: &s.n}
 	if c.rateLimit != nil {
-		s.limiters = newLimiters(*c.rateLimit, &s.clock, c.logger, &s.n.rateWait)
+		s.limiters = newLimiters(*c.rateLimit, &s.clock, &s.n.rateWait)
 	}
 	if c.breaker != nil {
-		s.breakers = newBreakers(*c.breaker, &s.clock, c.logger)
+		s.breakers = newBreakers(*c.breaker, &s.clock)
 	}
 	for i := len(c.middleware) - 1; i >= 0; i-- {
 		s.rt = c.middleware[i](s.rt)

@@ -223,7 +223,11 @@ func (s *Session) WebSocket(ctx context.Context, rawURL string, opts ...WebSocke
 	}
 	// The handshake is a call like any request's: the total deadline, and
 	// the read timeout on the wait for the server's answer.
-	c := &call{s: s, st: st, rc: &noRequestOptions, method: http.MethodGet, start: time.Now()}
+	slot, err := s.slots.take(ctx) // an AsyncSession's bound, held for the handshake
+	if err != nil {
+		return fail(err)
+	}
+	c := &call{s: s, st: st, rc: &noRequestOptions, method: http.MethodGet, start: time.Now(), slot: slot}
 	c.deadlines(ctx)
 	ctx = c.ctx
 
