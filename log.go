@@ -6,6 +6,7 @@ package reqivo
 import (
 	"context"
 	"log/slog"
+	"strings"
 )
 
 // redacted replaces a secret in logs, as in RedactURL.
@@ -53,7 +54,29 @@ func logObserver(l *slog.Logger) Observer {
 				logRetry(ctx, l, r)
 			}
 		},
+		Notice: func(ctx context.Context, n Notice) { logCacheNotice(ctx, l, n) },
 	}
+}
+
+// logCacheNotice writes the record of a cache notice: at Debug what the
+// cache did, at Warn what failed.
+func logCacheNotice(ctx context.Context, l *slog.Logger, n Notice) {
+	level := slog.LevelDebug
+	switch n.Kind {
+	case NoticeCacheHit, NoticeCacheMiss, NoticeCacheRevalidated, NoticeCacheStale:
+	case NoticeCacheError:
+		level = slog.LevelWarn
+	default:
+		return
+	}
+	if !l.Enabled(ctx, level) {
+		return
+	}
+	attrs := []slog.Attr{slog.String("method", n.Method), slog.String("url", n.URL), slog.String("detail", n.Detail)}
+	if n.Err != nil {
+		attrs = append(attrs, slog.String("error", n.Err.Error()))
+	}
+	l.LogAttrs(ctx, level, "reqivo: "+strings.ReplaceAll(n.Kind.String(), "_", " "), attrs...)
 }
 
 // logAttempt writes the Debug record of an attempt.

@@ -168,14 +168,25 @@ func (c *call) redirected(prev, next *http.Request, status int) {
 //
 //	c.notify(req, Notice{Kind: NoticeRateLimitWait, Wait: d})
 func (c *call) notify(req *http.Request, n Notice) {
-	o := c.obs
-	if o == nil {
-		return
+	if c.obs != nil {
+		notify(c.ctx, c.obs.obs, req, n)
 	}
+}
+
+// notice reports n about req, with req's context: for a feature's event
+// outside the call's own steps (the cache's, storing a body at its end or
+// revalidating in the background).
+func (s *Session) notice(req *http.Request, n Notice) {
+	if obs := s.cfg.observers; len(obs) > 0 {
+		notify(req.Context(), obs, req, n)
+	}
+}
+
+func notify(ctx context.Context, obs []Observer, req *http.Request, n Notice) {
 	n.RequestInfo = requestInfo(req.Method, req.URL)
-	for i := range o.obs {
-		if f := o.obs[i].Notice; f != nil {
-			f(c.ctx, n)
+	for i := range obs {
+		if f := obs[i].Notice; f != nil {
+			f(ctx, n)
 		}
 	}
 }
