@@ -131,9 +131,16 @@ func (b *fillBody) Read(p []byte) (int, error) {
 	if b.p == nil {
 		return n, err
 	}
-	if int64(len(b.buf)+n+entryTrailer) > b.limit {
+	need := len(b.buf) + n
+	if int64(need+entryTrailer) > b.limit {
 		b.p, b.buf = nil, nil
 		return n, err
+	}
+	if need+entryTrailer > cap(b.buf) {
+		// Grown by doubling, but never past the limit.
+		nb := make([]byte, len(b.buf), min(max(2*cap(b.buf), need+entryTrailer), int(b.limit)))
+		copy(nb, b.buf)
+		b.buf = nb
 	}
 	b.buf = append(b.buf, p[:n]...)
 	if err == io.EOF {
