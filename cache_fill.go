@@ -97,19 +97,14 @@ func (p *cachePlan) store(resp *http.Response) (*fillBody, bool) {
 	if resp.ContentLength >= 0 {
 		hint = int(resp.ContentLength)
 	}
-	head := encodeHead(entryResponse, m, 0)
-	limit := int64(len(head)+sc.maxEntry) + entryTrailer
+	buf := encodeHead(entryResponse, m, hint)
+	limit := int64(len(buf)+sc.maxEntry) + entryTrailer
 	if l, ok := sc.store.(CacheEntryLimit); ok {
 		limit = min(limit, l.MaxEntryBytes())
 	}
-	if int64(len(head)+hint+entryTrailer) > limit {
-		if resp.ContentLength >= 0 {
-			return nil, false // declared too long for the store
-		}
-		hint = 0
+	if resp.ContentLength >= 0 && int64(len(buf)+hint+entryTrailer) > limit {
+		return nil, false // declared too long for the store
 	}
-	buf := make([]byte, len(head), len(head)+hint+entryTrailer)
-	copy(buf, head)
 	return &fillBody{p: p, key: key, ttl: ttl, buf: buf, limit: limit}, true
 }
 
