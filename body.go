@@ -20,8 +20,9 @@ import (
 //  2. loggedBody (WithLogger at Debug): counts wire bytes and writes the
 //     attempt's record at EOF or Close; send adds it, since every attempt
 //     is logged, the ones retried or redirected too;
-//     2b. fillBody (WithCache, a storable response): appends the wire bytes
-//     to the cache entry and stores it at EOF;
+//     2b. fillBody (WithCache, a storable response; the cache's plan made
+//     it, the hop hands it here): appends the wire bytes to the cache
+//     entry and stores it at EOF;
 //  3. decodedBody: undoes the Content-Encoding, when the session asked
 //     for it (prepare decided: compress);
 //  4. progressReader (OnDownloadProgress): counts decoded bytes;
@@ -29,9 +30,11 @@ import (
 //     given their kinds, and the call released on Close; without Stream,
 //     watchedBody (only when a read timeout runs), and the body is then
 //     read whole by buffer, which replaces Body with the bytes.
-func (c *call) bodyStack(r *Response, w *watch) {
+func (c *call) bodyStack(r *Response, w *watch, fill *fillBody) {
 	resp := r.Response
-	c.fillFinal(resp) // WithCache: fillBody copies the wire bytes into the entry
+	if fill != nil {
+		fill.rc, resp.Body = resp.Body, fill
+	}
 	if c.compress {
 		c.s.cfg.compression.decode(resp)
 	}

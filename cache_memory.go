@@ -119,6 +119,9 @@ func (m *memoryCache) Set(_ context.Context, key string, value []byte, ttl time.
 	return nil
 }
 
+// MaxEntryBytes is the largest value the store keeps (see CacheEntryLimit).
+func (m *memoryCache) MaxEntryBytes() int64 { return m.max - memoryEntryOverhead }
+
 func (m *memoryCache) Delete(_ context.Context, key string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -40,8 +40,6 @@ type call struct {
 
 	chain             // the redirect chain, started by prepare
 	retries []Attempt // the final hop's tries that were retried
-
-	cacheFill cacheState // WithCache: what to store of the hop's answer
 }
 
 // execute runs one logical request. in is owned by execute, which sends a
@@ -113,6 +111,17 @@ func (c *call) deadlines(ctx context.Context) {
 	c.observe(c.s.cfg.trace || c.rc.extra != nil && c.rc.extra.trace)
 }
 
+// outOfBand is a call of its own, under ctx, for a request of method the
+// session sends on c's behalf with nobody waiting for its answer (the
+// cache's background revalidation): c's session, snapshot and redirect
+// chain (its per-attempt auth), deadlines as a request's. Its attempts are
+// observed as any (with no RequestStart: nobody asked for the request).
+func (c *call) outOfBand(ctx context.Context, method string) *call {
+	oc := &call{s: c.s, st: c.st, rc: &requestConfig{}, method: method, start: time.Now(), chain: c.chain}
+	oc.deadlines(ctx)
+	return oc
+}
+
 // release ends the call: the attempt's watch w (if any) and the total
 // deadline are released, and on a closed session the connections the
 // request put back are closed, over HTTP/2 as over HTTP/1.
@@ -140,6 +149,7 @@ func (c *call) run(req *http.Request) (*Response, error) {
 	var history []*http.Response
 	var visited map[string]bool
 	for n := 0; ; n++ {
+		c.retries = nil // a hop the cache answers has no tries
 		hr, next, err := c.cacheHop(req)
 		if err != nil {
 			closeAll(history)
@@ -185,21 +195,33 @@ func (c *call) run(req *http.Request) (*Response, error) {
 	}
 }
 
-// hopResult is how one hop ended: the final Response, or a redirect to
-// follow (resp, its body still open and its watch w still to stop once the
-// body is drained).
+// cacheHop sends one redirect hop: through the cache's stage when the
+// session has one (cache_hop.go), which wraps hop.
+func (c *call) cacheHop(req *http.Request) (hopResult, hop, error) {
+	if c.s.cache == nil {
+		return c.hop(req, nil)
+	}
+	return c.s.cache.hop(c, req)
+}
+
+// hopResult is how one hop ended: the final Response, or resp, its body
+// still open and its watch w still to stop once the body is drained: a
+// redirect to follow, or (cached) an answer the cache's plan takes for
+// itself. stored says the cache's plan stores the answer.
 type hopResult struct {
-	final *Response
-	resp  *http.Response
-	w     *watch
+	final  *Response
+	resp   *http.Response
+	w      *watch
+	cached bool
+	stored bool
 }
 
 // hop sends one hop of the chain, retrying it as the policy says. The
 // final response's body stack is built, and read whole unless the request
 // streams, within the attempt: a body cut off in the middle is that
 // attempt's failure, which the policy may retry with the whole response
-// read again.
-func (c *call) hop(req *http.Request) (hopResult, hop, error) {
+// read again. plan is the cache's for this hop (nil: none).
+func (c *call) hop(req *http.Request, plan *cachePlan) (hopResult, hop, error) {
 	p := c.s.cfg.retry
 	c.retries = nil
 	for n := 1; ; n++ {
@@ -211,9 +233,9 @@ func (c *call) hop(req *http.Request) (hopResult, hop, error) {
 		}
 		retry := c.retryable(p, n, req, resp, err)
 		if !retry && err == nil && !follow {
-			final, ferr := c.finish(resp, w)
+			hr, ferr := c.answer(resp, w, plan)
 			if ferr == nil {
-				return hopResult{final: final}, hop{}, nil
+				return hr, hop{}, nil
 			}
 			resp, w, err = nil, nil, ferr
 			retry = c.retryable(p, n, req, nil, err)
@@ -230,15 +252,15 @@ func (c *call) hop(req *http.Request) (hopResult, hop, error) {
 				}
 				return hopResult{}, hop{}, err
 			case follow:
-				return hopResult{resp: resp, w: w}, next, nil
+				return c.redirect(resp, w, plan), next, nil
 			}
 			// The policy would retry, but the wait is not to be had: this
 			// response is the answer.
-			final, ferr := c.finish(resp, w)
+			hr, ferr := c.answer(resp, w, plan)
 			if ferr != nil {
 				return hopResult{}, hop{}, ferr
 			}
-			return hopResult{final: final}, hop{}, nil
+			return hr, hop{}, nil
 		}
 		try := Attempt{Wait: wait, Err: err}
 		if resp != nil {
@@ -417,15 +439,54 @@ func (s *Session) roundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-// finish makes the final Response of the call from resp: its body stack,
-// then (unless the request streams) the body read whole. A streamed body
-// releases the call when it is closed.
-func (c *call) finish(resp *http.Response, w *watch) (*Response, error) {
+// answer ends the hop with resp, the final answer of its attempts: handed
+// back unread when the cache's plan takes it (a 304 that confirms the
+// stored response, an error a stale one stands in for), else made the
+// final Response with the plan's fill layer, if it stores resp.
+func (c *call) answer(resp *http.Response, w *watch, plan *cachePlan) (hopResult, error) {
+	fill, stored, cached := plan.take(resp)
+	if cached {
+		return hopResult{resp: resp, w: w, cached: true}, nil
+	}
+	final, err := c.finish(resp, w, fill)
+	if err != nil {
+		return hopResult{}, err
+	}
+	return hopResult{final: final, stored: stored}, nil
+}
+
+// redirect ends the hop with resp, a redirect to follow: the chain drains
+// its body, through the cache's fill layer when the plan stores it.
+func (c *call) redirect(resp *http.Response, w *watch, plan *cachePlan) hopResult {
+	fill, stored, _ := plan.take(resp) // a redirect is never the cache's own
+	if fill != nil {
+		fill.rc, resp.Body = resp.Body, fill
+	}
+	return hopResult{resp: resp, w: w, stored: stored}
+}
+
+// served ends a hop the cache answered from its store, nothing sent: resp
+// is a redirect to follow, or made the final Response.
+func (c *call) served(req *http.Request, resp *http.Response) (hopResult, hop, error) {
+	if next, follow := c.nextHop(req, resp); follow {
+		return hopResult{resp: resp}, next, nil
+	}
+	final, err := c.finish(resp, nil, nil)
+	if err != nil {
+		return hopResult{}, hop{}, err
+	}
+	return hopResult{final: final}, hop{}, nil
+}
+
+// finish makes the final Response of the call from resp: its body stack
+// (with the cache's fill layer, if any), then (unless the request streams)
+// the body read whole. A streamed body releases the call when it is closed.
+func (c *call) finish(resp *http.Response, w *watch, fill *fillBody) (*Response, error) {
 	r := &Response{Response: resp}
 	if c.obs != nil && c.obs.trace {
 		r.timings = c.obs.last
 	}
-	c.bodyStack(r, w)
+	c.bodyStack(r, w, fill)
 	if c.rc.stream {
 		r.peekError()
 		r.retries = c.retries

@@ -171,12 +171,24 @@ func (c *call) notify(req *http.Request, n Notice) { c.obs.notice(c.ctx, req, n)
 
 // notice reports n about req under ctx; o nil observes nothing.
 func (o *observation) notice(ctx context.Context, req *http.Request, n Notice) {
-	if o == nil {
-		return
+	if o != nil {
+		notify(ctx, o.obs, req, n)
 	}
+}
+
+// notice reports n about req, with req's context: for a feature's event
+// outside the call's own steps (the cache's, storing a body at its end or
+// revalidating in the background).
+func (s *Session) notice(req *http.Request, n Notice) {
+	if obs := s.cfg.observers; len(obs) > 0 {
+		notify(req.Context(), obs, req, n)
+	}
+}
+
+func notify(ctx context.Context, obs []Observer, req *http.Request, n Notice) {
 	n.RequestInfo = requestInfo(req.Method, req.URL)
-	for i := range o.obs {
-		if f := o.obs[i].Notice; f != nil {
+	for i := range obs {
+		if f := obs[i].Notice; f != nil {
 			f(ctx, n)
 		}
 	}

@@ -14,7 +14,7 @@ import (
 
 func BenchmarkCache(b *testing.B) {
 	data, _ := serverAddrs(b)
-	url := "http://" + data + "/cached"
+	origin := "http://" + data
 	disk := func(b *testing.B) reqivo.Cache {
 		c, err := reqivo.NewDiskCache(b.TempDir(), 64<<20)
 		if err != nil {
@@ -27,12 +27,16 @@ func BenchmarkCache(b *testing.B) {
 		name  string
 		cache func(*testing.B) reqivo.Cache // nil: no cache
 		miss  bool                          // a new URI every request
+		path  string                        // "": /cached
 	}{
-		{"loopback-no-cache", nil, false},
-		{"loopback-no-cache-new-uri", nil, true}, // the baseline of the miss
-		{"miss-memory", mem, true},
-		{"hit-memory", mem, false},
-		{"hit-disk", disk, false},
+		{"loopback-no-cache", nil, false, ""},
+		{"loopback-no-cache-new-uri", nil, true, ""}, // the baseline of the miss
+		{"miss-memory", mem, true, ""},
+		{"hit-memory", mem, false, ""},
+		{"hit-disk", disk, false, ""},
+		// Each request revalidated: a 304 and the stored body. Its
+		// baseline is loopback-no-cache, the same body sent whole.
+		{"revalidate-memory", mem, false, "/revalidate"},
 	}
 	for _, tc := range cases {
 		b.Run(tc.name, func(b *testing.B) {
@@ -46,6 +50,10 @@ func BenchmarkCache(b *testing.B) {
 			}
 			defer s.Close()
 			ctx := context.Background()
+			url := origin + "/cached"
+			if tc.path != "" {
+				url = origin + tc.path
+			}
 			for range 4 { // warm the pool, and the cache for the hits
 				if _, err := s.Get(ctx, url); err != nil {
 					b.Fatal(err)
@@ -71,8 +79,8 @@ func BenchmarkCache(b *testing.B) {
 			b.StopTimer()
 			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
 			if tc.cache != nil && !tc.miss {
-				if st := s.Stats(); st.CacheHits < int64(b.N) {
-					b.Fatalf("%d hits for %d requests", st.CacheHits, b.N)
+				if st := s.Stats(); st.CacheHits+st.CacheRevalidations < int64(b.N) {
+					b.Fatalf("%d hits and %d revalidations for %d requests", st.CacheHits, st.CacheRevalidations, b.N)
 				}
 			}
 		})

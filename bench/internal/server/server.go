@@ -69,6 +69,20 @@ func Run(ctx context.Context, out io.Writer) error {
 		h["Etag"] = []string{`"v1"`}
 		w.Write(obj)
 	})
+	// /revalidate is /json that must be revalidated each time (no-cache),
+	// confirmed with a 304 when the client holds its ETag.
+	data.HandleFunc("GET /revalidate", func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h["Cache-Control"] = []string{"no-cache"}
+		h["Etag"] = []string{`"v1"`}
+		if r.Header.Get("If-None-Match") == `"v1"` {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		h["Content-Type"] = []string{"application/json"}
+		h["Content-Length"] = []string{objLen}
+		w.Write(obj)
+	})
 	data.HandleFunc("POST /echo", func(w http.ResponseWriter, r *http.Request) {
 		b, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 		if err != nil {

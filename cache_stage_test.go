@@ -1,0 +1,312 @@
+package reqivo
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// stageLog records what a session's observers see, by kind.
+type stageLog struct {
+	mu       sync.Mutex
+	notices  []Notice
+	requests int
+	attempts []AttemptDone
+}
+
+func (l *stageLog) observer() Observer {
+	return Observer{
+		RequestStart: func(ctx context.Context, _ RequestInfo) context.Context {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			l.requests++
+			return ctx
+		},
+		AttemptEnd: func(_ context.Context, a AttemptDone) {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			a.RequestHeader, a.ResponseHeader = Headers{}, Headers{}
+			l.attempts = append(l.attempts, a)
+		},
+		Notice: func(_ context.Context, n Notice) {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			l.notices = append(l.notices, n)
+		},
+	}
+}
+
+func (l *stageLog) of(kind NoticeKind) []Notice {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []Notice
+	for _, n := range l.notices {
+		if n.Kind == kind {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func (l *stageLog) attemptStatuses() []int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []int
+	for _, a := range l.attempts {
+		out = append(out, a.StatusCode)
+	}
+	return out
+}
+
+// swrOrigin answers with a response that may be served stale while it is
+// revalidated, and confirms it with a 304.
+func swrOrigin(w http.ResponseWriter, r *http.Request, n int64) {
+	w.Header().Set("Cache-Control", "max-age=10, stale-while-revalidate=60")
+	w.Header().Set("ETag", `"e"`)
+	if r.Header.Get("If-None-Match") == `"e"` {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	io.WriteString(w, "x")
+}
+
+// TestCacheBackgroundRevalidationIsObserved: a stale-while-revalidate
+// revalidation is an attempt like any other: the observers see it start
+// and end, and its outcome as a Notice; it is no request of the caller's.
+func TestCacheBackgroundRevalidationIsObserved(t *testing.T) {
+	t.Parallel()
+	o := setupOrigin(t, swrOrigin)
+	var log stageLog
+	var started sync.Map // attempt number -> If-None-Match sent
+	obs := log.observer()
+	obs.AttemptStart = func(ctx context.Context, a AttemptInfo, add http.Header) context.Context {
+		add.Set("X-Trace", "t"+strconv.Itoa(a.Resends))
+		started.Store(a.Resends, true)
+		return ctx
+	}
+	s, clk := newCacheSession(t, nil, WithObserver(obs))
+	get(t, s, o.url)
+	clk.elapse(20 * time.Second)
+	r := get(t, s, o.url)
+	require.Equal(t, "stale", r.CacheStatus())
+	require.Eventually(t, func() bool { return len(log.of(NoticeCacheRevalidated)) == 1 }, 10*time.Second, 5*time.Millisecond)
+	require.NoError(t, s.Close()) // waits for the revalidation to end
+	assert.Equal(t, []int{http.StatusOK, http.StatusNotModified}, log.attemptStatuses(), "the revalidation's attempt reported")
+	assert.Equal(t, "t0", o.lastHeader().Get("X-Trace"), "the observers' headers went on the revalidation")
+	assert.Equal(t, 2, log.requests, "the revalidation is not a request of the caller's")
+	assert.Equal(t, int64(1), s.Stats().CacheRevalidations)
+}
+
+// TestCacheBackgroundRevalidationPassesTheGuards: a revalidation meets the
+// host's breaker as any attempt: refused while it is open (nothing sent),
+// and the refusal reported.
+func TestCacheBackgroundRevalidationPassesTheGuards(t *testing.T) {
+	t.Parallel()
+	o := setupOrigin(t, func(w http.ResponseWriter, r *http.Request, n int64) {
+		if r.URL.Path == "/down" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		swrOrigin(w, r, n)
+	})
+	var log stageLog
+	s, clk := newCacheSession(t, nil, WithObserver(log.observer()),
+		WithCircuitBreaker(CircuitBreaker{Failures: 2, Cooldown: time.Hour}))
+	get(t, s, o.url)
+	for range 2 {
+		get(t, s, o.url+"/down")
+	}
+	sent := o.hits.Load()
+	clk.elapse(20 * time.Second)
+	assert.Equal(t, "stale", get(t, s, o.url).CacheStatus())
+	require.Eventually(t, func() bool { return len(log.of(NoticeCacheError)) == 1 }, 10*time.Second, 5*time.Millisecond)
+	require.NoError(t, s.Close())
+	n := log.of(NoticeCacheError)[0]
+	assert.ErrorIs(t, n.Err, ErrCircuitOpen)
+	assert.Equal(t, "background revalidation failed", n.Detail)
+	assert.Len(t, log.of(NoticeBreakerRejected), 1)
+	assert.Equal(t, sent, o.hits.Load(), "nothing sent past the open breaker")
+	assert.Equal(t, int64(1), s.Stats().CircuitRejected)
+}
+
+// TestCacheBackgroundRevalidationWaitsForTheRateLimit: a revalidation
+// takes its token from the host's rate limit as any attempt.
+func TestCacheBackgroundRevalidationWaitsForTheRateLimit(t *testing.T) {
+	t.Parallel()
+	o := setupOrigin(t, swrOrigin)
+	s, clk := newCacheSession(t, nil, WithRateLimit(RateLimit{Rate: 1, Burst: 1}))
+	get(t, s, o.url)
+	clk.elapse(20 * time.Second) // the bucket is full again
+	get(t, s, o.url+"/other")    // and empty
+	assert.Equal(t, "stale", get(t, s, o.url).CacheStatus())
+	require.Eventually(t, func() bool { return s.Stats().CacheRevalidations == 1 }, 10*time.Second, 5*time.Millisecond)
+	assert.Equal(t, []time.Duration{time.Second}, clk.Waits(), "the revalidation waited for its token")
+}
+
+// TestCacheErrorNotices: a store that fails and an entry that does not
+// decode are NoticeCacheError with the error, and the logger's warnings;
+// the request goes to the network.
+func TestCacheErrorNotices(t *testing.T) {
+	t.Parallel()
+	o := setupOrigin(t, func(w http.ResponseWriter, r *http.Request, n int64) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		io.WriteString(w, "ok")
+	})
+	t.Run("store down", func(t *testing.T) {
+		t.Parallel()
+		var log stageLog
+		var buf logBuffer
+		logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		s, _ := newCacheSession(t, &failingCache{}, WithObserver(log.observer()), WithLogger(logger))
+		assert.Equal(t, "ok", get(t, s, o.url).Text())
+		var details []string
+		for _, n := range log.of(NoticeCacheError) {
+			assert.ErrorIs(t, n.Err, errStoreDown)
+			details = append(details, n.Detail)
+		}
+		assert.Equal(t, []string{"get failed", "set failed"}, details)
+		assert.Contains(t, buf.String(), `level=WARN msg="reqivo: cache error"`)
+		assert.Contains(t, buf.String(), `detail="get failed" error="store down"`)
+		assert.NotContains(t, buf.String(), "cache miss", "Debug records stay out at Warn")
+	})
+	t.Run("corrupt entry", func(t *testing.T) {
+		t.Parallel()
+		var log stageLog
+		store := NewMemoryCache(1 << 20)
+		s, _ := newCacheSession(t, store, WithObserver(log.observer()))
+		require.NoError(t, store.Set(context.Background(), "reqivo1:GET "+o.url+"/c", []byte("RQC1 garbage garbage garbage"), 0))
+		assert.Equal(t, "miss", get(t, s, o.url+"/c").CacheStatus())
+		errs := log.of(NoticeCacheError)
+		require.Len(t, errs, 1)
+		assert.ErrorIs(t, errs[0].Err, errCorruptEntry)
+		assert.Equal(t, o.url+"/c", errs[0].URL)
+	})
+}
+
+// TestCacheBypassesStreams: an event stream or a JSON Lines stream is never
+// stored nor answered from the store, however cacheable the server says it
+// is: an Events reconnection is not replayed from the cache.
+func TestCacheBypassesStreams(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var lastIDs []string
+	srv := setupServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		switch r.URL.Path {
+		case "/lines":
+			w.Header().Set("Content-Type", "application/x-ndjson")
+			io.WriteString(w, `{"n":1}`+"\n")
+			return
+		case "/plain":
+			// Any request for an event stream, whatever its entry point.
+			sseStart(w)
+			sseSend(w, "data: p\n\n")
+			return
+		}
+		mu.Lock()
+		lastIDs = append(lastIDs, r.Header.Get("Last-Event-ID"))
+		n := len(lastIDs)
+		mu.Unlock()
+		switch n {
+		case 1:
+			sseStart(w)
+			sseSend(w, "retry: 1\nid: 1\ndata: a\n\n")
+		case 2:
+			sseStart(w)
+			sseSend(w, "id: 2\ndata: b\n\n")
+		default:
+			w.WriteHeader(http.StatusNoContent)
+		}
+	})
+	store := NewMemoryCache(1 << 20)
+	s, _ := newCacheSession(t, store)
+	useFakeClock(s)
+	// Bounded: a stream replayed from the cache would reconnect forever.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	evs, errs := collect(s.Events(ctx, http.MethodGet, srv.URL+"/events"))
+	assert.Empty(t, errs)
+	assert.Equal(t, []string{"a", "b"}, eventData(evs), "the reconnection went to the server, not the cache")
+	assert.Equal(t, []string{"", "1", "2"}, lastIDs)
+
+	for range 2 {
+		vals, errs := collect(JSONLines[map[string]int](ctx, s, http.MethodGet, srv.URL+"/lines"))
+		assert.Empty(t, errs)
+		assert.Equal(t, []map[string]int{{"n": 1}}, vals)
+		r, err := s.Get(ctx, srv.URL+"/plain", Stream())
+		require.NoError(t, err)
+		_, err = io.ReadAll(r.Body)
+		require.NoError(t, err)
+		require.NoError(t, r.Close())
+		assert.Equal(t, "miss", r.CacheStatus())
+	}
+	assert.Zero(t, s.Stats().CacheHits)
+	for _, p := range []string{"/events", "/lines", "/plain"} {
+		_, ok, err := store.Get(ctx, "reqivo1:GET "+srv.URL+p)
+		require.NoError(t, err)
+		assert.False(t, ok, p+" not stored")
+	}
+}
+
+func eventData(evs []Event) []string {
+	var out []string
+	for _, ev := range evs {
+		out = append(out, ev.Data)
+	}
+	return out
+}
+
+// TestCacheFillStopsAtTheStoreLimit: a long streamed body is copied into
+// its entry only up to what the store keeps; past it the copy is let go at
+// once (not held to the end of the stream) and nothing is stored.
+func TestCacheFillStopsAtTheStoreLimit(t *testing.T) {
+	t.Parallel()
+	const storeMax = 64 << 10
+	chunk := strings.Repeat("z", 4<<10)
+	o := setupOrigin(t, func(w http.ResponseWriter, r *http.Request, n int64) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		for range 64 { // 256 KiB, no Content-Length
+			io.WriteString(w, chunk)
+			w.(http.Flusher).Flush()
+		}
+	})
+	s, _ := newCacheSession(t, NewMemoryCache(storeMax))
+	r, err := s.Get(context.Background(), o.url, Stream())
+	require.NoError(t, err)
+	fill := fillLayer(t, r.Body)
+	limit := NewMemoryCache(storeMax).(CacheEntryLimit).MaxEntryBytes()
+	assert.Equal(t, limit, fill.limit, "the store's limit, not DefaultMaxCacheEntryBytes")
+	buf := make([]byte, 1<<10)
+	var read, most int
+	for fill.buf != nil || read < storeMax {
+		n, err := r.Body.Read(buf)
+		require.NoError(t, err)
+		read += n
+		most = max(most, cap(fill.buf))
+	}
+	assert.LessOrEqual(t, most, int(limit), "never held more than the store keeps")
+	assert.Less(t, read, storeMax+8<<10, "let go as soon as the entry would pass the limit")
+	_, err = io.Copy(io.Discard, r.Body)
+	require.NoError(t, err)
+	require.NoError(t, r.Close())
+	assert.Equal(t, "miss", get(t, s, o.url).CacheStatus(), "not stored")
+}
+
+// fillLayer finds the cache's fill layer under a streamed body.
+func fillLayer(t *testing.T, body io.ReadCloser) *fillBody {
+	t.Helper()
+	lb, ok := body.(*liveBody)
+	require.True(t, ok, "a streamed body")
+	fill, ok := lb.r.(*fillBody)
+	require.True(t, ok, "the fill layer under the stream's")
+	return fill
+}
