@@ -99,6 +99,12 @@ type Stats struct {
 	// that went to the origin, and stored responses the origin confirmed
 	// with a 304.
 	CacheHits, CacheMisses, CacheRevalidations int64
+	// Hedges counts the hedged copies sent (WithHedging), beyond the
+	// first copy of each try; Requests counts them too.
+	Hedges int64
+	// RetryBudgetRefused counts the retries and hedges the host's retry
+	// budget refused (WithRetryBudget); none of them was sent.
+	RetryBudgetRefused int64
 }
 
 // counters are the atomics behind Stats.
@@ -110,6 +116,8 @@ type counters struct {
 	cacheHits       atomic.Int64
 	cacheMisses     atomic.Int64
 	cacheRevalidate atomic.Int64
+	hedges          atomic.Int64
+	budgetRefused   atomic.Int64
 }
 
 // HTTP/2 receive windows: how much a server may send ahead of the reader,
