@@ -3,9 +3,7 @@ package reqivo
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,39 +44,27 @@ func (g *gateClock) release(t *testing.T) {
 	}
 }
 
-// hedgeServer counts the copies that arrive, their connections, and the
-// copies whose client went away while they were answered. Copy n runs
-// answer(n, w, r).
+// hedgeServer numbers the copies as they arrive and reports the copies
+// whose client went away while they were answered; its countingServer
+// counts requests and connections. Copy n runs answer(n, w, r).
 type hedgeServer struct {
-	*httptest.Server
-	arrived   chan int // each copy's number as it arrives
-	hits      atomic.Int64
-	gone      chan int // each copy's number when its context ends
-	connsOpen atomic.Int64
-	closed    atomic.Int64
+	*countingServer
+	n       atomic.Int64
+	arrived chan int // each copy's number as it arrives
+	gone    chan int // each copy's number when its client went away
 }
 
 func newHedgeServer(t *testing.T, answer func(n int, w http.ResponseWriter, r *http.Request)) *hedgeServer {
 	t.Helper()
 	hs := &hedgeServer{arrived: make(chan int, 16), gone: make(chan int, 16)}
-	hs.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n := int(hs.hits.Add(1))
+	hs.countingServer = setupCountingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		n := int(hs.n.Add(1))
 		hs.arrived <- n
 		answer(n, w, r)
 		if r.Context().Err() != nil {
-			hs.gone <- n // the client went away before the answer was done
+			hs.gone <- n
 		}
-	}))
-	hs.Config.ConnState = func(_ net.Conn, st http.ConnState) {
-		switch st {
-		case http.StateNew:
-			hs.connsOpen.Add(1)
-		case http.StateClosed, http.StateHijacked:
-			hs.closed.Add(1)
-		}
-	}
-	hs.Start()
-	t.Cleanup(hs.Close)
+	})
 	return hs
 }
 
@@ -94,35 +80,6 @@ func wait(t *testing.T, ch <-chan int, what string) int {
 	}
 }
 
-// attemptLog records the attempts a session reports.
-type attemptLog struct {
-	mu     sync.Mutex
-	starts []AttemptInfo
-	ends   []AttemptDone
-}
-
-func (l *attemptLog) observer() Option {
-	return WithObserver(Observer{
-		AttemptStart: func(ctx context.Context, a AttemptInfo, _ http.Header) context.Context {
-			l.mu.Lock()
-			defer l.mu.Unlock()
-			l.starts = append(l.starts, a)
-			return ctx
-		},
-		AttemptEnd: func(_ context.Context, a AttemptDone) {
-			l.mu.Lock()
-			defer l.mu.Unlock()
-			l.ends = append(l.ends, a)
-		},
-	})
-}
-
-func (l *attemptLog) snapshot() ([]AttemptInfo, []AttemptDone) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]AttemptInfo(nil), l.starts...), append([]AttemptDone(nil), l.ends...)
-}
-
 // The first copy is slow: after the delay a second goes, its answer wins,
 // and the first is cancelled, its connection closed.
 func TestHedgeFirstResponseWins(t *testing.T) {
@@ -135,7 +92,7 @@ func TestHedgeFirstResponseWins(t *testing.T) {
 		_, _ = io.WriteString(w, "copy "+strconv.Itoa(n))
 	})
 	clk := newGateClock()
-	var log attemptLog
+	var log seamLog
 	s := newTestSession(t, WithClock(clk), WithHedging(Hedge{Delay: 50 * time.Millisecond, Max: 2}), log.observer())
 	type result struct {
 		resp *Response
@@ -162,8 +119,8 @@ func TestHedgeFirstResponseWins(t *testing.T) {
 	assert.Equal(t, int64(2), st.ConnsOpened)
 	assert.Equal(t, 1, r.resp.Attempts(), "copies are one try")
 
-	require.Eventually(t, func() bool { _, ends := log.snapshot(); return len(ends) == 2 }, 10*time.Second, 5*time.Millisecond)
-	starts, ends := log.snapshot()
+	require.Eventually(t, func() bool { _, ends := log.attempts(); return len(ends) == 2 }, 10*time.Second, 5*time.Millisecond)
+	starts, ends := log.attempts()
 	require.Len(t, starts, 2)
 	assert.False(t, starts[0].Hedge)
 	assert.True(t, starts[1].Hedge)
@@ -200,7 +157,7 @@ func TestHedgeNotNeeded(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, 200, resp.StatusCode)
 	}
-	assert.Equal(t, int64(3), hs.hits.Load())
+	assert.Equal(t, int64(3), hs.requests.Load())
 	assert.Zero(t, s.Stats().Hedges)
 }
 
@@ -268,7 +225,7 @@ func TestHedgeOnlyIdempotent(t *testing.T) {
 			s := newTestSession(t, WithHedging(Hedge{Max: 3}))
 			_, err := s.Request(context.Background(), tt.method, hs.URL, tt.opts...)
 			require.NoError(t, err)
-			assert.Equal(t, tt.copies, hs.hits.Load())
+			assert.Equal(t, tt.copies, hs.requests.Load())
 			assert.Equal(t, tt.copies-1, s.Stats().Hedges)
 			if tt.method == http.MethodPost {
 				bodies.Range(func(_, v any) bool {
@@ -285,7 +242,7 @@ func TestHedgeBudgetRefuses(t *testing.T) {
 	t.Parallel()
 	proceed := make(chan struct{})
 	hs := newHedgeServer(t, func(int, http.ResponseWriter, *http.Request) { <-proceed })
-	var ev budgetEvents
+	var ev seamLog
 	clk := newGateClock()
 	s := newTestSession(t, WithClock(clk), WithHedging(Hedge{Delay: time.Second, Max: 3}), WithRetryBudget(RetryBudget{}), ev.observer())
 	done := make(chan error, 1)
@@ -298,9 +255,9 @@ func TestHedgeBudgetRefuses(t *testing.T) {
 	require.Eventually(t, func() bool { return s.Stats().RetryBudgetRefused == 1 }, 10*time.Second, time.Millisecond)
 	close(proceed)
 	require.NoError(t, <-done)
-	assert.Equal(t, int64(1), hs.hits.Load())
+	assert.Equal(t, int64(1), hs.requests.Load())
 	assert.Zero(t, s.Stats().Hedges)
-	retries, notices := ev.snapshot()
+	retries, notices := ev.events()
 	assert.Empty(t, retries, "a refused hedge is no Retry event")
 	require.Len(t, notices, 1)
 	assert.Equal(t, NoticeRetryBudget, notices[0].Kind)
@@ -329,7 +286,7 @@ func TestHedgeDrawsOnBudget(t *testing.T) {
 		_, err := s.Get(context.Background(), hs.URL)
 		require.NoError(t, err)
 	}
-	assert.Equal(t, int64(3), hs.hits.Load())
+	assert.Equal(t, int64(3), hs.requests.Load())
 	assert.Equal(t, int64(1), s.Stats().Hedges)
 	assert.Equal(t, int64(1), s.Stats().RetryBudgetRefused)
 }
@@ -361,7 +318,7 @@ func TestHedgingPerRequest(t *testing.T) {
 			s := newTestSession(t, tt.session...)
 			_, err := s.Get(context.Background(), hs.URL, tt.request...)
 			require.NoError(t, err)
-			assert.Equal(t, tt.copies, hs.hits.Load())
+			assert.Equal(t, tt.copies, hs.requests.Load())
 		})
 	}
 }

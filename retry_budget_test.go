@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,32 +15,52 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// budgetEvents records what a session reports about its retry budget.
-type budgetEvents struct {
+// seamLog records what a session reports through the observer seam:
+// attempts, retries and notices.
+type seamLog struct {
 	mu      sync.Mutex
+	starts  []AttemptInfo
+	ends    []AttemptDone
 	retries []RetryInfo
 	notices []Notice
 }
 
-func (e *budgetEvents) observer() Option {
+func (l *seamLog) observer() Option {
 	return WithObserver(Observer{
+		AttemptStart: func(ctx context.Context, a AttemptInfo, _ http.Header) context.Context {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			l.starts = append(l.starts, a)
+			return ctx
+		},
+		AttemptEnd: func(_ context.Context, a AttemptDone) {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			l.ends = append(l.ends, a)
+		},
 		Retry: func(_ context.Context, r RetryInfo) {
-			e.mu.Lock()
-			defer e.mu.Unlock()
-			e.retries = append(e.retries, r)
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			l.retries = append(l.retries, r)
 		},
 		Notice: func(_ context.Context, n Notice) {
-			e.mu.Lock()
-			defer e.mu.Unlock()
-			e.notices = append(e.notices, n)
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			l.notices = append(l.notices, n)
 		},
 	})
 }
 
-func (e *budgetEvents) snapshot() ([]RetryInfo, []Notice) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return append([]RetryInfo(nil), e.retries...), append([]Notice(nil), e.notices...)
+func (l *seamLog) attempts() ([]AttemptInfo, []AttemptDone) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.starts), slices.Clone(l.ends)
+}
+
+func (l *seamLog) events() ([]RetryInfo, []Notice) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.retries), slices.Clone(l.notices)
 }
 
 // budgetSession is a session retrying every 503 once per request
@@ -102,7 +123,7 @@ func TestWithRetryBudgetValidates(t *testing.T) {
 func TestRetryBudgetZeroRefuses(t *testing.T) {
 	t.Parallel()
 	srv, hits := flakyServer(t, nil, 503, 200)
-	var ev budgetEvents
+	var ev seamLog
 	s, _ := budgetSession(t, 3, WithRetryBudget(RetryBudget{}), ev.observer())
 	resp, err := s.Get(context.Background(), srv.URL)
 	require.NoError(t, err)
@@ -110,7 +131,7 @@ func TestRetryBudgetZeroRefuses(t *testing.T) {
 	assert.Equal(t, 1, resp.Attempts())
 	assert.Equal(t, int64(1), hits.Load(), "nothing more sent")
 	assert.Equal(t, int64(1), s.Stats().RetryBudgetRefused)
-	retries, notices := ev.snapshot()
+	retries, notices := ev.events()
 	require.Len(t, retries, 1)
 	assert.True(t, retries[0].GivenUp)
 	assert.Equal(t, 503, retries[0].StatusCode)
@@ -245,13 +266,13 @@ func TestRetryBudgetDownload(t *testing.T) {
 			t.Parallel()
 			f := newFileServer(t, testPayload(9), `"v9"`)
 			f.cutAfter(30_000, 30_000, 30_000)
-			var ev budgetEvents
+			var ev seamLog
 			s, _ := budgetSession(t, 3, WithRetryBudget(tt.b), ev.observer())
 			_, err := s.Download(context.Background(), f.URL, filepath.Join(t.TempDir(), "file.bin"), Resume())
 			assert.ErrorIs(t, err, ErrNetwork)
 			assert.Len(t, f.requests(), tt.requests)
 			assert.Equal(t, tt.refused, s.Stats().RetryBudgetRefused)
-			_, notices := ev.snapshot()
+			_, notices := ev.events()
 			assert.Len(t, notices, int(tt.refused))
 		})
 	}
