@@ -226,3 +226,14 @@ var (
 	_ func(int) reqivo.RequestOption                                                                                 = reqivo.Reconnect
 	_                                                                                                                = reqivo.Limits{MaxEventBytes: int64(0)}
 )
+
+// v0.3 Retry budgets and hedged requests (budget.go, hedge.go).
+var (
+	_                                         = reqivo.RetryBudget{Ratio: float64(0), MinPerSecond: float64(0)}
+	_ func(reqivo.RetryBudget) reqivo.Option  = reqivo.WithRetryBudget
+	_ reqivo.NoticeKind                       = reqivo.NoticeRetryBudget
+	_                                         = reqivo.Hedge{Delay: time.Duration(0), Max: int(0)}
+	_ func(reqivo.Hedge) reqivo.Option        = reqivo.WithHedging
+	_ func(reqivo.Hedge) reqivo.RequestOption = reqivo.Hedging
+	_                                         = reqivo.AttemptInfo{Hedge: false}
+)

@@ -52,10 +52,11 @@ func (c *call) bodyStack(r *Response, w *watch, fill *fillBody) {
 // watch bounds the silences of one attempt with the call's read timeout:
 // the wait for its headers, then each read of its body. It is the one
 // holder of the attempt's context, cancelled with ErrReadTimeout when a
-// silence runs too long and released by stop.
+// silence runs too long and released by stop. A hedged copy's watch may
+// have no timer (no read timeout runs): it holds the copy's cancel only.
 type watch struct {
 	d      time.Duration
-	timer  *time.Timer
+	timer  *time.Timer // nil: no read timeout
 	cancel context.CancelCauseFunc
 }
 
@@ -74,17 +75,24 @@ func (c *call) arm(req *http.Request) (*http.Request, *watch) {
 // rearm starts the wait for headers again, for another round trip of the
 // same attempt (an auth challenge answered). A nil watch has none.
 func (w *watch) rearm() {
-	if w != nil {
+	if w != nil && w.timer != nil {
 		w.timer.Reset(w.d)
 	}
 }
 
 // headersIn stops the wait for headers.
-func (w *watch) headersIn() { w.timer.Stop() }
+func (w *watch) headersIn() {
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+}
 
 // read is r.Read with the timer armed only while it waits: time the caller
 // spends between two reads is not the server's silence.
 func (w *watch) read(r io.Reader, p []byte) (int, error) {
+	if w.timer == nil {
+		return r.Read(p)
+	}
 	w.timer.Reset(w.d)
 	n, err := r.Read(p)
 	w.timer.Stop()
@@ -97,7 +105,9 @@ func (w *watch) stop() {
 	if w == nil {
 		return
 	}
-	w.timer.Stop()
+	if w.timer != nil {
+		w.timer.Stop()
+	}
 	w.cancel(nil)
 }
 

@@ -225,7 +225,10 @@ func (c *call) hop(req *http.Request, plan *cachePlan) (hopResult, hop, error) {
 	p := c.s.cfg.retry
 	c.retries = nil
 	for n := 1; ; n++ {
-		resp, w, err := c.send(req, n)
+		if n == 1 {
+			c.deposit(req) // the host's retry budget (budget.go)
+		}
+		resp, w, err := c.try(req, n) // sent once, or hedged (hedge.go)
 		var next hop
 		follow := false
 		if err == nil {
@@ -243,6 +246,9 @@ func (c *call) hop(req *http.Request, plan *cachePlan) (hopResult, hop, error) {
 		wait := time.Duration(0)
 		if retry {
 			wait, retry = c.backoff(req, p, n, resp, err)
+		}
+		if retry {
+			retry = c.spend(req, n, resp, err, false) // the host's retry budget (budget.go)
 		}
 		if !retry {
 			switch {
@@ -341,59 +347,90 @@ func retryRequest(req *http.Request, ctx context.Context) (*http.Request, error)
 // passed, the attempt's watch armed for the wait for headers, the attempt
 // reported to the observers, the round trip, and the jar updated from the
 // response. A failure is returned classified, so the retry policy sees its
-// kind; the watch is stopped then.
+// kind; the watch is stopped then. The hedge stage (hedge.go) runs the same
+// three steps for each copy, the exchanges side by side.
 func (c *call) send(req *http.Request, n int) (*http.Response, *watch, error) {
+	a, err := c.ready(req, n, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	resp, err := c.exchange(a)
+	return c.received(a, resp, err)
+}
+
+// sending is an attempt between its start and its end.
+type sending struct {
+	g   guard
+	req *http.Request // as sent: the attempt's context, the observers' headers
+	w   *watch
+	at  *attempt // nil unless observed
+}
+
+// ready passes the host's guards, arms the attempt's watch and reports its
+// start. copyNo is 0 for a plain attempt, or the copy's number in a hedged
+// try (from 1): a copy always gets a watch, whose cancel ends it, and the
+// copies after the first are reported as hedges.
+func (c *call) ready(req *http.Request, n, copyNo int) (sending, error) {
 	s := c.s
-	var g guard
+	var a sending
 	if s.limiters != nil || s.breakers != nil {
 		var err error
-		if g, err = c.guard(req); err != nil {
+		if a.g, err = c.guard(req); err != nil {
 			closeBody(req) // never sent: closed as a sent one's would be
-			return nil, nil, classify(c.ctx, err)
+			return a, classify(c.ctx, err)
 		}
 	}
-	sreq, w := c.arm(req)
-	var at *attempt
+	if copyNo > 0 {
+		a.req, a.w = c.armCopy(req)
+	} else {
+		a.req, a.w = c.arm(req)
+	}
 	if c.obs != nil {
 		var err error
-		if sreq, at, err = c.startAttempt(sreq, n); err != nil {
-			g.unsent()
+		if a.req, a.at, err = c.startAttempt(a.req, n, copyNo > 1); err != nil {
+			a.g.unsent()
 			closeBody(req)
-			w.stop()
-			return nil, nil, err
+			a.w.stop()
+			return a, err
 		}
 	}
-	var resp *http.Response
-	var err error
+	return a, nil
+}
+
+// exchange is the attempt's round trip. It touches nothing of the call's
+// but what it reads, so hedged copies run it side by side.
+func (c *call) exchange(a sending) (*http.Response, error) {
 	if c.auth != nil && !c.stripped {
 		// A token or Digest answer per attempt; each round trip it takes
 		// has its own wait for headers.
-		resp, err = c.auth.roundTrip(sreq, func(r *http.Request) (*http.Response, error) {
-			w.rearm()
-			return s.roundTrip(r)
+		return c.auth.roundTrip(a.req, func(r *http.Request) (*http.Response, error) {
+			a.w.rearm()
+			return c.s.roundTrip(r)
 		})
-	} else {
-		resp, err = s.roundTrip(sreq)
 	}
-	if w != nil {
-		w.headersIn()
+	return c.s.roundTrip(a.req)
+}
+
+// received ends the attempt's wait for headers and tells its guards and
+// observers how it went: resp, with its watch, or err classified.
+func (c *call) received(a sending, resp *http.Response, err error) (*http.Response, *watch, error) {
+	if a.w != nil {
+		a.w.headersIn()
 	}
 	if err != nil {
-		err = classifyAttempt(c.ctx, sreq.Context(), err)
-		g.after(nil, err)
-		if at != nil {
-			at.done(nil, 0, err)
+		err = classifyAttempt(c.ctx, a.req.Context(), err)
+		a.g.after(nil, err)
+		if a.at != nil {
+			a.at.done(nil, 0, err)
 		}
-		if w != nil {
-			w.stop()
-		}
+		a.w.stop()
 		return nil, nil, err
 	}
-	g.after(resp, nil)
-	if at != nil {
-		resp = at.end(resp)
+	a.g.after(resp, nil)
+	if a.at != nil {
+		resp = a.at.end(resp)
 	}
-	return resp, w, nil
+	return resp, a.w, nil
 }
 
 // classifyAttempt gives an attempt's error its kind: a timeout of the

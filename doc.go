@@ -125,6 +125,12 @@
 // [Response.Retries] show what each try got and how long the session
 // waited after it.
 //
+// Retries and hedges draw on a per-host retry budget ([WithRetryBudget];
+// by default 20 % of the host's requests plus 10 a second over a sliding
+// 10 s window), so that a failing host is not sent a retry storm.
+// [WithHedging] and [Hedging] send another copy of an idempotent request
+// whose response headers are late, the first response winning.
+//
 // # Resilience
 //
 // [WithRateLimit] keeps a token bucket per host that every attempt waits

@@ -209,6 +209,9 @@ func (d *download) run() (*Response, error) {
 // Download's own (which win).
 func (d *download) requestOptions() []RequestOption {
 	o := append(d.opts[:len(d.opts):len(d.opts)], Stream(), inDownload)
+	if d.attempts > 0 {
+		o = append(o, resentInDownload) // a retry: it adds nothing to the host's retry budget
+	}
 	if d.identity {
 		o = append(o, Header("Accept-Encoding", "identity"))
 	}
@@ -227,6 +230,13 @@ func (d *download) requestOptions() []RequestOption {
 // are in their place.
 func inDownload(rc *requestConfig) error {
 	rc.downloadOpts().call = true
+	return nil
+}
+
+// resentInDownload marks a Download's request after the first: a retry of
+// a body that broke (or a restart), not a new request.
+func resentInDownload(rc *requestConfig) error {
+	rc.downloadOpts().resend = true
 	return nil
 }
 
@@ -332,6 +342,9 @@ func (d *download) retry(resp *Response, err error) bool {
 	wait := p.backoff(d.attempts, c.jitter)
 	if dl, ok := d.ctx.Deadline(); ok && c.now().Add(wait).After(dl) {
 		return false // the wait would outlive the context
+	}
+	if !d.s.spendOutside(req, d.attempts, cause) {
+		return false
 	}
 	d.s.retriedOutside(req, d.attempts, wait, cause)
 	d.tries = append(d.tries, Attempt{Err: cause, Wait: wait})

@@ -88,3 +88,53 @@ func ExampleCircuitBreaker() {
 	// half-open
 	// 200 closed
 }
+
+// A retry budget caps what retries add to a host's load: here no retry at
+// all is allowed, so the first answer is returned and the refusal shows in
+// Stats.
+func ExampleWithRetryBudget() {
+	bin := startHTTPBin()
+	defer bin.Close()
+	s, err := reqivo.NewSession(
+		reqivo.WithBaseURL(bin.URL),
+		reqivo.WithRetry(reqivo.RetryPolicy{MaxAttempts: 3}),
+		reqivo.WithRetryBudget(reqivo.RetryBudget{Ratio: 0, MinPerSecond: 0}),
+		reqivotest.InstantWaits(),
+	)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer s.Close()
+	resp, err := s.Get(context.Background(), "/status/503")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	st := s.Stats()
+	fmt.Println(resp.StatusCode, resp.Attempts(), st.Requests, st.RetryBudgetRefused)
+	// Output: 503 1 1 1
+}
+
+// Hedging sends another copy of a GET whose answer is late; the first
+// response wins. Hedging(Hedge{}) turns it off for one request.
+func ExampleWithHedging() {
+	bin := startHTTPBin()
+	defer bin.Close()
+	s, err := reqivo.NewSession(
+		reqivo.WithBaseURL(bin.URL),
+		reqivo.WithHedging(reqivo.Hedge{Delay: 50 * time.Millisecond, Max: 2}),
+	)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer s.Close()
+	resp, err := s.Get(context.Background(), "/get", reqivo.Hedging(reqivo.Hedge{}))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(resp.StatusCode, s.Stats().Hedges)
+	// Output: 200 0
+}

@@ -248,7 +248,7 @@ func ExampleSession_Stats() {
 		}
 	}
 	fmt.Printf("%+v\n", s.Stats())
-	// Output: {Requests:3 ConnsOpened:1 RateLimitWait:0s CircuitRejected:0 CacheHits:0 CacheMisses:0 CacheRevalidations:0 QUICConnsOpened:0}
+	// Output: {Requests:3 ConnsOpened:1 RateLimitWait:0s CircuitRejected:0 CacheHits:0 CacheMisses:0 CacheRevalidations:0 QUICConnsOpened:0 Hedges:0 RetryBudgetRefused:0}
 }
 
 // Relative URLs are joined under the base URL's path, with or without a

@@ -99,17 +99,25 @@ func (c *call) endRequest(r *Response, err error) {
 // retried reports that attempt n of req, which got resp or err, is
 // retried after wait.
 func (c *call) retried(req *http.Request, n int, wait time.Duration, resp *http.Response, err error) {
+	ri := c.retryInfo(req, n, resp, err)
+	ri.Wait = wait
+	c.obs.retry(c.ctx, ri)
+}
+
+// retryInfo describes attempt n of req, which got resp or err, for a Retry
+// event.
+func (c *call) retryInfo(req *http.Request, n int, resp *http.Response, err error) RetryInfo {
 	o := c.obs
 	info := AttemptInfo{RequestInfo: o.requestInfo(req), Attempt: n, Hop: o.hop, Resends: o.sent}
 	if at := o.last; at != nil && at.info.Attempt == n && at.info.Hop == o.hop {
 		info = at.info
 	} // else refused before it started (an open breaker, the rate limit): nothing was sent
-	ri := RetryInfo{AttemptInfo: info, Err: err, Wait: wait}
+	ri := RetryInfo{AttemptInfo: info, Err: err}
 	ri.Attempt = n
 	if resp != nil {
 		ri.StatusCode = resp.StatusCode
 	}
-	c.obs.retry(c.ctx, ri)
+	return ri
 }
 
 // gaveUp reports that the policy would retry attempt n, which got resp,
@@ -220,14 +228,15 @@ type connEvents struct {
 	reused, gotConn bool
 }
 
-// startAttempt reports attempt n of the hop req, and returns the request
-// to send: with the attempt's context (its connection traced) and the
-// headers the observers added. It fails, the attempt reported ended,
-// when an added header is invalid.
-func (c *call) startAttempt(req *http.Request, n int) (*http.Request, *attempt, error) {
+// startAttempt reports attempt n of the hop req (a hedge: a copy of it
+// sent while an earlier one waits), and returns the request to send: with
+// the attempt's context (its connection traced) and the headers the
+// observers added. It fails, the attempt reported ended, when an added
+// header is invalid.
+func (c *call) startAttempt(req *http.Request, n int, hedge bool) (*http.Request, *attempt, error) {
 	o := c.obs
 	at := &attempt{o: o, callCtx: c.ctx, start: time.Now()}
-	at.info = AttemptInfo{RequestInfo: o.requestInfo(req), Attempt: n, Hop: o.hop, Resends: o.sent}
+	at.info = AttemptInfo{RequestInfo: o.requestInfo(req), Attempt: n, Hop: o.hop, Resends: o.sent, Hedge: hedge}
 	o.sent++
 	o.last = at
 	ctx := req.Context()

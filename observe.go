@@ -134,6 +134,10 @@ type AttemptInfo struct {
 	// logical one sent before this one (OpenTelemetry's
 	// http.request.resend_count).
 	Attempt, Hop, Resends int
+	// Hedge reports a hedged copy of the try (WithHedging): sent because
+	// the try's first copy had no response headers after Hedge.Delay. The
+	// copies of one try share its Attempt number.
+	Hedge bool
 }
 
 // AttemptDone is how a physical request ended.

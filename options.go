@@ -84,6 +84,8 @@ type config struct {
 
 	rateLimit *RateLimit      // WithRateLimit; nil: no limit
 	breaker   *CircuitBreaker // WithCircuitBreaker; nil: no breakers
+	budget    *RetryBudget    // WithRetryBudget; nil: the default budget
+	hedge     *Hedge          // WithHedging; nil: no hedging
 	// Auth beyond basic and bearer (see authplan.go).
 	digest *[2]string // WithDigestAuth: user and password; nil: none
 	tokens tokens     // WithTokenSource or WithTokenFunc; nil: none

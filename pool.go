@@ -102,6 +102,12 @@ type Stats struct {
 	// QUICConnsOpened counts the QUIC connections opened for HTTP/3
 	// (WithAltTransport, installed by reqivoh3.Option).
 	QUICConnsOpened int64
+	// Hedges counts the hedged copies sent (WithHedging), beyond the
+	// first copy of each try; Requests counts them too.
+	Hedges int64
+	// RetryBudgetRefused counts the retries and hedges the host's retry
+	// budget refused (WithRetryBudget); none of them was sent.
+	RetryBudgetRefused int64
 }
 
 // counters are the atomics behind Stats.
@@ -114,6 +120,8 @@ type counters struct {
 	cacheMisses     atomic.Int64
 	cacheRevalidate atomic.Int64
 	quicConns       atomic.Int64
+	hedges          atomic.Int64
+	budgetRefused   atomic.Int64
 }
 
 // HTTP/2 receive windows: how much a server may send ahead of the reader,

@@ -35,6 +35,7 @@ type requestConfig struct {
 	extra         *requestExtra // tracing and progress; nil on the default path
 	reconnect     int           // Reconnect, for Events when reconnectSet
 	reconnectSet  bool
+	hedge         *Hedge // Hedging: replaces the session's; nil: the session's
 
 	download *downloadConfig // Resume, VerifySHA256 (resume.go): nil unless given
 }

@@ -28,6 +28,7 @@ type downloadConfig struct {
 	noSync bool
 	sha256 []byte // nil: no digest to check
 	call   bool   // set by Download itself: the options are in their place
+	resend bool   // set by Download itself: a request after a broken body (a retry)
 }
 
 func (rc *requestConfig) downloadOpts() *downloadConfig {

@@ -31,6 +31,7 @@ type Session struct {
 	clock      clock
 	limiters   *limiters     // nil without WithRateLimit
 	breakers   *breakers     // nil without WithCircuitBreaker
+	budgets    *budgets      // nil: no retry budget (its cap lifted)
 	cache      *sessionCache // nil: no cache
 	alt        AltTransport  // nil without WithAltTransport
 	slots      *slots        // an AsyncSession's bound; nil: none
@@ -98,6 +99,7 @@ func newSession(opts []Option) *Session {
 	if c.breaker != nil {
 		s.breakers = newBreakers(*c.breaker, &s.clock)
 	}
+	s.budgets = newBudgets(c, &s.clock, &s.n.budgetRefused)
 	for i := len(c.middleware) - 1; i >= 0; i-- {
 		s.rt = c.middleware[i](s.rt)
 	}
@@ -383,6 +385,8 @@ func (s *Session) Stats() Stats {
 		CacheMisses:        s.n.cacheMisses.Load(),
 		CacheRevalidations: s.n.cacheRevalidate.Load(),
 		QUICConnsOpened:    s.n.quicConns.Load(),
+		Hedges:             s.n.hedges.Load(),
+		RetryBudgetRefused: s.n.budgetRefused.Load(),
 	}
 }
 

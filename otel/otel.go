@@ -8,7 +8,8 @@
 //     server.port, url.full (userinfo and secret query values REDACTED),
 //     http.response.status_code, http.request.resend_count (from the
 //     second physical request on), error.type and
-//     network.protocol.version; the trace context is injected into the
+//     network.protocol.version, and reqivo.hedge (true) on a hedged copy
+//     (reqivo.WithHedging); the trace context is injected into the
 //     attempt's headers, a WebSocket handshake's included;
 //   - unless WithoutRequestSpan, one INTERNAL span for the logical request,
 //     parent of its CLIENT spans, with its retries, redirects and notices
@@ -206,12 +207,19 @@ func (o *observer) requestEnd(ctx context.Context, d reqivo.RequestDone) {
 	span.End()
 }
 
+// hedgeAttr marks the CLIENT span of a hedged copy of a try: no semantic
+// convention names hedging yet.
+var hedgeAttr = attribute.Bool("reqivo.hedge", true)
+
 func (o *observer) attemptStart(ctx context.Context, a reqivo.AttemptInfo, add http.Header) context.Context {
 	method, original := methodAttrs(a.Method)
-	attrs := make([]attribute.KeyValue, 0, 6)
+	attrs := make([]attribute.KeyValue, 0, 7)
 	attrs = append(attrs, method, semconv.ServerAddress(a.Host), semconv.ServerPort(a.Port), urlFull(a.URL))
 	if a.Resends > 0 {
 		attrs = append(attrs, semconv.HTTPRequestResendCount(a.Resends))
+	}
+	if a.Hedge {
+		attrs = append(attrs, hedgeAttr)
 	}
 	if original.Valid() {
 		attrs = append(attrs, original)

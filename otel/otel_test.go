@@ -448,3 +448,30 @@ func TestURLFullRedacted(t *testing.T) {
 		"/o?AWSAccessKeyId=REDACTED&Signature=REDACTED&X-Goog-Signature=REDACTED&sig=REDACTED&access_token=REDACTED&page=2",
 		attrs(spans[0].Attributes())["url.full"].AsString())
 }
+
+// A hedged copy's CLIENT span says so.
+func TestHedgedAttempt(t *testing.T) {
+	t.Parallel()
+	tel := setupTelemetry(t)
+	var both sync.WaitGroup
+	both.Add(2)
+	srv := setupServer(t, func(http.ResponseWriter, *http.Request) {
+		both.Done()
+		both.Wait()
+	})
+	s := newSession(t, tel.option(), reqivo.WithHedging(reqivo.Hedge{Max: 2}))
+	_, err := s.Get(context.Background(), srv.URL)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return len(tel.spans.Ended()) == 3 }, 10*time.Second, 5*time.Millisecond)
+	hedges := 0
+	for _, sp := range tel.spans.Ended() {
+		if sp.SpanKind() != trace.SpanKindClient {
+			continue
+		}
+		if v, ok := attrs(sp.Attributes())["reqivo.hedge"]; ok {
+			assert.True(t, v.AsBool())
+			hedges++
+		}
+	}
+	assert.Equal(t, 1, hedges)
+}
