@@ -77,6 +77,8 @@ func newLoad(proxy, dir string, workers int) *load {
 		reqivo.WithTimeouts(reqivo.Timeouts{Connect: 2 * time.Second, Read: 2 * time.Second, Total: 20 * time.Second}),
 		reqivo.WithRetry(reqivo.RetryPolicy{MaxAttempts: maxAttempts, MinWait: 20 * time.Millisecond, MaxWait: time.Second}),
 		reqivo.WithCache(reqivo.NewMemoryCache(8<<20)),
+		// The default retry budget (20 % + 10/s) is on with retries.
+		reqivo.WithHedging(reqivo.Hedge{Delay: 100 * time.Millisecond, Max: hedgeMax}),
 		reqivo.WithObserver(reqivo.Observer{
 			Notice: func(_ context.Context, n reqivo.Notice) {
 				if n.Kind == reqivo.NoticeRetryBudget {
@@ -384,8 +386,8 @@ func (l *load) report(base, peak, end sample) string {
 		fmt.Fprintf(&b, "%-10s %8d %8d  %s\n", n, l.ops[n], e, strings.Join(kinds, " "))
 	}
 	fmt.Fprintf(&b, "%-10s %8d %8d\n", "all", total, failed)
-	fmt.Fprintf(&b, "sent on the wire %d, connections %d, cache hits %d, budget refusals %d\n",
-		st.Requests, st.ConnsOpened, st.CacheHits, l.budget.Load())
+	fmt.Fprintf(&b, "sent on the wire %d (hedges %d), connections %d, cache hits %d, budget refusals %d (notices %d)\n",
+		st.Requests, st.Hedges, st.ConnsOpened, st.CacheHits, st.RetryBudgetRefused, l.budget.Load())
 	fmt.Fprintf(&b, "goroutines %d / peak %d / after %d; fds %d / %d / %d; heap %.1f / %.1f / %.1f MiB\n",
 		base.goroutines, peak.goroutines, end.goroutines, base.fds, peak.fds, end.fds,
 		mib(base.heap), mib(peak.heap), mib(end.heap))
