@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -183,7 +184,11 @@ func TestCacheErrorNotices(t *testing.T) {
 		var log stageLog
 		store := NewMemoryCache(1 << 20)
 		s, _ := newCacheSession(t, store, WithObserver(log.observer()))
-		require.NoError(t, store.Set(context.Background(), "reqivo1:GET "+o.url+"/c", []byte("RQC1 garbage garbage garbage"), 0))
+		u, err := url.Parse(o.url + "/c")
+		require.NoError(t, err)
+		key, err := s.cache.baseKey(context.Background(), http.MethodGet, u, u.Host, nil, s.cfg.sensitive, "")
+		require.NoError(t, err)
+		require.NoError(t, store.Set(context.Background(), key, []byte("RQC1 garbage garbage garbage"), 0))
 		assert.Equal(t, "miss", get(t, s, o.url+"/c").CacheStatus())
 		errs := log.of(NoticeCacheError)
 		require.Len(t, errs, 1)
