@@ -61,9 +61,9 @@ func call[T any](ctx context.Context, h *health, fn func(context.Context) (T, er
 		v   T
 		err error
 	}
+	defer cancel() // after the select: a result that came in time is taken, never raced by this cancel
 	done := make(chan result, 1)
 	go func() {
-		defer cancel()
 		v, err := fn(bctx)
 		done <- result{v, err}
 	}()
@@ -71,7 +71,11 @@ func call[T any](ctx context.Context, h *health, fn func(context.Context) (T, er
 	select {
 	case r = <-done:
 	case <-bctx.Done():
-		r.err = bctx.Err()
+		select {
+		case r = <-done: // it came as the bound passed: take it
+		default:
+			r.err = bctx.Err()
+		}
 	}
 	h.report(ctx, probe, r.err)
 	return r.v, r.err
