@@ -82,12 +82,13 @@ func WithCache(c Cache) Option {
 // "reqivo".
 func (r *Response) CacheStatus() string { return r.cacheStatus }
 
-// Cache statuses.
+// Cache statuses: the exported constants of statuses.go, under the
+// names the cache's code uses.
 const (
-	cacheHit         = "hit"
-	cacheStale       = "stale"
-	cacheRevalidated = "revalidated"
-	cacheMiss        = "miss"
+	cacheHit         = CacheHit
+	cacheStale       = CacheStale
+	cacheRevalidated = CacheRevalidated
+	cacheMiss        = CacheMiss
 )
 
 // sessionCache is a session's cache: its store, the secret of the

@@ -428,8 +428,8 @@ func JSONLines[T any](ctx context.Context, s *Session, method, url string, opts 
 				}
 			case err == io.EOF:
 				return
-			case isLineError(err):
-				if !yield(zero, fail(lineError(err))) {
+			case lineError(&err):
+				if !yield(zero, fail(err)) {
 					return
 				}
 			default:
@@ -453,21 +453,20 @@ func streamError(err error) error {
 	return err
 }
 
-// isLineError reports whether err is about one line of a JSON Lines stream
-// (the stream goes on) rather than the stream.
-func isLineError(err error) bool {
+// lineError reports whether *err is about one line of a JSON Lines
+// stream (the stream goes on) rather than the stream; if so, it makes *err
+// the *LineError of its kind: ErrBodyTooLarge for a line over
+// Limits.MaxEventBytes, ErrInvalidResponse for one that is not one JSON
+// value.
+func lineError(err *error) bool {
 	var le *lines.Error
-	return errors.As(err, &le)
-}
-
-// lineError is a JSON Lines decoder's *lines.Error as a *LineError of its
-// kind: ErrBodyTooLarge for a line over Limits.MaxEventBytes,
-// ErrInvalidResponse for one that is not one JSON value.
-func lineError(err error) error {
-	var le *lines.Error
-	errors.As(err, &le)
-	if errors.Is(le.Err, lines.ErrTooLong) {
-		return wrapKind(ErrBodyTooLarge, "", &LineError{Line: le.Line, Err: errors.New("longer than Limits.MaxEventBytes")})
+	if !errors.As(*err, &le) {
+		return false
 	}
-	return wrapKind(ErrInvalidResponse, "", &LineError{Line: le.Line, Err: le.Err})
+	if errors.Is(le.Err, lines.ErrTooLong) {
+		*err = wrapKind(ErrBodyTooLarge, "", &LineError{Line: le.Line, Err: errors.New("longer than Limits.MaxEventBytes")})
+	} else {
+		*err = wrapKind(ErrInvalidResponse, "", &LineError{Line: le.Line, Err: le.Err})
+	}
+	return true
 }

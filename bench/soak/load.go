@@ -328,10 +328,7 @@ func (l *load) problems() []string {
 	for _, e := range l.unkind {
 		p = append(p, "error without a kind: "+e)
 	}
-	for _, e := range l.wrong {
-		p = append(p, e)
-	}
-	return p
+	return append(p, l.wrong...)
 }
 
 // checkKeys asks the origin (past the proxy) how often each POST reached
