@@ -11,7 +11,6 @@ import (
 	"io"
 	"net/http"
 	"testing"
-	"time"
 
 	"github.com/reqivo/reqivo"
 )
@@ -81,31 +80,9 @@ func BenchmarkJSONLines(b *testing.B) {
 			data, _ := serverAddrs(b)
 			read, closeFn := c.new()
 			defer closeFn()
-			stream := func(n int) error {
-				got, err := read(fmt.Sprintf("http://%s/ndjson?n=%d", data, n))
-				if err != nil {
-					return err
-				}
-				if got != n {
-					return fmt.Errorf("got %d records of %d", got, n)
-				}
-				return nil
-			}
-			if err := stream(100); err != nil {
-				b.Fatal("check: ", err)
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			start, cpu0 := time.Now(), cpuTime()
-			for left := b.N; left > 0; left -= ndStreamLen {
-				if err := stream(min(left, ndStreamLen)); err != nil {
-					b.Fatal(err)
-				}
-			}
-			cpu, wall := cpuTime()-cpu0, time.Since(start)
-			b.StopTimer()
-			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
-			b.ReportMetric(float64(b.N)/wall.Seconds(), "records/s")
+			streamBench(b, "records", ndStreamLen, func(n int) (int, error) {
+				return read(fmt.Sprintf("http://%s/ndjson?n=%d", data, n))
+			})
 		})
 	}
 }
