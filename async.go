@@ -56,9 +56,9 @@ type AsyncSession struct {
 // the Session's options plus WithMaxConcurrency. An invalid option gives
 // an error matching ErrInvalidOption, ErrInvalidURL or ErrInvalidHeader.
 func NewAsyncSession(opts ...Option) (*AsyncSession, error) {
-	s, err := NewSession(opts...)
-	if err != nil {
-		return nil, err
+	s := newSession(opts, true)
+	if s.err != nil {
+		return nil, s.err
 	}
 	return &AsyncSession{
 		Session: s,
@@ -332,7 +332,7 @@ func (f *Future) refuse(err error) {
 			u = redactURL(r)
 		}
 	}
-	f.resolve(nil, &RequestError{Method: f.method, URL: u, Err: err})
+	f.resolve(nil, newRequestError(f.method, u, err))
 }
 
 func (f *Future) resolve(resp *Response, err error) {
@@ -422,7 +422,7 @@ func (a *AsyncSession) Do(req *http.Request) (*http.Response, error) {
 			req.Body.Close()
 		}
 		if !a.made() {
-			return nil, &RequestError{Err: errNotMade}
+			return nil, newRequestError("", "", errNotMade)
 		}
 		return a.Session.Do(req)
 	}
@@ -446,7 +446,7 @@ func (a *AsyncSession) Do(req *http.Request) (*http.Response, error) {
 // transfer: it waits for a slot, in line with the futures.
 func (a *AsyncSession) Download(ctx context.Context, rawURL, path string, opts ...RequestOption) (*Response, error) {
 	if !a.made() {
-		return nil, &RequestError{Method: http.MethodGet, URL: RedactURL(rawURL), Err: errNotMade}
+		return nil, newRequestError(http.MethodGet, RedactURL(rawURL), errNotMade)
 	}
 	return a.start(&Future{done: make(chan struct{}), a: a, ctx: ctx, method: http.MethodGet, url: rawURL,
 		fn: func() (*Response, error) { return a.Session.Download(ctx, rawURL, path, opts...) }}).Wait()
@@ -457,7 +457,7 @@ func (a *AsyncSession) Download(ctx context.Context, rawURL, path string, opts .
 // the connection is open (messages are not counted).
 func (a *AsyncSession) WebSocket(ctx context.Context, rawURL string, opts ...WebSocketOption) (*WebSocket, error) {
 	if !a.made() {
-		return nil, &RequestError{Method: http.MethodGet, URL: RedactURL(rawURL), Err: errNotMade}
+		return nil, newRequestError(http.MethodGet, RedactURL(rawURL), errNotMade)
 	}
 	var ws *WebSocket
 	_, err := a.start(&Future{done: make(chan struct{}), a: a, ctx: ctx, method: http.MethodGet, url: rawURL,

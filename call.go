@@ -43,41 +43,26 @@ type call struct {
 	cacheFill cacheState // WithCache: what to store of the hop's answer
 }
 
-// execute runs one logical request. in is owned by execute, which sends a
-// copy of it with the request's context (so in may live on the caller's
-// stack); in.Header holds the per-request headers only (or is nil), and
-// rc.contentType the Content-Type of a body option.
-func (s *Session) execute(ctx context.Context, in *http.Request, rc *requestConfig) (*Response, error) {
-	method := in.Method
-	switch {
-	case s.err != nil:
-		return refuse(method, in, s.err)
-	case s.closed.Load():
-		return refuse(method, in, ErrClosed)
-	case ctx == nil:
-		return refuse(method, in, errorf(ErrInvalidOption, "nil context"))
-	}
-	st := s.state.Load()
-	if err := st.firstInvalid(); err != nil {
-		return refuse(method, in, err)
-	}
-	c := &call{s: s, st: st, rc: rc, method: method, start: time.Now()}
-	c.deadlines(ctx)
+// execute runs one logical request on the call begin opened. in is owned
+// by execute, which sends a copy of it with the call's context (so in may
+// live on the caller's stack); in.Header holds the per-request headers only
+// (or is nil), and rc.contentType the Content-Type of a body option.
+func (c *call) execute(in *http.Request) (*Response, error) {
 	req := in.WithContext(c.ctx)
-	ch, err := s.prepare(req, st, rc.contentType)
+	ch, err := c.s.prepare(req, c.st, c.rc.contentType)
 	if err != nil {
 		c.release(nil)
-		return refuse(method, req, err)
+		return nil, refuse(c.method, req, err)
 	}
 	c.chain = ch
 	if c.obs != nil {
 		req = c.startRequest(req)
 	}
 	r, err := c.run(req)
-	for i := 0; err == nil && i < len(st.onResponse); i++ {
-		if herr := st.onResponse[i](r); herr != nil {
+	for i := 0; err == nil && i < len(c.st.onResponse); i++ {
+		if herr := c.st.onResponse[i](r); herr != nil {
 			r.Close()
-			r, err = nil, &RequestError{Method: method, URL: redactURL(r.Request.URL), Err: herr}
+			r, err = nil, newRequestError(c.method, redactURL(r.Request.URL), herr)
 		}
 	}
 	if c.obs != nil {

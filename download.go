@@ -63,7 +63,7 @@ import (
 func (s *Session) Download(ctx context.Context, rawURL, path string, opts ...RequestOption) (*Response, error) {
 	d := &download{s: s, ctx: ctx, rawURL: rawURL, path: path, opts: opts}
 	if err := d.init(); err != nil {
-		return nil, &RequestError{Method: http.MethodGet, URL: s.shownURL(rawURL), Err: err}
+		return nil, newRequestError(http.MethodGet, s.shownURL(rawURL), err)
 	}
 	resp, err := d.run()
 	if err != nil {
@@ -103,11 +103,8 @@ var errRestart = errors.New("reqivo: restart the download")
 // init checks the options and the path, and opens the file the body goes
 // to; nothing is sent.
 func (d *download) init() error {
-	if !d.s.usable() {
-		return errZeroSession
-	}
-	var rc requestConfig
-	err := rc.apply(d.opts)
+	rc := requestConfig{in: entryDownload}
+	_, err := d.s.admit(d.ctx, &rc, rc.apply(d.opts))
 	if rc.bodySet {
 		rc.closeBody()
 		if err == nil {
@@ -174,7 +171,7 @@ func (d *download) run() (*Response, error) {
 		switch {
 		case err == nil:
 			if err := d.finish(); err != nil {
-				return nil, &RequestError{Method: http.MethodGet, URL: redactURL(resp.Request.URL), Err: err}
+				return nil, newRequestError(http.MethodGet, redactURL(resp.Request.URL), err)
 			}
 			resp.Body = http.NoBody
 			resp.retries = d.tries
@@ -182,7 +179,7 @@ func (d *download) run() (*Response, error) {
 		case err == errRestart:
 			d.noRange = true
 			if err := d.part.restart(); err != nil {
-				return nil, &RequestError{Method: http.MethodGet, URL: redactURL(resp.Request.URL), Err: err}
+				return nil, newRequestError(http.MethodGet, redactURL(resp.Request.URL), err)
 			}
 			continue
 		}
@@ -192,7 +189,7 @@ func (d *download) run() (*Response, error) {
 			return nil, err
 		case !wire:
 			// a check that failed, or the file: not the transfer
-			return nil, &RequestError{Method: http.MethodGet, URL: redactURL(resp.Request.URL), Err: err}
+			return nil, newRequestError(http.MethodGet, redactURL(resp.Request.URL), err)
 		}
 		err = requestError(d.ctx, http.MethodGet, resp.Request.URL, err)
 		if !d.retry(resp, err) {
@@ -222,7 +219,7 @@ func (d *download) requestOptions() []RequestOption {
 // inDownload marks a request as Download's, where Resume and VerifySHA256
 // are in their place.
 func inDownload(rc *requestConfig) error {
-	rc.downloadOpts().call = true
+	rc.in = entryDownload
 	return nil
 }
 

@@ -26,7 +26,6 @@ import (
 type downloadConfig struct {
 	resume bool
 	sha256 []byte // nil: no digest to check
-	call   bool   // set by Download itself: the options are in their place
 }
 
 func (rc *requestConfig) downloadOpts() *downloadConfig {

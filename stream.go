@@ -97,8 +97,9 @@ func Reconnect(max int) RequestOption {
 // streamDefaults is put before the caller's options on a stream: the body
 // is live, no total timeout runs unless the caller gives Timeout, and
 // Accept says what is expected unless the caller says otherwise.
-func streamDefaults(accept string) RequestOption {
+func streamDefaults(in entry, accept string) RequestOption {
 	return func(rc *requestConfig) error {
+		rc.in = in
 		rc.stream = true
 		rc.timeout, rc.timeoutSet = 0, true
 		rc.header = http.Header{"Accept": {accept}}
@@ -179,21 +180,15 @@ type eventStream struct {
 func (s *Session) newEventStream(ctx context.Context, method, rawURL string, opts []RequestOption) (*eventStream, error) {
 	rc := new(requestConfig)
 	all := make([]RequestOption, 0, len(opts)+1)
-	all = append(all, streamDefaults("text/event-stream"))
-	err := rc.apply(append(all, opts...))
+	all = append(all, streamDefaults(entryEvents, "text/event-stream"))
+	_, err := s.admit(ctx, rc, rc.apply(append(all, opts...)))
 	replayable := !rc.bodySet || rc.getBody != nil
-	switch {
-	case err != nil:
-	case !s.usable():
-		err = errZeroSession
-	case ctx == nil:
-		err = errorf(ErrInvalidOption, "nil context")
-	case rc.reconnect > 0 && !replayable:
+	if err == nil && rc.reconnect > 0 && !replayable {
 		err = errorf(ErrInvalidOption, "Reconnect with a body that cannot be replayed")
 	}
 	if err != nil {
 		rc.closeBody()
-		return nil, &RequestError{Method: method, URL: RedactURL(rawURL), Err: err}
+		return nil, newRequestError(method, s.shownURL(rawURL), err)
 	}
 	es := &eventStream{s: s, method: method, rawURL: rawURL, rc: rc, p: newSSEParser(s.cfg.limits.MaxEventBytes)}
 	switch {
@@ -225,7 +220,7 @@ func (es *eventStream) run(ctx context.Context, yield func(Event, error) bool) {
 		}
 		failures++
 		if serr := es.s.clock.sleep(ctx, es.wait(failures)); serr != nil {
-			yield(Event{}, &RequestError{Method: es.method, URL: RedactURL(es.rawURL), Err: classify(ctx, serr)})
+			yield(Event{}, newRequestError(es.method, es.s.shownURL(es.rawURL), classify(ctx, serr)))
 			return
 		}
 	}
@@ -264,7 +259,7 @@ func (es *eventStream) connection(ctx context.Context, yield func(Event, error) 
 			if err == io.EOF {
 				return events, true, nil
 			}
-			err = &RequestError{Method: es.method, URL: redactURL(resp.Request.URL), Err: classify(nil, err)}
+			err = requestError(nil, es.method, resp.Request.URL, err)
 			if reconnectable(ctx, err) {
 				return events, true, err
 			}
@@ -290,7 +285,7 @@ func (es *eventStream) connect(ctx context.Context) (*Response, error) {
 	if es.conns > 0 && c.getBody != nil {
 		body, err := c.getBody()
 		if err != nil {
-			return nil, &RequestError{Method: es.method, URL: RedactURL(es.rawURL), Err: wrapKind(ErrInvalidOption, "replaying the body", err)}
+			return nil, newRequestError(es.method, es.s.shownURL(es.rawURL), wrapKind(ErrInvalidOption, "replaying the body", err))
 		}
 		c.body = body
 	}
@@ -307,8 +302,8 @@ func (es *eventStream) check(resp *Response) error {
 		return err
 	}
 	if !isEventStream(resp.Header.Get("Content-Type")) {
-		return &RequestError{Method: es.method, URL: redactURL(resp.Request.URL),
-			Err: errorf(ErrInvalidResponse, "Content-Type "+quote(resp.Header.Get("Content-Type"))+", not text/event-stream")}
+		return requestError(nil, es.method, resp.Request.URL,
+			errorf(ErrInvalidResponse, "Content-Type "+quote(resp.Header.Get("Content-Type"))+", not text/event-stream"))
 	}
 	return nil
 }
@@ -322,8 +317,8 @@ func streamStatus(method string, resp *Response) error {
 	case resp.StatusCode >= 400:
 		return resp.Err()
 	case resp.StatusCode < 200 || resp.StatusCode > 299:
-		return &RequestError{Method: method, URL: redactURL(resp.Request.URL),
-			Err: errorf(ErrInvalidResponse, "unexpected status "+quote(resp.Status)+" for a stream")}
+		return requestError(nil, method, resp.Request.URL,
+			errorf(ErrInvalidResponse, "unexpected status "+quote(resp.Status)+" for a stream"))
 	}
 	return nil
 }
@@ -397,7 +392,7 @@ func JSONLines[T any](ctx context.Context, s *Session, method, url string, opts 
 	return func(yield func(T, error) bool) {
 		var zero T
 		all := make([]RequestOption, 0, len(opts)+1)
-		all = append(all, streamDefaults(jsonLinesAccept))
+		all = append(all, streamDefaults(entryJSONLines, jsonLinesAccept))
 		resp, err := s.Request(ctx, method, url, append(all, opts...)...)
 		if err != nil {
 			yield(zero, err)
@@ -412,7 +407,7 @@ func JSONLines[T any](ctx context.Context, s *Session, method, url string, opts 
 			return
 		}
 		fail := func(err error) error {
-			return &RequestError{Method: method, URL: redactURL(resp.Request.URL), Err: err}
+			return requestError(nil, method, resp.Request.URL, err)
 		}
 		lines := lineReader{max: lineLimit(s.cfg.limits.MaxEventBytes)}
 		lines.reset(resp.Body)
