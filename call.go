@@ -9,7 +9,6 @@ package reqivo
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -39,6 +38,7 @@ type call struct {
 
 	chain             // the redirect chain, started by prepare
 	retries []Attempt // the final hop's tries that were retried
+	sent    int       // the hop's attempts that reached the wire (not refused by a guard)
 
 	cacheFill cacheState // WithCache: what to store of the hop's answer
 }
@@ -180,7 +180,7 @@ type hopResult struct {
 // read again.
 func (c *call) hop(req *http.Request) (hopResult, hop, error) {
 	p := c.s.cfg.retry
-	c.retries = nil
+	c.retries, c.sent = nil, 0
 	for n := 1; ; n++ {
 		resp, w, err := c.send(req, n)
 		var next hop
@@ -199,13 +199,13 @@ func (c *call) hop(req *http.Request) (hopResult, hop, error) {
 		}
 		wait := time.Duration(0)
 		if retry {
-			wait, retry = c.backoff(req, p, n, resp, err)
+			wait, retry = c.backoff(p, n, resp, err)
 		}
 		if !retry {
 			switch {
 			case err != nil:
-				if n > 1 {
-					err = fmt.Errorf("giving up after %d attempts: %w", n, err)
+				if n > 1 && c.sent > 0 {
+					err = &givenUpError{sent: c.sent, err: err}
 				}
 				return hopResult{}, hop{}, err
 			case follow:
@@ -242,43 +242,21 @@ func (c *call) hop(req *http.Request) (hopResult, hop, error) {
 }
 
 // retryable reports whether the policy p retries attempt n of req, which
-// got resp or err.
+// got resp or err. The attempts an entry point sent before this request
+// (a Download's earlier bodies) count against MaxAttempts.
 func (c *call) retryable(p *RetryPolicy, n int, req *http.Request, resp *http.Response, err error) bool {
-	return p != nil && n < p.MaxAttempts && replayable(req) && p.Retry(req, resp, err)
+	return p != nil && n+c.rc.prior < p.MaxAttempts && replayable(req) && p.Retry(req, resp, err)
 }
 
 // backoff is the wait before retrying attempt n, and whether to retry at
-// all: a Retry-After or an open breaker's cooldown over MaxWait, or a wait
-// that would outlive the context, ends the retries with what the attempt
-// got.
-func (c *call) backoff(req *http.Request, p *RetryPolicy, n int, resp *http.Response, err error) (time.Duration, bool) {
-	s := c.s
-	wait := p.backoff(n, s.clock.jitter)
-	if resp != nil {
-		if ra, ok := parseRetryAfter(resp.Header.Get("Retry-After"), s.clock.now()); ok {
-			if ra > p.MaxWait {
-				if c.obs != nil {
-					c.gaveUp(n, resp, "Retry-After "+ra.String()+" is over MaxWait "+p.MaxWait.String())
-				}
-				return 0, false
-			}
-			wait = ra
-		}
+// all (see retryWait): a wait not to be had ends the retries with what the
+// attempt got, reported to the observers when that is a response.
+func (c *call) backoff(p *RetryPolicy, n int, resp *http.Response, err error) (time.Duration, bool) {
+	wait, why, ok := c.s.retryWait(c.ctx, p, n+c.rc.prior, resp, err)
+	if !ok && c.obs != nil && resp != nil && why != "" {
+		c.gaveUp(n, resp, why)
 	}
-	if open, ok := openWait(err); ok && open > wait {
-		// The host's breaker is open: the next try waits for its probe.
-		if open > p.MaxWait {
-			return 0, false
-		}
-		wait = open
-	}
-	if dl, ok := c.ctx.Deadline(); ok && s.clock.now().Add(wait).After(dl) {
-		if c.obs != nil && resp != nil {
-			c.gaveUp(n, resp, "the wait of "+wait.String()+" would outlive the deadline")
-		}
-		return 0, false
-	}
-	return wait, true
+	return wait, ok
 }
 
 // retryRequest is req again, with its body replayed, for the next attempt.
@@ -325,6 +303,7 @@ func (c *call) send(req *http.Request, n int) (*http.Response, *watch, error) {
 			return nil, nil, err
 		}
 	}
+	c.sent++
 	var resp *http.Response
 	var err error
 	if c.auth != nil && !c.stripped {

@@ -45,9 +45,12 @@ import (
 // matches ErrInvalidResponse and says which check failed.
 //
 // A body that breaks in the middle (a connection lost: ErrNetwork) is
-// retried as the session's RetryPolicy says, after its backoff, while the
-// attempts so far (those the requests retried included) are fewer than
-// MaxAttempts; without Resume the body restarts from zero. The returned
+// retried as the session's RetryPolicy says, after its backoff (or the
+// response's Retry-After, up to MaxWait), while the attempts so far are
+// fewer than MaxAttempts: MaxAttempts bounds every attempt of the
+// Download, the requests' own retries and the body retries together.
+// Each retry is reported to Observer.Retry. Without Resume the body
+// restarts from zero. The returned
 // Response's Retries list every attempt that was retried.
 //
 // The session's total timeout (30 s unless set) covers each request of
@@ -201,7 +204,7 @@ func (d *download) run() (*Response, error) {
 // requestOptions are the options of the next request: the caller's, then
 // Download's own (which win).
 func (d *download) requestOptions() []RequestOption {
-	o := append(d.opts[:len(d.opts):len(d.opts)], Stream(), inDownload)
+	o := append(d.opts[:len(d.opts):len(d.opts)], Stream(), inDownload(d.attempts))
 	if d.identity {
 		o = append(o, Header("Accept-Encoding", "identity"))
 	}
@@ -217,10 +220,12 @@ func (d *download) requestOptions() []RequestOption {
 }
 
 // inDownload marks a request as Download's, where Resume and VerifySHA256
-// are in their place.
-func inDownload(rc *requestConfig) error {
-	rc.in = entryDownload
-	return nil
+// are in their place, after prior attempts of the same Download.
+func inDownload(prior int) RequestOption {
+	return func(rc *requestConfig) error {
+		rc.in, rc.prior = entryDownload, prior
+		return nil
+	}
 }
 
 // report passes progress on to the caller's func, counting the bytes that
@@ -304,7 +309,9 @@ func (d *download) receive(resp *Response) (wire bool, err error) {
 }
 
 // retry reports whether the session's policy retries a body that broke
-// with err, after waiting its backoff.
+// with err, after waiting as for any retry (retryWait: backoff, a
+// Retry-After the response carried, the deadline). Every attempt of the
+// Download counts against MaxAttempts, the requests' own retries included.
 func (d *download) retry(resp *Response, err error) bool {
 	p := d.s.cfg.retry
 	if p == nil || d.attempts >= p.MaxAttempts || d.ctx.Err() != nil {
@@ -321,14 +328,13 @@ func (d *download) retry(resp *Response, err error) bool {
 	if !p.Retry(req, nil, cause) {
 		return false
 	}
-	c := d.s.clock
-	wait := p.backoff(d.attempts, c.jitter)
-	if dl, ok := d.ctx.Deadline(); ok && c.now().Add(wait).After(dl) {
-		return false // the wait would outlive the context
+	wait, _, ok := d.s.retryWait(d.ctx, p, d.attempts, resp.Response, cause)
+	if !ok {
+		return false
 	}
-	d.s.retriedOutside(req, d.attempts, wait, cause)
+	d.s.retriedOutside(d.ctx, req.Method, req.URL, d.attempts, wait, cause)
 	d.tries = append(d.tries, Attempt{Err: cause, Wait: wait})
-	return c.sleep(d.ctx, wait) == nil
+	return d.s.clock.sleep(d.ctx, wait) == nil
 }
 
 // finish checks the complete file and renames it to the target with its

@@ -300,21 +300,21 @@ func text(b []byte) string {
 }
 
 // parseRetryField reads a retry field: ASCII digits only, in milliseconds.
-// A value too large for a Duration is the largest.
+// A value over maxServerWait (an hour) is an hour: a server cannot park a
+// client for centuries, nor overflow the waits computed from it.
 func parseRetryField(v []byte) (time.Duration, bool) {
 	if len(v) == 0 {
 		return 0, false
 	}
+	const limit = int64(maxServerWait / time.Millisecond)
 	var ms int64
 	for _, c := range v {
 		if c < '0' || c > '9' {
 			return 0, false
 		}
-		if ms > (math.MaxInt64/int64(time.Millisecond)-9)/10 {
-			ms = math.MaxInt64 / int64(time.Millisecond)
-			continue
+		if ms <= limit {
+			ms = ms*10 + int64(c-'0')
 		}
-		ms = ms*10 + int64(c-'0')
 	}
-	return time.Duration(ms) * time.Millisecond, true
+	return time.Duration(min(ms, limit)) * time.Millisecond, true
 }

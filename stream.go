@@ -11,6 +11,7 @@ import (
 	"io"
 	"iter"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -129,9 +130,13 @@ func streamDefaults(in entry, accept string) RequestOption {
 //
 // A connection that drops or ends is reconnected, up to Reconnect times in
 // a row without an event in between: after the server's retry field (or
-// DefaultReconnectWait), doubled for each reconnection in a row (up to
-// 30 s unless the server asks for more), plus up to half again at random,
-// with Last-Event-ID set to the last event ID. A body is replayed byte for
+// DefaultReconnectWait; a retry field over an hour counts as an hour),
+// doubled for each reconnection in a row (up to 30 s unless the server
+// asks for more), plus up to half again at random, and at least the
+// Retry-After of the last response (up to an hour), with Last-Event-ID set
+// to the last event ID. Each reconnection is reported to Observer.Retry,
+// its Attempt counting the reconnections in a row from 1; the session's
+// RetryPolicy does not bound them (Reconnect does). A body is replayed byte for
 // byte. A 204 ends the stream; so does a stream that ends cleanly when no
 // reconnection is left. A first connection that fails (a refused port, a
 // name that does not resolve) is not reconnected: with nothing to resume,
@@ -175,6 +180,9 @@ type eventStream struct {
 	conns  int  // connections made
 	opened bool // a connection has been a stream: only then is a failure to connect reconnected
 	p      *sseParser
+
+	url        *url.URL      // the last connection's, as observers see it
+	retryAfter time.Duration // the last response's Retry-After; 0: none
 }
 
 func (s *Session) newEventStream(ctx context.Context, method, rawURL string, opts []RequestOption) (*eventStream, error) {
@@ -219,7 +227,13 @@ func (es *eventStream) run(ctx context.Context, yield func(Event, error) bool) {
 			return
 		}
 		failures++
-		if serr := es.s.clock.sleep(ctx, es.wait(failures)); serr != nil {
+		base := DefaultReconnectWait
+		if es.p.reconnectSet {
+			base = es.p.reconnect
+		}
+		wait := es.s.reconnectWait(base, failures, es.retryAfter)
+		es.s.retriedOutside(ctx, es.method, es.url, failures, wait, err)
+		if serr := es.s.clock.sleep(ctx, wait); serr != nil {
 			yield(Event{}, newRequestError(es.method, es.s.shownURL(es.rawURL), classify(ctx, serr)))
 			return
 		}
@@ -244,6 +258,10 @@ func (es *eventStream) connection(ctx context.Context, yield func(Event, error) 
 		return 0, false, nil
 	}
 	defer resp.Close()
+	es.url, es.retryAfter = resp.Request.URL, 0
+	if ra, ok := parseRetryAfter(resp.Header.Get("Retry-After"), es.s.clock.now()); ok {
+		es.retryAfter = ra
+	}
 	if resp.StatusCode == http.StatusNoContent {
 		return 0, false, nil
 	}
@@ -341,26 +359,6 @@ func reconnectable(ctx context.Context, err error) bool {
 		}
 	}
 	return errors.Is(err, ErrNetwork) || errors.Is(err, ErrTimeout) || errors.Is(err, ErrInvalidResponse)
-}
-
-// wait is the pause before reconnection n in a row (1 is the first): the
-// server's reconnection time (or DefaultReconnectWait), doubled for each
-// reconnection in a row up to maxReconnectBackoff (or the server's time,
-// when longer), plus a random part of up to half of it.
-func (es *eventStream) wait(n int) time.Duration {
-	base := DefaultReconnectWait
-	if es.p.reconnectSet {
-		base = es.p.reconnect
-	}
-	d := base
-	for i := 1; i < n && d < maxReconnectBackoff; i++ {
-		d *= 2
-	}
-	d = min(d, max(base, maxReconnectBackoff))
-	if half := int64(d / 2); half > 0 {
-		d += time.Duration(es.s.clock.jitter(half))
-	}
-	return d
 }
 
 // jsonLinesAccept is the Accept header of JSONLines.
