@@ -45,8 +45,10 @@ func RequestJSON[T any](ctx context.Context, s *Session, method, url string, opt
 	if s == nil {
 		return zero, nil, newRequestError(method, RedactURL(url), errorf(ErrInvalidOption, "nil session"))
 	}
-	if _, ok := s.state.Load().header["Accept"]; !ok {
-		opts = append([]RequestOption{acceptJSON}, opts...)
+	if s.usable() { // else Request refuses it
+		if _, ok := s.state.Load().header["Accept"]; !ok {
+			opts = append([]RequestOption{acceptJSON}, opts...)
+		}
 	}
 	resp, err := s.Request(ctx, method, url, opts...)
 	if err != nil {
