@@ -26,7 +26,7 @@ func clampWait(d, limit time.Duration) time.Duration {
 // up to ceiling; d is clamped to [0, ceiling] first, so nothing overflows.
 func doubled(d time.Duration, n int, ceiling time.Duration) time.Duration {
 	d = clampWait(d, ceiling)
-	for i := 1; i < n && d < ceiling; i++ {
+	for i := 1; i < n && 0 < d && d < ceiling; i++ {
 		d = min(2*d, ceiling) // d < ceiling <= MaxInt64/2 in every use
 	}
 	return d
