@@ -61,9 +61,9 @@ type AsyncSession struct {
 // the Session's options plus WithMaxConcurrency. An invalid option gives
 // an error matching ErrInvalidOption, ErrInvalidURL or ErrInvalidHeader.
 func NewAsyncSession(opts ...Option) (*AsyncSession, error) {
-	s, err := NewSession(opts...)
-	if err != nil {
-		return nil, err
+	s := newSession(opts, true)
+	if s.err != nil {
+		return nil, s.err
 	}
 	s.slots = newSlots(s.cfg.maxConcurrency)
 	return &AsyncSession{
@@ -289,7 +289,7 @@ func (f *Future) refuse(err error) {
 			u = redactURL(r)
 		}
 	}
-	f.resolve(nil, &RequestError{Method: f.method, URL: u, Err: err})
+	f.resolve(nil, newRequestError(f.method, u, err))
 }
 
 func (f *Future) resolve(resp *Response, err error) {
@@ -375,7 +375,7 @@ func (a *AsyncSession) Do(req *http.Request) (*http.Response, error) {
 		if req != nil && req.Body != nil {
 			req.Body.Close()
 		}
-		return nil, &RequestError{Err: errNotMade}
+		return nil, newRequestError("", "", errNotMade)
 	}
 	return a.Session.Do(req)
 }
@@ -385,7 +385,7 @@ func (a *AsyncSession) Do(req *http.Request) (*http.Response, error) {
 // written.
 func (a *AsyncSession) Download(ctx context.Context, rawURL, path string, opts ...RequestOption) (*Response, error) {
 	if !a.made() {
-		return nil, &RequestError{Method: http.MethodGet, URL: RedactURL(rawURL), Err: errNotMade}
+		return nil, newRequestError(http.MethodGet, RedactURL(rawURL), errNotMade)
 	}
 	return a.Session.Download(ctx, rawURL, path, opts...)
 }
@@ -394,7 +394,7 @@ func (a *AsyncSession) Download(ctx context.Context, rawURL, path string, opts .
 // and frees it once the connection is open (messages are not counted).
 func (a *AsyncSession) WebSocket(ctx context.Context, rawURL string, opts ...WebSocketOption) (*WebSocket, error) {
 	if !a.made() {
-		return nil, &RequestError{Method: http.MethodGet, URL: RedactURL(rawURL), Err: errNotMade}
+		return nil, newRequestError(http.MethodGet, RedactURL(rawURL), errNotMade)
 	}
 	return a.Session.WebSocket(ctx, rawURL, opts...)
 }

@@ -177,7 +177,7 @@ func (bs *budgets) withdraw(key string) bool {
 // A Download's request after a broken body is its retry: it adds nothing.
 func (c *call) deposit(req *http.Request) {
 	bs := c.s.budgets
-	if bs == nil || !bs.always && c.rc.hedge == nil || c.rc.download != nil && c.rc.download.resend {
+	if bs == nil || !bs.always && c.rc.hedge == nil || c.rc.prior > 0 {
 		return
 	}
 	bs.deposit(hostKey(req.URL))

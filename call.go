@@ -9,7 +9,6 @@ package reqivo
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -40,47 +39,29 @@ type call struct {
 
 	chain             // the redirect chain, started by prepare
 	retries []Attempt // the final hop's tries that were retried
+	sent    int       // the hop's attempts that reached the wire (not refused by a guard)
 }
 
-// execute runs one logical request. in is owned by execute, which sends a
-// copy of it with the request's context (so in may live on the caller's
-// stack); in.Header holds the per-request headers only (or is nil), and
-// rc.contentType the Content-Type of a body option.
-func (s *Session) execute(ctx context.Context, in *http.Request, rc *requestConfig) (*Response, error) {
-	method := in.Method
-	switch {
-	case s.err != nil:
-		return refuse(method, in, s.err)
-	case s.closed.Load():
-		return refuse(method, in, ErrClosed)
-	case ctx == nil:
-		return refuse(method, in, errorf(ErrInvalidOption, "nil context"))
-	}
-	st := s.state.Load()
-	if err := st.firstInvalid(); err != nil {
-		return refuse(method, in, err)
-	}
-	slot, err := s.slots.take(ctx) // an AsyncSession's bound: held until release
-	if err != nil {
-		return refuse(method, in, err)
-	}
-	c := &call{s: s, st: st, rc: rc, method: method, start: time.Now(), slot: slot}
-	c.deadlines(ctx)
+// execute runs one logical request on the call begin opened. in is owned
+// by execute, which sends a copy of it with the call's context (so in may
+// live on the caller's stack); in.Header holds the per-request headers only
+// (or is nil), and rc.contentType the Content-Type of a body option.
+func (c *call) execute(in *http.Request) (*Response, error) {
 	req := in.WithContext(c.ctx)
-	ch, err := s.prepare(req, st, rc.contentType)
+	ch, err := c.s.prepare(req, c.st, c.rc.contentType)
 	if err != nil {
 		c.release(nil)
-		return refuse(method, req, err)
+		return nil, refuse(c.method, req, err)
 	}
 	c.chain = ch
 	if c.obs != nil {
 		req = c.startRequest(req)
 	}
 	r, err := c.run(req)
-	for i := 0; err == nil && i < len(st.onResponse); i++ {
-		if herr := st.onResponse[i](r); herr != nil {
+	for i := 0; err == nil && i < len(c.st.onResponse); i++ {
+		if herr := c.st.onResponse[i](r); herr != nil {
 			r.Close()
-			r, err = nil, &RequestError{Method: method, URL: redactURL(r.Request.URL), Err: herr}
+			r, err = nil, newRequestError(c.method, redactURL(r.Request.URL), herr)
 		}
 	}
 	if c.obs != nil {
@@ -223,7 +204,7 @@ type hopResult struct {
 // read again. plan is the cache's for this hop (nil: none).
 func (c *call) hop(req *http.Request, plan *cachePlan) (hopResult, hop, error) {
 	p := c.s.cfg.retry
-	c.retries = nil
+	c.retries, c.sent = nil, 0
 	for n := 1; ; n++ {
 		if n == 1 {
 			c.deposit(req) // the host's retry budget (budget.go)
@@ -245,7 +226,7 @@ func (c *call) hop(req *http.Request, plan *cachePlan) (hopResult, hop, error) {
 		}
 		wait := time.Duration(0)
 		if retry {
-			wait, retry = c.backoff(req, p, n, resp, err)
+			wait, retry = c.backoff(p, n, resp, err)
 		}
 		if retry {
 			retry = c.spend(req, n, resp, err, false) // the host's retry budget (budget.go)
@@ -253,8 +234,8 @@ func (c *call) hop(req *http.Request, plan *cachePlan) (hopResult, hop, error) {
 		if !retry {
 			switch {
 			case err != nil:
-				if n > 1 {
-					err = fmt.Errorf("giving up after %d attempts: %w", n, err)
+				if n > 1 && c.sent > 0 {
+					err = &givenUpError{sent: c.sent, err: err}
 				}
 				return hopResult{}, hop{}, err
 			case follow:
@@ -291,43 +272,21 @@ func (c *call) hop(req *http.Request, plan *cachePlan) (hopResult, hop, error) {
 }
 
 // retryable reports whether the policy p retries attempt n of req, which
-// got resp or err.
+// got resp or err. The attempts an entry point sent before this request
+// (a Download's earlier bodies) count against MaxAttempts.
 func (c *call) retryable(p *RetryPolicy, n int, req *http.Request, resp *http.Response, err error) bool {
-	return p != nil && n < p.MaxAttempts && replayable(req) && p.Retry(req, resp, err)
+	return p != nil && n+c.rc.prior < p.MaxAttempts && replayable(req) && p.Retry(req, resp, err)
 }
 
 // backoff is the wait before retrying attempt n, and whether to retry at
-// all: a Retry-After or an open breaker's cooldown over MaxWait, or a wait
-// that would outlive the context, ends the retries with what the attempt
-// got.
-func (c *call) backoff(req *http.Request, p *RetryPolicy, n int, resp *http.Response, err error) (time.Duration, bool) {
-	s := c.s
-	wait := p.backoff(n, s.clock.jitter)
-	if resp != nil {
-		if ra, ok := parseRetryAfter(resp.Header.Get("Retry-After"), s.clock.now()); ok {
-			if ra > p.MaxWait {
-				if c.obs != nil {
-					c.gaveUp(n, resp, "Retry-After "+ra.String()+" is over MaxWait "+p.MaxWait.String())
-				}
-				return 0, false
-			}
-			wait = ra
-		}
+// all (see retryWait): a wait not to be had ends the retries with what the
+// attempt got, reported to the observers when that is a response.
+func (c *call) backoff(p *RetryPolicy, n int, resp *http.Response, err error) (time.Duration, bool) {
+	wait, why, ok := c.s.retryWait(c.ctx, p, n+c.rc.prior, resp, err)
+	if !ok && c.obs != nil && resp != nil && why != "" {
+		c.gaveUp(n, resp, why)
 	}
-	if open, ok := openWait(err); ok && open > wait {
-		// The host's breaker is open: the next try waits for its probe.
-		if open > p.MaxWait {
-			return 0, false
-		}
-		wait = open
-	}
-	if dl, ok := c.ctx.Deadline(); ok && s.clock.now().Add(wait).After(dl) {
-		if c.obs != nil && resp != nil {
-			c.gaveUp(n, resp, "the wait of "+wait.String()+" would outlive the deadline")
-		}
-		return 0, false
-	}
-	return wait, true
+	return wait, ok
 }
 
 // retryRequest is req again, with its body replayed, for the next attempt.
@@ -394,6 +353,7 @@ func (c *call) ready(req *http.Request, n, copyNo int) (sending, error) {
 			return a, err
 		}
 	}
+	c.sent++ // ready: reported and about to be sent (hedged copies too)
 	return a, nil
 }
 

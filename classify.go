@@ -15,20 +15,8 @@ import (
 	"io"
 	"net"
 	"net/textproto"
-	"net/url"
 	"strings"
 )
-
-// requestError wraps err in a *RequestError for method and u, classifying it
-// first. ctx is the request's context: when it is done, the timeout or
-// cancellation is what the caller sees.
-func requestError(ctx context.Context, method string, u *url.URL, err error) error {
-	var re *RequestError
-	if errors.As(err, &re) {
-		return err
-	}
-	return &RequestError{Method: method, URL: redactURL(u), Err: classify(ctx, err)}
-}
 
 // classify gives err its kind.
 func classify(ctx context.Context, err error) error {

@@ -45,9 +45,12 @@ import (
 // matches ErrInvalidResponse and says which check failed.
 //
 // A body that breaks in the middle (a connection lost: ErrNetwork) is
-// retried as the session's RetryPolicy says, after its backoff, while the
-// attempts so far (those the requests retried included) are fewer than
-// MaxAttempts; without Resume the body restarts from zero. The returned
+// retried as the session's RetryPolicy says, after its backoff (or the
+// response's Retry-After, up to MaxWait), while the attempts so far are
+// fewer than MaxAttempts: MaxAttempts bounds every attempt of the
+// Download, the requests' own retries and the body retries together.
+// Each retry is reported to Observer.Retry. Without Resume the body
+// restarts from zero. The returned
 // Response's Retries list every attempt that was retried.
 //
 // The session's total timeout (30 s unless set) covers each request of
@@ -63,7 +66,7 @@ import (
 func (s *Session) Download(ctx context.Context, rawURL, path string, opts ...RequestOption) (*Response, error) {
 	d := &download{s: s, ctx: ctx, rawURL: rawURL, path: path, opts: opts}
 	if err := d.init(); err != nil {
-		return nil, &RequestError{Method: http.MethodGet, URL: s.shownURL(rawURL), Err: err}
+		return nil, newRequestError(http.MethodGet, s.shownURL(rawURL), err)
 	}
 	resp, err := d.run()
 	if err != nil {
@@ -104,16 +107,13 @@ var errRestart = errors.New("reqivo: restart the download")
 // init checks the options and the path, and opens the file the body goes
 // to; nothing is sent.
 func (d *download) init() error {
-	var rc requestConfig
-	err := rc.apply(d.opts)
+	rc := requestConfig{in: entryDownload}
+	_, err := d.s.admit(d.ctx, &rc, rc.apply(d.opts))
 	if rc.bodySet {
 		rc.closeBody()
 		if err == nil {
 			err = errorf(ErrInvalidOption, "a download sends no request body")
 		}
-	}
-	if kept := d.s.unusable(); kept != nil {
-		return kept
 	}
 	if err != nil {
 		return err
@@ -178,7 +178,7 @@ func (d *download) run() (*Response, error) {
 		switch {
 		case err == nil:
 			if err := d.finish(); err != nil {
-				return nil, &RequestError{Method: http.MethodGet, URL: redactURL(resp.Request.URL), Err: err}
+				return nil, newRequestError(http.MethodGet, redactURL(resp.Request.URL), err)
 			}
 			resp.Body = http.NoBody
 			resp.retries = d.tries
@@ -186,7 +186,7 @@ func (d *download) run() (*Response, error) {
 		case err == errRestart:
 			d.noRange = true
 			if err := d.part.restart(); err != nil {
-				return nil, &RequestError{Method: http.MethodGet, URL: redactURL(resp.Request.URL), Err: err}
+				return nil, newRequestError(http.MethodGet, redactURL(resp.Request.URL), err)
 			}
 			continue
 		}
@@ -196,7 +196,7 @@ func (d *download) run() (*Response, error) {
 			return nil, err
 		case !wire:
 			// a check that failed, or the file: not the transfer
-			return nil, &RequestError{Method: http.MethodGet, URL: redactURL(resp.Request.URL), Err: err}
+			return nil, newRequestError(http.MethodGet, redactURL(resp.Request.URL), err)
 		}
 		err = requestError(d.ctx, http.MethodGet, resp.Request.URL, err)
 		if !d.retry(resp, err) {
@@ -208,10 +208,7 @@ func (d *download) run() (*Response, error) {
 // requestOptions are the options of the next request: the caller's, then
 // Download's own (which win).
 func (d *download) requestOptions() []RequestOption {
-	o := append(d.opts[:len(d.opts):len(d.opts)], Stream(), inDownload)
-	if d.attempts > 0 {
-		o = append(o, resentInDownload) // a retry: it adds nothing to the host's retry budget
-	}
+	o := append(d.opts[:len(d.opts):len(d.opts)], Stream(), inDownload(d.attempts))
 	if d.identity {
 		o = append(o, Header("Accept-Encoding", "identity"))
 	}
@@ -227,17 +224,12 @@ func (d *download) requestOptions() []RequestOption {
 }
 
 // inDownload marks a request as Download's, where Resume and VerifySHA256
-// are in their place.
-func inDownload(rc *requestConfig) error {
-	rc.downloadOpts().call = true
-	return nil
-}
-
-// resentInDownload marks a Download's request after the first: a retry of
-// a body that broke (or a restart), not a new request.
-func resentInDownload(rc *requestConfig) error {
-	rc.downloadOpts().resend = true
-	return nil
+// are in their place, after prior attempts of the same Download.
+func inDownload(prior int) RequestOption {
+	return func(rc *requestConfig) error {
+		rc.in, rc.prior = entryDownload, prior
+		return nil
+	}
 }
 
 // report passes progress on to the caller's func, counting the bytes that
@@ -321,7 +313,9 @@ func (d *download) receive(resp *Response) (wire bool, err error) {
 }
 
 // retry reports whether the session's policy retries a body that broke
-// with err, after waiting its backoff.
+// with err, after waiting as for any retry (retryWait: backoff, a
+// Retry-After the response carried, the deadline). Every attempt of the
+// Download counts against MaxAttempts, the requests' own retries included.
 func (d *download) retry(resp *Response, err error) bool {
 	p := d.s.cfg.retry
 	if p == nil || d.attempts >= p.MaxAttempts || d.ctx.Err() != nil {
@@ -338,17 +332,16 @@ func (d *download) retry(resp *Response, err error) bool {
 	if !p.Retry(req, nil, cause) {
 		return false
 	}
-	c := d.s.clock
-	wait := p.backoff(d.attempts, c.jitter)
-	if dl, ok := d.ctx.Deadline(); ok && c.now().Add(wait).After(dl) {
-		return false // the wait would outlive the context
+	wait, _, ok := d.s.retryWait(d.ctx, p, d.attempts, resp.Response, cause)
+	if !ok {
+		return false
 	}
 	if !d.s.spendOutside(req, d.attempts, cause) {
 		return false
 	}
-	d.s.retriedOutside(req, d.attempts, wait, cause)
+	d.s.retriedOutside(d.ctx, req.Method, req.URL, d.attempts, wait, cause)
 	d.tries = append(d.tries, Attempt{Err: cause, Wait: wait})
-	return c.sleep(d.ctx, wait) == nil
+	return d.s.clock.sleep(d.ctx, wait) == nil
 }
 
 // finish checks the complete file and renames it to the target with its

@@ -254,6 +254,24 @@ func (e *kindError) Unwrap() []error {
 	return []error{e.kind, e.cause}
 }
 
+// givenUpError ends a request whose retries ran out: it says how many
+// attempts were sent (not those a breaker or the rate limit refused before
+// the wire), and matches what the last one got.
+type givenUpError struct {
+	sent int
+	err  error
+}
+
+func (e *givenUpError) Error() string {
+	n := strconv.Itoa(e.sent) + " attempts"
+	if e.sent == 1 {
+		n = "1 attempt"
+	}
+	return "reqivo: giving up after " + n + ": " + strings.TrimPrefix(e.err.Error(), "reqivo: ")
+}
+
+func (e *givenUpError) Unwrap() error { return e.err }
+
 // wrapKind returns an error matching k, with msg and cause.
 func wrapKind(k error, msg string, cause error) error {
 	return &kindError{kind: k, msg: msg, cause: cause}

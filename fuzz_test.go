@@ -317,3 +317,39 @@ func FuzzRedactURL(f *testing.F) {
 		}
 	})
 }
+
+// FuzzResolvePath: a template resolved and then filled (as the resolve
+// cache keys it) is the URL that filling it first and resolving gives.
+func FuzzResolvePath(f *testing.F) {
+	f.Add("users/{id}", "id", "7")
+	f.Add("a/{x}/../{x}", "x", "..")
+	f.Add("/{n}?q={n}#{n}", "n", "a/b")
+	f.Add("http://127.0.0.1/{p}.json", "p", "%zz")
+	f.Add("{a b}", "a b", "\x00")
+	s, err := NewSession(WithBaseURL("https://api.example.com/v1/"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { _ = s.Close() })
+	f.Fuzz(func(t *testing.T, raw, name, value string) {
+		params := []string{name, value}
+		if PathParam(name, value)(&requestConfig{}) != nil {
+			return // refused as an option
+		}
+		filled, ferr := fillPath(raw, params)
+		got, err := s.resolvePath(raw, params)
+		if ferr != nil {
+			if err == nil {
+				t.Fatalf("resolvePath(%q) = %q, but filling fails: %v", raw, got, ferr)
+			}
+			return
+		}
+		want, werr := s.resolveURL(filled)
+		if (err == nil) != (werr == nil) {
+			t.Fatalf("resolvePath(%q, %q=%q): %v; resolving %q: %v", raw, name, value, err, filled, werr)
+		}
+		if err == nil && got.String() != want.String() {
+			t.Fatalf("resolvePath(%q, %q=%q) = %q, want %q", raw, name, value, got, want)
+		}
+	})
+}

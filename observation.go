@@ -129,14 +129,15 @@ func (c *call) gaveUp(n int, resp *http.Response, why string) {
 }
 
 // retriedOutside reports a retry the session makes outside a call (a
-// Download resuming a body that broke): try n of req failed with err and
-// is retried after wait.
-func (s *Session) retriedOutside(req *http.Request, n int, wait time.Duration, err error) {
-	if len(s.cfg.observers) == 0 {
+// Download resuming a body that broke, an event stream reconnecting): try
+// n of method to u failed with err (nil: an event stream that ended) and
+// is sent again after wait.
+func (s *Session) retriedOutside(ctx context.Context, method string, u *url.URL, n int, wait time.Duration, err error) {
+	if len(s.cfg.observers) == 0 || u == nil {
 		return
 	}
 	o := observation{obs: s.cfg.observers}
-	o.retry(req.Context(), RetryInfo{AttemptInfo: AttemptInfo{RequestInfo: requestInfo(req.Method, req.URL), Attempt: n}, Err: err, Wait: wait})
+	o.retry(ctx, RetryInfo{AttemptInfo: AttemptInfo{RequestInfo: requestInfo(method, u), Attempt: n}, Err: err, Wait: wait})
 }
 
 func (o *observation) retry(ctx context.Context, ri RetryInfo) {

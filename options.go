@@ -72,6 +72,7 @@ type config struct {
 	proxy          *url.URL
 	proxySet       bool
 	maxConcurrency int
+	maxConcSet     bool              // WithMaxConcurrency: only an AsyncSession takes it
 	logger         *slog.Logger      // WithLogger; nil: no logging
 	logSlot        int               // the logger's place in observers
 	observers      []Observer        // WithObserver and WithLogger, in order
@@ -371,14 +372,15 @@ func WithProxy(rawURL string) Option {
 
 // WithMaxConcurrency bounds the requests an AsyncSession has in flight at
 // once, however they are made; the rest wait in line (see AsyncSession for
-// how long a request holds its slot). If not set, 64. It has no effect on
-// a plain Session.
+// how long a request holds its slot). If not set, 64. It is an option of
+// NewAsyncSession only: NewSession and New refuse it with ErrInvalidOption
+// rather than leave a bound that nothing applies.
 func WithMaxConcurrency(n int) Option {
 	return func(c *config) error {
 		if n < 1 {
 			return errorf(ErrInvalidOption, "max concurrency must be at least 1")
 		}
-		c.maxConcurrency = n
+		c.maxConcurrency, c.maxConcSet = n, true
 		return nil
 	}
 }

@@ -25,7 +25,7 @@ func New(baseURL string, opts ...Option) *Client {
 	if baseURL != "" {
 		opts = append([]Option{WithBaseURL(baseURL)}, opts...)
 	}
-	return &Client{Session: newSession(opts)}
+	return &Client{Session: newSession(opts, false)}
 }
 
 // Err returns the kept construction error, if any.

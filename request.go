@@ -38,6 +38,10 @@ type requestConfig struct {
 	hedge         *Hedge // Hedging: replaces the session's; nil: the session's
 
 	download *downloadConfig // Resume, VerifySHA256 (resume.go): nil unless given
+	in       entry           // the entry point the options are given to (begin.go)
+	// prior is the attempts the entry point has sent before this request
+	// (a Download's earlier bodies): they count against MaxAttempts.
+	prior int
 }
 
 // Header sets a header on this request only, replacing the session's value

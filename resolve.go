@@ -38,6 +38,47 @@ func (s *Session) resolve(raw string) (*url.URL, error) {
 	return u, err
 }
 
+// resolvePath is resolve for a URL that may be a template ("users/{id}")
+// whose {name} slots params fill (name, value pairs). The template itself
+// is resolved, and cached under its own text, and the values are filled
+// into the resolved path: a session calling one template with many values
+// resolves it once, rather than filling the cache with the first values
+// seen. A template that does not resolve as one (a slot outside the path)
+// is filled first, and not cached.
+func (s *Session) resolvePath(raw string, params []string) (*url.URL, error) {
+	if len(params) == 0 && strings.IndexByte(raw, '{') < 0 {
+		return s.resolve(raw)
+	}
+	filled, err := fillPath(raw, params) // a slot left unfilled is refused here
+	if err != nil {
+		return nil, err
+	}
+	t, err := s.resolve(raw)
+	if err != nil {
+		return s.resolveURL(filled)
+	}
+	ep := t.EscapedPath()
+	for i := 0; i+1 < len(params); i += 2 {
+		ep = strings.ReplaceAll(ep, escapedSlot(params[i]), escapeSegment(params[i+1]))
+	}
+	p, err := url.PathUnescape(ep)
+	if err != nil {
+		return s.resolveURL(filled)
+	}
+	t.Path, t.RawPath = p, ep
+	return t, nil
+}
+
+// escapedSlot is the slot {name} as it stands in an escaped path.
+func escapedSlot(name string) string {
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '.') {
+			return (&url.URL{Path: "{" + name + "}"}).EscapedPath()
+		}
+	}
+	return "%7B" + name + "%7D"
+}
+
 // cacheResolved publishes a copy of the map of resolve with raw -> a copy
 // of u added, unless it is full.
 func (s *Session) cacheResolved(raw string, u *url.URL) {

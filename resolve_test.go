@@ -7,6 +7,7 @@ package reqivo
 
 import (
 	"context"
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -153,4 +154,77 @@ func TestResolveCacheFullTakesNoLockAndKeepsNoLongURL(t *testing.T) {
 		s.resolvedMu.Lock()
 		t.Fatal("resolve of a new URL waited for the cache's lock with the cache full")
 	}
+}
+
+// A template filled by PathParam resolves as filling it first and then
+// resolving would, and is cached under the template: a session calling
+// one template with many values keeps one entry for it, and goes on
+// caching.
+func TestResolveCacheKeyedByTemplate(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, base, raw string
+		params          []string
+	}{
+		{"relative", "https://api.example.com/v1/", "users/{id}", []string{"id", "7"}},
+		{"two slots", "https://api.example.com/v1", "orgs/{org}/users/{id}.json", []string{"org", "a b", "id", "7"}},
+		{"escaped value", "https://api.example.com/", "/files/{name}", []string{"name", "../admin?x#y"}},
+		{"dot values", "https://api.example.com/v1/", "a/{x}/{y}", []string{"x", ".", "y", ".."}},
+		{"slot twice", "https://api.example.com/", "{x}/{x}", []string{"x", "é/%"}},
+		{"odd name", "https://api.example.com/", "p/{a b/c}", []string{"a b/c", "v"}},
+		{"absolute", "", "http://127.0.0.1:8080/u/{id}?q={keep}", []string{"id", "9"}},
+		{"empty value", "https://api.example.com/", "a/{x}/b", []string{"x", ""}},
+		{"dot segments around", "https://api.example.com/v1/", "a/{x}/../b", []string{"x", "z"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var opts []Option
+			if tt.base != "" {
+				opts = append(opts, WithBaseURL(tt.base))
+			}
+			s := newTestSession(t, opts...)
+			filled, err := fillPath(tt.raw, tt.params)
+			require.NoError(t, err)
+			want, err := s.resolveURL(filled)
+			require.NoError(t, err)
+			for i := range 2 {
+				got, err := s.resolvePath(tt.raw, tt.params)
+				require.NoError(t, err)
+				assert.Equal(t, want.String(), got.String(), "call %d", i)
+				assert.Equal(t, want.Path, got.Path, "call %d", i)
+				assert.Equal(t, want.EscapedPath(), got.EscapedPath(), "call %d", i)
+			}
+		})
+	}
+
+	t.Run("many values", func(t *testing.T) {
+		t.Parallel()
+		var paths []string
+		srv := setupServer(t, func(w http.ResponseWriter, r *http.Request) {
+			paths = append(paths, r.URL.EscapedPath())
+		})
+		s := newTestSession(t, WithBaseURL(srv.URL+"/v1"))
+		for i := range maxResolved + 10 {
+			_, err := s.Get(context.Background(), "users/{id}", PathParam("id", strconv.Itoa(i)))
+			require.NoError(t, err)
+		}
+		_, err := s.resolve("other") // the cache still has room
+		require.NoError(t, err)
+		m := s.resolved.Load()
+		require.NotNil(t, m)
+		assert.Len(t, *m, 2)
+		assert.Contains(t, *m, "users/{id}")
+		assert.Contains(t, *m, "other")
+		require.Len(t, paths, maxResolved+10)
+		assert.Equal(t, "/v1/users/0", paths[0])
+		assert.Equal(t, "/v1/users/"+strconv.Itoa(maxResolved+9), paths[len(paths)-1])
+	})
+
+	t.Run("unfilled slot", func(t *testing.T) {
+		t.Parallel()
+		s := newTestSession(t, WithBaseURL("https://api.example.com/"))
+		_, err := s.resolvePath("users/{id}/{other}", []string{"id", "1"})
+		assert.ErrorIs(t, err, ErrInvalidURL)
+	})
 }

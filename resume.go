@@ -27,8 +27,6 @@ type downloadConfig struct {
 	resume bool
 	noSync bool
 	sha256 []byte // nil: no digest to check
-	call   bool   // set by Download itself: the options are in their place
-	resend bool   // set by Download itself: a request after a broken body (a retry)
 }
 
 func (rc *requestConfig) downloadOpts() *downloadConfig {

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,7 +47,7 @@ type Session struct {
 // NewSession returns a session configured by opts. An invalid option gives
 // an error matching ErrInvalidOption, ErrInvalidURL or ErrInvalidHeader.
 func NewSession(opts ...Option) (*Session, error) {
-	s := newSession(opts)
+	s := newSession(opts, false)
 	if s.err != nil {
 		return nil, s.err
 	}
@@ -56,8 +55,9 @@ func NewSession(opts ...Option) (*Session, error) {
 }
 
 // newSession always returns a usable session; a bad option is kept in
-// s.err and returned by every request.
-func newSession(opts []Option) *Session {
+// s.err and returned by every request. async is true for the session of an
+// AsyncSession, the only one WithMaxConcurrency applies to.
+func newSession(opts []Option, async bool) *Session {
 	c := defaultConfig()
 	var err error
 	for _, o := range opts {
@@ -71,6 +71,9 @@ func newSession(opts []Option) *Session {
 	}
 	if err == nil {
 		err = c.validate()
+	}
+	if err == nil && c.maxConcSet && !async {
+		err = errorf(ErrInvalidOption, "WithMaxConcurrency bounds an AsyncSession: make one with NewAsyncSession")
 	}
 	s := &Session{cfg: c, err: err, clock: realClock}
 	if err != nil {
@@ -177,32 +180,31 @@ func (s *Session) Patch(ctx context.Context, url string, opts ...RequestOption) 
 // of the kinds in errors.go.
 func (s *Session) Request(ctx context.Context, method, rawURL string, opts ...RequestOption) (*Response, error) {
 	rc := &noRequestOptions // read only: a request without options allocates no config
+	var optErr error
 	if len(opts) > 0 {
 		rc = new(requestConfig)
+		optErr = rc.apply(opts)
 	}
-	fail := func(err error) (*Response, error) {
-		rc.closeBody()
-		return nil, &RequestError{Method: method, URL: s.shownURL(rawURL), Err: err}
-	}
-	err := rc.apply(opts) // first, so that fail closes a body option's body
-	if kept := s.unusable(); kept != nil {
-		return fail(kept)
-	}
+	c, err := s.begin(ctx, method, rc, optErr)
 	if err != nil {
-		return fail(err)
+		rc.closeBody()
+		return nil, newRequestError(method, s.shownURL(rawURL), err)
 	}
-	if rc.download != nil && !rc.download.call {
-		return fail(errDownloadOnly)
+	req, err := s.newRequest(method, rawURL, rc)
+	if err != nil {
+		c.release(nil)
+		rc.closeBody()
+		return nil, newRequestError(method, s.shownURL(rawURL), err)
 	}
-	if len(rc.pathParams) > 0 || strings.IndexByte(rawURL, '{') >= 0 {
-		filled, err := fillPath(rawURL, rc.pathParams)
-		if err != nil {
-			return fail(err)
-		}
-		rawURL = filled
-	}
+	return c.execute(req)
+}
+
+// newRequest builds the request of Request: the method checked, the path
+// parameters filled in, the URL resolved with the query added, and the
+// options' headers and body.
+func (s *Session) newRequest(method, rawURL string, rc *requestConfig) (*http.Request, error) {
 	if err := checkMethod(method); err != nil {
-		return fail(err)
+		return nil, err
 	}
 	if hosts, ok := rc.header["Host"]; ok {
 		// net/http sends req.Host, never a Host header: move it there
@@ -210,9 +212,9 @@ func (s *Session) Request(ctx context.Context, method, rawURL string, opts ...Re
 		rc.host = hosts[0]
 		delete(rc.header, "Host")
 	}
-	u, err := s.resolve(rawURL)
+	u, err := s.resolvePath(rawURL, rc.pathParams)
 	if err != nil {
-		return fail(err)
+		return nil, err
 	}
 	if len(rc.query) > 0 {
 		if u.RawQuery == "" {
@@ -239,7 +241,7 @@ func (s *Session) Request(ctx context.Context, method, rawURL string, opts ...Re
 	if rc.extra != nil {
 		rc.extra.wrapUpload(req)
 	}
-	return s.execute(ctx, req, rc)
+	return req, nil
 }
 
 // shownURL is rawURL as errors show it: resolved when it resolves (as
@@ -263,54 +265,55 @@ var errZeroSession = errorf(ErrInvalidOption, "the zero Session is not usable: m
 // usable reports whether s was made by NewSession or New.
 func (s *Session) usable() bool { return s != nil && s.cfg != nil }
 
-// unusable is the error every request of s returns before it looks at its
-// URL: the zero Session's, or the construction error New kept (a bad base
-// URL explains a relative URL's failure better than the URL does).
-func (s *Session) unusable() error {
-	if !s.usable() {
-		return errZeroSession
-	}
-	return s.err
-}
-
 // Do sends req with the session applied: persistent headers under req's
 // own, auth, cookies, hooks, redirects, retries and the timeouts. Like
 // http.Client.Do, the response body is live and the caller must close it.
 // req is not modified. A relative req.URL is resolved against the base URL.
 func (s *Session) Do(req *http.Request) (*http.Response, error) {
 	if req == nil || req.URL == nil {
-		if req != nil && req.Body != nil {
-			req.Body.Close()
+		if req != nil {
+			closeBody(req)
 		}
-		return nil, &RequestError{Err: errorf(ErrInvalidURL, "nil request or URL")}
+		return nil, newRequestError("", "", errorf(ErrInvalidURL, "nil request or URL"))
 	}
 	method := req.Method
 	if method == "" {
 		method = http.MethodGet
 	}
-	fail := func(err error) (*http.Response, error) {
-		if req.Body != nil {
-			req.Body.Close()
-		}
-		return nil, &RequestError{Method: method, URL: redactURL(req.URL), Err: err}
+	rc := requestConfig{stream: true}
+	c, err := s.begin(req.Context(), method, &rc, nil)
+	if err != nil {
+		return nil, refuse(method, req, err)
 	}
-	if err := s.unusable(); err != nil {
-		return fail(err)
+	r2, err := s.doRequest(req, method)
+	if err != nil {
+		c.release(nil)
+		return nil, refuse(method, req, err)
 	}
+	resp, err := c.execute(r2)
+	if err != nil {
+		return nil, err
+	}
+	return resp.Response, nil
+}
+
+// doRequest is the copy of req that Do sends: its method set, its URL
+// resolved against the base URL, its header checked.
+func (s *Session) doRequest(req *http.Request, method string) (*http.Request, error) {
 	if err := checkMethod(method); err != nil {
-		return fail(err)
+		return nil, err
 	}
 	var u *url.URL
 	if req.URL.IsAbs() {
 		c := *req.URL
 		u = &c
 		if err := checkAbsolute(u); err != nil {
-			return fail(err)
+			return nil, err
 		}
 	} else {
 		var err error
 		if u, err = s.resolve(req.URL.String()); err != nil {
-			return fail(err)
+			return nil, err
 		}
 	}
 	r2 := req.Clone(req.Context())
@@ -320,14 +323,9 @@ func (s *Session) Do(req *http.Request) (*http.Response, error) {
 		r2.Host = u.Host
 	}
 	if err := validateHeader(r2.Header); err != nil {
-		return fail(err)
-	}
-	rc := requestConfig{stream: true}
-	resp, err := s.execute(req.Context(), r2, &rc)
-	if err != nil {
 		return nil, err
 	}
-	return resp.Response, nil
+	return r2, nil
 }
 
 // HTTPClient returns a new *http.Client whose transport applies the
@@ -423,9 +421,9 @@ func (s *Session) credentialsAllowed(u *url.URL) bool {
 
 // refuse ends a request that is not sent: its body is closed, as a sent
 // one's would be, and err is returned in a *RequestError.
-func refuse(method string, req *http.Request, err error) (*Response, error) {
+func refuse(method string, req *http.Request, err error) error {
 	closeBody(req)
-	return nil, &RequestError{Method: method, URL: redactURL(req.URL), Err: err}
+	return newRequestError(method, redactURL(req.URL), err)
 }
 
 func closeBody(req *http.Request) {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"iter"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -99,8 +100,9 @@ func Reconnect(max int) RequestOption {
 // streamDefaults is put before the caller's options on a stream: the body
 // is live, no total timeout runs unless the caller gives Timeout, and
 // Accept says what is expected unless the caller says otherwise.
-func streamDefaults(accept string) RequestOption {
+func streamDefaults(in entry, accept string) RequestOption {
 	return func(rc *requestConfig) error {
+		rc.in = in
 		rc.stream = true
 		rc.timeout, rc.timeoutSet = 0, true
 		rc.header = http.Header{"Accept": {accept}}
@@ -130,9 +132,13 @@ func streamDefaults(accept string) RequestOption {
 //
 // A connection that drops or ends is reconnected, up to Reconnect times in
 // a row without an event in between: after the server's retry field (or
-// DefaultReconnectWait), doubled for each reconnection in a row (up to
-// 30 s unless the server asks for more), plus up to half again at random,
-// with Last-Event-ID set to the last event ID. A body is replayed byte for
+// DefaultReconnectWait; a retry field over an hour counts as an hour),
+// doubled for each reconnection in a row (up to 30 s unless the server
+// asks for more), plus up to half again at random, and at least the
+// Retry-After of the last response (up to an hour), with Last-Event-ID set
+// to the last event ID. Each reconnection is reported to Observer.Retry,
+// its Attempt counting the reconnections in a row from 1; the session's
+// RetryPolicy does not bound them (Reconnect does). A body is replayed byte for
 // byte. A 204 ends the stream; so does a stream that ends cleanly when no
 // reconnection is left. A first connection that fails (a refused port, a
 // name that does not resolve) is not reconnected: with nothing to resume,
@@ -176,29 +182,25 @@ type eventStream struct {
 	conns  int  // connections made
 	opened bool // a connection has been a stream: only then is a failure to connect reconnected
 	p      *sse.Parser
+
+	url        *url.URL      // the last connection's, as observers see it
+	retryAfter time.Duration // the last response's Retry-After; 0: none
 }
 
 func (s *Session) newEventStream(ctx context.Context, method, rawURL string, opts []RequestOption) (*eventStream, error) {
 	rc := new(requestConfig)
 	all := make([]RequestOption, 0, len(opts)+1)
-	all = append(all, streamDefaults("text/event-stream"))
-	err := rc.apply(append(all, opts...))
+	all = append(all, streamDefaults(entryEvents, "text/event-stream"))
+	_, err := s.admit(ctx, rc, rc.apply(append(all, opts...)))
 	replayable := !rc.bodySet || rc.getBody != nil
-	if kept := s.unusable(); kept != nil {
-		err = kept
-	}
-	switch {
-	case err != nil:
-	case ctx == nil:
-		err = errorf(ErrInvalidOption, "nil context")
-	case rc.reconnect > 0 && !replayable:
+	if err == nil && rc.reconnect > 0 && !replayable {
 		err = errorf(ErrInvalidOption, "Reconnect with a body that cannot be replayed")
 	}
 	if err != nil {
 		rc.closeBody()
-		return nil, &RequestError{Method: method, URL: RedactURL(rawURL), Err: err}
+		return nil, newRequestError(method, s.shownURL(rawURL), err)
 	}
-	es := &eventStream{s: s, method: method, rawURL: rawURL, rc: rc, p: sse.NewParser(s.cfg.limits.MaxEventBytes, maxRetryField)}
+	es := &eventStream{s: s, method: method, rawURL: rawURL, rc: rc, p: sse.NewParser(s.cfg.limits.MaxEventBytes, maxServerWait)}
 	switch {
 	case rc.reconnectSet:
 		es.max = rc.reconnect
@@ -227,8 +229,14 @@ func (es *eventStream) run(ctx context.Context, yield func(Event, error) bool) {
 			return
 		}
 		failures++
-		if serr := es.s.clock.sleep(ctx, es.wait(failures)); serr != nil {
-			yield(Event{}, &RequestError{Method: es.method, URL: RedactURL(es.rawURL), Err: classify(ctx, serr)})
+		base, ok := es.p.Reconnect()
+		if !ok {
+			base = DefaultReconnectWait
+		}
+		wait := es.s.reconnectWait(base, failures, es.retryAfter)
+		es.s.retriedOutside(ctx, es.method, es.url, failures, wait, err)
+		if serr := es.s.clock.sleep(ctx, wait); serr != nil {
+			yield(Event{}, newRequestError(es.method, es.s.shownURL(es.rawURL), classify(ctx, serr)))
 			return
 		}
 	}
@@ -252,6 +260,10 @@ func (es *eventStream) connection(ctx context.Context, yield func(Event, error) 
 		return 0, false, nil
 	}
 	defer resp.Close()
+	es.url, es.retryAfter = resp.Request.URL, 0
+	if ra, ok := parseRetryAfter(resp.Header.Get("Retry-After"), es.s.clock.now()); ok {
+		es.retryAfter = ra
+	}
 	if resp.StatusCode == http.StatusNoContent {
 		return 0, false, nil
 	}
@@ -267,7 +279,7 @@ func (es *eventStream) connection(ctx context.Context, yield func(Event, error) 
 			if err == io.EOF {
 				return events, true, nil
 			}
-			err = &RequestError{Method: es.method, URL: redactURL(resp.Request.URL), Err: classify(nil, streamError(err))}
+			err = requestError(nil, es.method, resp.Request.URL, streamError(err))
 			if reconnectable(ctx, err) {
 				return events, true, err
 			}
@@ -293,7 +305,7 @@ func (es *eventStream) connect(ctx context.Context) (*Response, error) {
 	if es.conns > 0 && c.getBody != nil {
 		body, err := c.getBody()
 		if err != nil {
-			return nil, &RequestError{Method: es.method, URL: RedactURL(es.rawURL), Err: wrapKind(ErrInvalidOption, "replaying the body", err)}
+			return nil, newRequestError(es.method, es.s.shownURL(es.rawURL), wrapKind(ErrInvalidOption, "replaying the body", err))
 		}
 		c.body = body
 	}
@@ -310,8 +322,8 @@ func (es *eventStream) check(resp *Response) error {
 		return err
 	}
 	if !isEventStream(resp.Header.Get("Content-Type")) {
-		return &RequestError{Method: es.method, URL: redactURL(resp.Request.URL),
-			Err: errorf(ErrInvalidResponse, "Content-Type "+quote(resp.Header.Get("Content-Type"))+", not text/event-stream")}
+		return requestError(nil, es.method, resp.Request.URL,
+			errorf(ErrInvalidResponse, "Content-Type "+quote(resp.Header.Get("Content-Type"))+", not text/event-stream"))
 	}
 	return nil
 }
@@ -325,8 +337,8 @@ func streamStatus(method string, resp *Response) error {
 	case resp.StatusCode >= 400:
 		return resp.Err()
 	case resp.StatusCode < 200 || resp.StatusCode > 299:
-		return &RequestError{Method: method, URL: redactURL(resp.Request.URL),
-			Err: errorf(ErrInvalidResponse, "unexpected status "+quote(resp.Status)+" for a stream")}
+		return requestError(nil, method, resp.Request.URL,
+			errorf(ErrInvalidResponse, "unexpected status "+quote(resp.Status)+" for a stream"))
 	}
 	return nil
 }
@@ -349,26 +361,6 @@ func reconnectable(ctx context.Context, err error) bool {
 		}
 	}
 	return errors.Is(err, ErrNetwork) || errors.Is(err, ErrTimeout) || errors.Is(err, ErrInvalidResponse)
-}
-
-// wait is the pause before reconnection n in a row (1 is the first): the
-// server's reconnection time (or DefaultReconnectWait), doubled for each
-// reconnection in a row up to maxReconnectBackoff (or the server's time,
-// when longer), plus a random part of up to half of it.
-func (es *eventStream) wait(n int) time.Duration {
-	base := DefaultReconnectWait
-	if d, ok := es.p.Reconnect(); ok {
-		base = d
-	}
-	d := base
-	for i := 1; i < n && d < maxReconnectBackoff; i++ {
-		d *= 2
-	}
-	d = min(d, max(base, maxReconnectBackoff))
-	if half := int64(d / 2); half > 0 {
-		d += time.Duration(es.s.clock.jitter(half))
-	}
-	return d
 }
 
 // jsonLinesAccept is the Accept header of JSONLines.
@@ -400,7 +392,7 @@ func JSONLines[T any](ctx context.Context, s *Session, method, url string, opts 
 	return func(yield func(T, error) bool) {
 		var zero T
 		all := make([]RequestOption, 0, len(opts)+1)
-		all = append(all, streamDefaults(jsonLinesAccept))
+		all = append(all, streamDefaults(entryJSONLines, jsonLinesAccept))
 		resp, err := s.Request(ctx, method, url, append(all, opts...)...)
 		if err != nil {
 			yield(zero, err)
@@ -415,7 +407,7 @@ func JSONLines[T any](ctx context.Context, s *Session, method, url string, opts 
 			return
 		}
 		fail := func(err error) error {
-			return &RequestError{Method: method, URL: redactURL(resp.Request.URL), Err: err}
+			return requestError(nil, method, resp.Request.URL, err)
 		}
 		dec := lines.NewDecoder(resp.Body, lines.Limit(s.cfg.limits.MaxEventBytes))
 		for {
@@ -439,10 +431,6 @@ func JSONLines[T any](ctx context.Context, s *Session, method, url string, opts 
 		}
 	}
 }
-
-// maxRetryField caps a server's SSE retry field: a server cannot park a
-// client for longer, nor overflow the waits computed from it.
-const maxRetryField = time.Hour
 
 // streamError gives a parser's error its kind: a line or an event over
 // Limits.MaxEventBytes is ErrBodyTooLarge; a read's error is as it was.

@@ -43,10 +43,12 @@ func PostJSON[T any](ctx context.Context, s *Session, url string, body any, opts
 func RequestJSON[T any](ctx context.Context, s *Session, method, url string, opts ...RequestOption) (T, *Response, error) {
 	var zero T
 	if s == nil {
-		return zero, nil, &RequestError{Method: method, URL: RedactURL(url), Err: errorf(ErrInvalidOption, "nil session")}
+		return zero, nil, newRequestError(method, RedactURL(url), errorf(ErrInvalidOption, "nil session"))
 	}
-	if _, ok := s.state.Load().header["Accept"]; !ok {
-		opts = append([]RequestOption{acceptJSON}, opts...)
+	if s.usable() { // else Request refuses it
+		if _, ok := s.state.Load().header["Accept"]; !ok {
+			opts = append([]RequestOption{acceptJSON}, opts...)
+		}
 	}
 	resp, err := s.Request(ctx, method, url, opts...)
 	if err != nil {
@@ -64,7 +66,7 @@ func RequestJSON[T any](ctx context.Context, s *Session, method, url string, opt
 		return zero, resp, nil
 	}
 	invalid := func(err error) (T, *Response, error) {
-		return zero, resp, &RequestError{Method: resp.Request.Method, URL: redactURL(resp.Request.URL), Err: err}
+		return zero, resp, newRequestError(resp.Request.Method, redactURL(resp.Request.URL), err)
 	}
 	ct := resp.Header.Get("Content-Type")
 	if !isJSONType(ct) {

@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"time"
 	"unicode/utf8"
 
 	"github.com/coder/websocket"
@@ -189,46 +188,34 @@ func (e *CloseError) Unwrap() error { return e.err }
 // ErrWebSocket; network failures and timeouts have the kinds they have for
 // requests.
 func (s *Session) WebSocket(ctx context.Context, rawURL string, opts ...WebSocketOption) (*WebSocket, error) {
-	shown := RedactURL(rawURL)
-	fail := func(err error) (*WebSocket, error) {
-		return nil, &RequestError{Method: http.MethodGet, URL: shown, Err: err}
-	}
-	if err := s.unusable(); err != nil {
-		return fail(err)
-	}
+	var optErr error
 	cfg := wsConfig{maxMessage: DefaultMaxMessageBytes}
 	for _, o := range opts {
 		if o == nil {
-			return fail(errorf(ErrInvalidOption, "nil WebSocket option"))
+			optErr = errorf(ErrInvalidOption, "nil WebSocket option")
+		} else {
+			optErr = o(&cfg)
 		}
-		if err := o(&cfg); err != nil {
-			return fail(err)
+		if optErr != nil {
+			break
 		}
-	}
-	u, err := s.resolveWebSocket(rawURL)
-	if err != nil {
-		return fail(err)
-	}
-	wsu := wsURL(u)
-	shown = redactURL(wsu)
-	switch {
-	case s.closed.Load():
-		return fail(ErrClosed)
-	case ctx == nil:
-		return fail(errorf(ErrInvalidOption, "nil context"))
-	}
-	st := s.state.Load()
-	if err := st.firstInvalid(); err != nil {
-		return fail(err)
 	}
 	// The handshake is a call like any request's: the total deadline, and
 	// the read timeout on the wait for the server's answer.
-	slot, err := s.slots.take(ctx) // an AsyncSession's bound, held for the handshake
+	c, err := s.begin(ctx, http.MethodGet, &noRequestOptions, optErr)
 	if err != nil {
-		return fail(err)
+		return nil, newRequestError(http.MethodGet, s.shownWebSocketURL(rawURL), err)
 	}
-	c := &call{s: s, st: st, rc: &noRequestOptions, method: http.MethodGet, start: time.Now(), slot: slot}
-	c.deadlines(ctx)
+	u, err := s.resolveWebSocket(rawURL)
+	if err != nil {
+		c.release(nil)
+		return nil, newRequestError(http.MethodGet, RedactURL(rawURL), err)
+	}
+	wsu := wsURL(u)
+	shown := redactURL(wsu)
+	fail := func(err error) (*WebSocket, error) {
+		return nil, newRequestError(http.MethodGet, shown, err)
+	}
 	ctx = c.ctx
 
 	hs := &handshake{c: c}
@@ -248,6 +235,16 @@ func (s *Session) WebSocket(ctx context.Context, rawURL string, opts ...WebSocke
 	c.release(hs.w)
 	conn.SetReadLimit(cfg.maxMessage)
 	return &WebSocket{conn: conn, limit: cfg.maxMessage, readTurn: make(chan struct{}, 1)}, nil
+}
+
+// shownWebSocketURL is rawURL as the errors of WebSocket show it.
+func (s *Session) shownWebSocketURL(rawURL string) string {
+	if s.usable() {
+		if u, err := s.resolveWebSocket(rawURL); err == nil {
+			return redactURL(wsURL(u))
+		}
+	}
+	return RedactURL(rawURL)
 }
 
 // resolveWebSocket is resolve with ws and wss allowed; the URL it returns
