@@ -63,17 +63,18 @@ func (s *Session) admit(ctx context.Context, rc *requestConfig, optErr error) (*
 // begin admits a request that is sent once (see admit) and opens its call:
 // a slot of an AsyncSession's bound, the context with the total deadline,
 // the read timeout, the observation. The call is released by its end (or
-// by fail), which frees the slot.
-func (s *Session) begin(ctx context.Context, method string, rc *requestConfig, optErr error) (*call, error) {
+// by fail), which frees the slot. It is returned by value so that it can
+// live on the caller's stack.
+func (s *Session) begin(ctx context.Context, method string, rc *requestConfig, optErr error) (call, error) {
 	st, err := s.admit(ctx, rc, optErr)
 	if err != nil {
-		return nil, err
+		return call{}, err
 	}
 	slot, err := s.slots.take(ctx) // an AsyncSession's bound: held until the call's release
 	if err != nil {
-		return nil, err
+		return call{}, err
 	}
-	c := &call{s: s, st: st, rc: rc, method: method, start: time.Now(), slot: slot}
+	c := call{s: s, st: st, rc: rc, method: method, start: time.Now(), slot: slot}
 	c.deadlines(ctx)
 	return c, nil
 }

@@ -110,6 +110,11 @@ type hedged struct {
 // failure. The copies' round trips run on their own goroutines; their
 // starts and ends are reported from this one.
 func (c *call) hedge(req *http.Request, n int, h Hedge) (*http.Response, *watch, error) {
+	// The copies' goroutines (and dropLosers', which may outlive the call)
+	// run on a copy of the call: exchange and received only read it, and
+	// the call itself stays on its caller's stack when nothing is hedged.
+	snap := new(call)
+	*snap = *c
 	copies := make([]sending, 0, min(h.Max, 4))
 	results := make(chan hedged, min(h.Max, 8))
 	pending := 0
@@ -121,7 +126,7 @@ func (c *call) hedge(req *http.Request, n int, h Hedge) (*http.Response, *watch,
 		copies = append(copies, a)
 		pending++
 		go func(i int) {
-			resp, err := c.exchange(a)
+			resp, err := snap.exchange(a)
 			results <- hedged{i: i, resp: resp, err: err}
 		}(len(copies) - 1)
 		return nil
@@ -138,7 +143,7 @@ func (c *call) hedge(req *http.Request, n int, h Hedge) (*http.Response, *watch,
 			if r.err == nil {
 				stop()
 				resp, w, err := c.received(copies[r.i], r.resp, nil)
-				c.dropLosers(copies, r.i, pending, results)
+				snap.dropLosers(copies, r.i, pending, results)
 				return resp, w, err
 			}
 			_, _, err := c.received(copies[r.i], nil, r.err)

@@ -190,21 +190,21 @@ func (s *Session) Request(ctx context.Context, method, rawURL string, opts ...Re
 		rc.closeBody()
 		return nil, newRequestError(method, s.shownURL(rawURL), err)
 	}
-	req, err := s.newRequest(method, rawURL, rc)
-	if err != nil {
+	var req http.Request // on the stack: execute sends a copy
+	if err := s.newRequest(&req, method, rawURL, rc); err != nil {
 		c.release(nil)
 		rc.closeBody()
 		return nil, newRequestError(method, s.shownURL(rawURL), err)
 	}
-	return c.execute(req)
+	return c.execute(&req)
 }
 
 // newRequest builds the request of Request: the method checked, the path
 // parameters filled in, the URL resolved with the query added, and the
-// options' headers and body.
-func (s *Session) newRequest(method, rawURL string, rc *requestConfig) (*http.Request, error) {
+// options' headers and body, into req.
+func (s *Session) newRequest(req *http.Request, method, rawURL string, rc *requestConfig) error {
 	if err := checkMethod(method); err != nil {
-		return nil, err
+		return err
 	}
 	if hosts, ok := rc.header["Host"]; ok {
 		// net/http sends req.Host, never a Host header: move it there
@@ -214,7 +214,7 @@ func (s *Session) newRequest(method, rawURL string, rc *requestConfig) (*http.Re
 	}
 	u, err := s.resolvePath(rawURL, rc.pathParams)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if len(rc.query) > 0 {
 		if u.RawQuery == "" {
@@ -223,7 +223,7 @@ func (s *Session) newRequest(method, rawURL string, rc *requestConfig) (*http.Re
 			u.RawQuery += "&" + rc.query.Encode()
 		}
 	}
-	req := &http.Request{
+	*req = http.Request{
 		Method:     method,
 		URL:        u,
 		Proto:      "HTTP/1.1",
@@ -241,7 +241,7 @@ func (s *Session) newRequest(method, rawURL string, rc *requestConfig) (*http.Re
 	if rc.extra != nil {
 		rc.extra.wrapUpload(req)
 	}
-	return req, nil
+	return nil
 }
 
 // shownURL is rawURL as errors show it: resolved when it resolves (as

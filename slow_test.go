@@ -268,8 +268,9 @@ func TestTimeoutIsNotRetried(t *testing.T) {
 // a stream.
 func TestSlowConsumerIsNotAReadTimeout(t *testing.T) {
 	t.Parallel()
-	more := make(chan struct{})
+	more, wrote := make(chan struct{}), make(chan struct{})
 	srv := setupServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "12") // the body ends with "second": no wait for its end
 		_, _ = io.WriteString(w, "first,")
 		w.(http.Flusher).Flush()
 		select {
@@ -278,6 +279,8 @@ func TestSlowConsumerIsNotAReadTimeout(t *testing.T) {
 			return
 		}
 		_, _ = io.WriteString(w, "second")
+		w.(http.Flusher).Flush()
+		close(wrote)
 	})
 	s := newTestSession(t, WithTimeouts(Timeouts{Read: shortTimeout, Total: generous}))
 	resp, err := s.Get(context.Background(), srv.URL, Stream())
@@ -288,6 +291,7 @@ func TestSlowConsumerIsNotAReadTimeout(t *testing.T) {
 	require.NoError(t, err)
 	time.Sleep(3 * shortTimeout) // the caller is busy; the server is not late
 	close(more)
+	<-wrote // the rest is on its way before the caller reads again (a loaded machine cannot make the server late)
 	rest, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	assert.Equal(t, "first,second", string(buf)+string(rest))

@@ -173,7 +173,7 @@ func TestEventsSilenceReconnects(t *testing.T) {
 	})
 	s := newTestSession(t)
 	clk := useFakeClock(s)
-	evs, errs := collect(s.Events(context.Background(), http.MethodGet, srv.URL, IdleTimeout(50*time.Millisecond), Reconnect(2)))
+	evs, errs := collect(s.Events(context.Background(), http.MethodGet, srv.URL, IdleTimeout(shortTimeout), Reconnect(2)))
 	assert.Equal(t, []string{"a"}, datas(evs))
 	require.Len(t, errs, 1)
 	assert.ErrorIs(t, errs[0], ErrReadTimeout)

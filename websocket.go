@@ -218,7 +218,7 @@ func (s *Session) WebSocket(ctx context.Context, rawURL string, opts ...WebSocke
 	}
 	ctx = c.ctx
 
-	hs := &handshake{c: c}
+	hs := &handshake{c: &c}
 	conn, resp, err := websocket.Dial(ctx, u.String(), &websocket.DialOptions{
 		HTTPClient: &http.Client{
 			Transport:     hs,
