@@ -12,6 +12,7 @@
 # REQIVO   the Reqivo checkout the consumer's `replace` points at (this one)
 # RESTY    resty.dev/v3 version (the one bench/ measures)
 # REQ      github.com/imroc/req/v3 version (the one bench/ measures)
+# CLIENTS  which consumers, of: nethttp reqivo resty req (all four)
 # FRESH    1 (default): each consumer starts from an empty module cache, so
 #          "downloaded" is what a new machine fetches for it; 0: share
 #          the machine's cache and leave that column out
@@ -21,6 +22,7 @@ REQIVO=${REQIVO:-$(cd "$here/.." && pwd)}
 RESTY=${RESTY:-v3.0.0-rc.4}
 REQ=${REQ:-v3.54.0}
 FRESH=${FRESH:-1}
+CLIENTS=${CLIENTS:-nethttp reqivo resty req}
 
 tmp=$(mktemp -d)
 trap 'chmod -R u+w "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
@@ -29,6 +31,7 @@ export GOFLAGS=-mod=mod GOWORK=off
 # consumer NAME IMPORT BODY [MODULE@VERSION]: writes $tmp/NAME, a module
 # whose main imports IMPORT and runs BODY with the URL in u.
 consumer() {
+	case " $CLIENTS " in *" $1 "*) ;; *) return 0 ;; esac
 	local name=$1 imp=$2 body=$3 get=${4:-}
 	local dir=$tmp/$name
 	mkdir -p "$dir"
@@ -116,7 +119,7 @@ if [ "$FRESH" = 1 ]; then
 fi
 echo "$header"
 echo "$rule"
-for name in nethttp reqivo resty req; do
+for name in $CLIENTS; do
 	dir=$tmp/$name
 	cd "$dir"
 	if [ "$FRESH" = 1 ]; then
