@@ -16,27 +16,39 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// noticeRecorder is an Observer keeping every Notice.
-type noticeRecorder struct {
-	mu sync.Mutex
-	ns []Notice
+// recorder keeps what an observer is told of, for a test to read.
+type recorder[T any] struct {
+	mu   sync.Mutex
+	seen []T
 }
 
-func (r *noticeRecorder) observer() Observer {
-	return Observer{Notice: func(_ context.Context, n Notice) {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		r.ns = append(r.ns, n)
-	}}
-}
-
-// take returns the notices since the last take.
-func (r *noticeRecorder) take() []Notice {
+func (r *recorder[T]) add(v T) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	ns := r.ns
-	r.ns = nil
-	return ns
+	r.seen = append(r.seen, v)
+}
+
+// get returns everything kept so far.
+func (r *recorder[T]) get() []T {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]T(nil), r.seen...)
+}
+
+// take returns what was kept since the last take.
+func (r *recorder[T]) take() []T {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	seen := r.seen
+	r.seen = nil
+	return seen
+}
+
+// noticeRecorder is an Observer keeping every Notice.
+type noticeRecorder struct{ recorder[Notice] }
+
+func (r *noticeRecorder) observer() Observer {
+	return Observer{Notice: func(_ context.Context, n Notice) { r.add(n) }}
 }
 
 func kinds(ns []Notice) []NoticeKind {

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,23 +17,10 @@ import (
 )
 
 // retryRecorder is an Observer that keeps the retries it is told of.
-type retryRecorder struct {
-	mu    sync.Mutex
-	infos []RetryInfo
-}
+type retryRecorder struct{ recorder[RetryInfo] }
 
 func (r *retryRecorder) option() Option {
-	return WithObserver(Observer{Retry: func(_ context.Context, ri RetryInfo) {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		r.infos = append(r.infos, ri)
-	}})
-}
-
-func (r *retryRecorder) get() []RetryInfo {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]RetryInfo(nil), r.infos...)
+	return WithObserver(Observer{Retry: func(_ context.Context, ri RetryInfo) { r.add(ri) }})
 }
 
 // brokenBody answers with a body of size bytes cut off in the middle, with
