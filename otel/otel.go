@@ -307,6 +307,9 @@ func (o *observer) notice(ctx context.Context, n reqivo.Notice) {
 	if n.Detail != "" {
 		attrs = append(attrs, attribute.String("reqivo.detail", n.Detail))
 	}
+	if n.Err != nil {
+		attrs = append(attrs, errorAttrs(n.Err)...)
+	}
 	span.AddEvent(n.Kind.String(), trace.WithAttributes(attrs...))
 }
 
