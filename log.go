@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/reqivo/reqivo/internal/redact"
 )
 
 // redacted replaces a secret in logs, as in RedactURL.
@@ -135,7 +137,8 @@ func (nl *noticeLog) log(ctx context.Context, n Notice) {
 		attrs = append(attrs, slog.String("detail", n.Detail))
 	}
 	if n.Err != nil {
-		attrs = append(attrs, slog.String("error", n.Err.Error()))
+		// A store's error, not one the session made: redact what it quotes.
+		attrs = append(attrs, slog.String("error", redact.URLsIn(n.Err.Error(), RedactURL)))
 	}
 	nl.l.LogAttrs(ctx, level, "reqivo: "+strings.ReplaceAll(name, "_", " "), attrs...)
 }
