@@ -30,6 +30,10 @@ const (
 	diskSuffix    = ".rqc"
 	diskTmpPrefix = ".tmp-"
 	diskSecret    = "secret.key"
+
+	// diskEntryOverhead is the least an entry file holds beside its key
+	// and value: magic, expiry, a one-byte key length, CRC.
+	diskEntryOverhead = len(diskMagic) + 8 + 1 + 4
 )
 
 // diskCache is the Cache of NewDiskCache.
@@ -52,7 +56,10 @@ type diskItem struct {
 
 // NewDiskCache returns a Cache that keeps its entries in dir (created
 // with mode 0700 if missing; entry files are 0600), at most maxBytes of
-// them (maxBytes <= 0 means 256 MiB), dropping the least recently used.
+// them (maxBytes <= 0 means 256 MiB), dropping the least recently used;
+// an entry larger than the whole bound is not stored, and a session
+// stops copying a response into it as soon as it would be (see
+// CacheEntryLimit).
 // Each entry is written to a temporary file and renamed into place, so a
 // reader never sees half of one; an entry found corrupt or truncated
 // (say, after a crash) is a miss and is removed. Entries survive a
@@ -268,7 +275,7 @@ func (d *diskCache) Get(_ context.Context, key string) ([]byte, bool, error) {
 
 // decodeDiskEntry checks an entry file and returns its value.
 func decodeDiskEntry(b []byte, key string) (value []byte, expires time.Time, ok bool) {
-	if len(b) < len(diskMagic)+8+1+4 || string(b[:4]) != diskMagic {
+	if len(b) < diskEntryOverhead || string(b[:4]) != diskMagic {
 		return nil, time.Time{}, false
 	}
 	end := len(b) - 4
@@ -325,6 +332,11 @@ func (d *diskCache) Set(_ context.Context, key string, value []byte, ttl time.Du
 	d.evict()
 	return nil
 }
+
+// MaxEntryBytes is the largest value the directory keeps (see
+// CacheEntryLimit): one entry file may fill the whole bound, no more; a
+// value over it is never kept.
+func (d *diskCache) MaxEntryBytes() int64 { return max(0, d.max-int64(diskEntryOverhead)) }
 
 func (d *diskCache) Delete(_ context.Context, key string) error {
 	name := fileName(key)

@@ -271,39 +271,69 @@ func eventData(evs []Event) []string {
 }
 
 // TestCacheFillStopsAtTheStoreLimit: a long streamed body is copied into
-// its entry only up to what the store keeps; past it the copy is let go at
-// once (not held to the end of the stream) and nothing is stored.
+// its entry only up to what the store keeps (memory or disk, each saying
+// so through CacheEntryLimit); past it the copy is let go at once (not
+// held to the end of the stream), nothing is stored, and the caller still
+// reads the whole body.
 func TestCacheFillStopsAtTheStoreLimit(t *testing.T) {
 	t.Parallel()
 	const storeMax = 64 << 10
 	chunk := strings.Repeat("z", 4<<10)
+	const total = 64 * 4 << 10 // 256 KiB, no Content-Length
 	o := setupOrigin(t, func(w http.ResponseWriter, r *http.Request, n int64) {
 		w.Header().Set("Cache-Control", "max-age=600")
-		for range 64 { // 256 KiB, no Content-Length
+		for range total / len(chunk) {
 			io.WriteString(w, chunk)
 			w.(http.Flusher).Flush()
 		}
 	})
-	s, _ := newCacheSession(t, NewMemoryCache(storeMax))
-	r, err := s.Get(context.Background(), o.url, Stream())
-	require.NoError(t, err)
-	fill := fillLayer(t, r.Body)
-	limit := NewMemoryCache(storeMax).(CacheEntryLimit).MaxEntryBytes()
-	assert.Equal(t, limit, fill.limit, "the store's limit, not DefaultMaxCacheEntryBytes")
-	buf := make([]byte, 1<<10)
-	var read, most int
-	for fill.buf != nil || read < storeMax {
-		n, err := r.Body.Read(buf)
-		require.NoError(t, err)
-		read += n
-		most = max(most, cap(fill.buf))
+	tests := []struct {
+		name  string
+		store func(t *testing.T) Cache
+	}{
+		{"memory", func(*testing.T) Cache { return NewMemoryCache(storeMax) }},
+		{"disk", func(t *testing.T) Cache {
+			c, err := NewDiskCache(t.TempDir(), storeMax)
+			require.NoError(t, err)
+			return c
+		}},
 	}
-	assert.LessOrEqual(t, most, int(limit), "never held more than the store keeps")
-	assert.Less(t, read, storeMax+8<<10, "let go as soon as the entry would pass the limit")
-	_, err = io.Copy(io.Discard, r.Body)
-	require.NoError(t, err)
-	require.NoError(t, r.Close())
-	assert.Equal(t, "miss", get(t, s, o.url).CacheStatus(), "not stored")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			store := tt.store(t)
+			l, ok := store.(CacheEntryLimit)
+			require.True(t, ok, "the store reports its limit")
+			limit := l.MaxEntryBytes()
+			assert.Greater(t, limit, int64(storeMax-256))
+			assert.LessOrEqual(t, limit, int64(storeMax))
+
+			s, _ := newCacheSession(t, store)
+			r, err := s.Get(context.Background(), o.url, Stream())
+			require.NoError(t, err)
+			fill := fillLayer(t, r.Body)
+			assert.Equal(t, limit, fill.limit, "the store's limit, not DefaultMaxCacheEntryBytes")
+			buf := make([]byte, 1<<10)
+			var read, most int
+			for fill.buf != nil || read < storeMax {
+				n, err := r.Body.Read(buf)
+				require.NoError(t, err)
+				read += n
+				most = max(most, cap(fill.buf))
+			}
+			assert.LessOrEqual(t, most, int(limit), "never held more than the store keeps")
+			assert.Less(t, read, storeMax+8<<10, "let go as soon as the entry would pass the limit")
+			rest, err := io.ReadAll(r.Body)
+			require.NoError(t, err)
+			require.NoError(t, r.Close())
+			assert.Equal(t, total, read+len(rest), "the caller reads the whole body")
+
+			r = get(t, s, o.url)
+			assert.Equal(t, "miss", r.CacheStatus(), "not stored")
+			assert.Equal(t, strings.Repeat(chunk, total/len(chunk)), r.Text(), "a buffered read is whole too")
+			assert.Equal(t, "miss", get(t, s, o.url).CacheStatus(), "not stored either")
+		})
+	}
 }
 
 // fillLayer finds the cache's fill layer under a streamed body.

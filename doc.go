@@ -135,17 +135,21 @@
 //
 // [WithRateLimit] keeps a token bucket per host that every attempt waits
 // on, bounded by its deadline ([ErrRateLimited] when the wait could not
-// end in time), paused by a 429 or 503 with Retry-After and slowed by the
-// RateLimit and X-RateLimit-* fields a server sends. [WithCircuitBreaker]
+// end in time), paused by a 429 or 503 with Retry-After (at most
+// [RateLimit].MaxPause) and slowed by the RateLimit and X-RateLimit-*
+// fields a server sends. [WithCircuitBreaker]
 // keeps a breaker per host: after [CircuitBreaker].Failures network
 // errors, timeouts or 5xx in a row, requests to the host fail at once with
 // [ErrCircuitOpen] until one probe after the cooldown succeeds;
-// [Session.Breakers] reports each host's state. Both count in [Stats].
+// [Session.Breakers] reports each host's state. Both count in [Stats], and
+// both forget a host left idle for five minutes, so a crawl of many
+// hosts does not keep one of each.
 //
 // # Errors
 //
 // Every error a request returns is a [*RequestError] (the method and the
-// URL with its userinfo and secret query values redacted) that matches
+// URL with its userinfo, user name included, shown as REDACTED:REDACTED
+// and its secret query values redacted) that matches
 // one kind with [errors.Is]: [ErrClosed], [ErrInvalidURL],
 // [ErrInvalidOption], [ErrInvalidHeader], [ErrTimeout] ([ErrConnectTimeout]
 // and [ErrReadTimeout] match it too), [ErrNetwork] ([ErrTLS] matches it
@@ -204,16 +208,22 @@
 // under string keys, with a TTL) fits. [Response.CacheStatus] and the
 // Cache-Status header say what the cache did; [Stats] counts it. A
 // response to a request with credentials is keyed by an HMAC of them
-// ([CacheSecret]), and a store error only costs a trip to the network.
+// ([CacheSecret]); a session whose credentials the cache cannot see (a
+// middleware, [WithTransport], a client certificate) and a private or
+// cookie-setting response keep their entries to their session. Streams
+// bypass the cache, and a body over what the store keeps per entry
+// ([CacheEntryLimit]) is passed on, not stored. A store error only costs
+// a trip to the network, and is a [NoticeCacheError].
 //
 // # Observability and payloads
 //
-// [WithLogger] logs one structured record per attempt (credentials
-// redacted); [WithTrace] and [Trace] collect [Response.Timings]. Both are
+// [WithLogger] logs one structured record per attempt and per notice
+// (credentials redacted); [WithTrace] and [Trace] collect [Response.Timings]. Both are
 // built on one seam, [Observer], which [WithObserver] hooks into every
 // request: its start and end, each attempt, retry and redirect, and the
-// [Notice]s of the cache, rate limiter and breaker, with URLs redacted and
-// headers seen through [Headers]. Module github.com/reqivo/reqivo/otel
+// [Notice]s of the cache, rate limiter, breaker and retry budget, with URLs
+// redacted and headers seen through [Headers] (a failing store's error,
+// [Notice].Err, is the store's own). Module github.com/reqivo/reqivo/otel
 // (package reqivootel) turns it into OpenTelemetry traces and metrics.
 // [Multipart] streams files and fields; [OnUploadProgress] and
 // [OnDownloadProgress] report bytes as they move; [Session.Download] writes

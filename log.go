@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/reqivo/reqivo/internal/redact"
 )
 
 // redacted replaces a secret in logs, as in RedactURL.
@@ -31,7 +33,8 @@ const redacted = "xxxxx"
 //
 // Each Notice of the features around the request is a record too, with
 // its kind, the request's method and URL, and its wait, detail and error
-// when it has them: at Debug the cache's hits, misses, revalidations and
+// when it has them (the URLs a store's error quotes redacted as by
+// RedactURL): at Debug the cache's hits, misses, revalidations and
 // stale answers, the rate limit's waits and the breakers' refusals; at
 // Info a breaker probing or closing again; at Warn a breaker opening, a
 // retry the budget refused, and the failures of a cache store or a rate
@@ -135,7 +138,8 @@ func (nl *noticeLog) log(ctx context.Context, n Notice) {
 		attrs = append(attrs, slog.String("detail", n.Detail))
 	}
 	if n.Err != nil {
-		attrs = append(attrs, slog.String("error", n.Err.Error()))
+		// A store's error, not one the session made: redact what it quotes.
+		attrs = append(attrs, slog.String("error", redact.URLsIn(n.Err.Error(), RedactURL)))
 	}
 	nl.l.LogAttrs(ctx, level, "reqivo: "+strings.ReplaceAll(name, "_", " "), attrs...)
 }

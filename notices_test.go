@@ -3,8 +3,10 @@ package reqivo
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -176,20 +178,23 @@ func TestLogNotices(t *testing.T) {
 	tests := []struct {
 		n     Notice
 		level string
+		err   string // the error attribute, when not n.Err.Error()
 	}{
-		{Notice{Kind: NoticeCacheHit}, "DEBUG"},
-		{Notice{Kind: NoticeCacheMiss}, "DEBUG"},
-		{Notice{Kind: NoticeCacheRevalidated}, "DEBUG"},
-		{Notice{Kind: NoticeCacheStale, Detail: "served stale on error"}, "DEBUG"},
-		{Notice{Kind: NoticeRateLimitWait, Wait: time.Second, Detail: "api.example.com:443"}, "DEBUG"},
-		{Notice{Kind: NoticeBreakerOpen, Detail: "api.example.com:443: 5 failures in a row"}, "WARN"},
-		{Notice{Kind: NoticeBreakerHalfOpen}, "INFO"},
-		{Notice{Kind: NoticeBreakerClosed}, "INFO"},
-		{Notice{Kind: NoticeBreakerRejected}, "DEBUG"},
-		{Notice{Kind: NoticeRetryBudget}, "WARN"},
-		{Notice{Kind: NoticeCacheError, Err: errors.New("disk full")}, "WARN"},
-		{Notice{Kind: NoticeRateStoreError, Err: errors.New("connection refused")}, "WARN"},
-		{Notice{Kind: NoticeKind(99)}, "INFO"},
+		{Notice{Kind: NoticeCacheHit}, "DEBUG", ""},
+		{Notice{Kind: NoticeCacheMiss}, "DEBUG", ""},
+		{Notice{Kind: NoticeCacheRevalidated}, "DEBUG", ""},
+		{Notice{Kind: NoticeCacheStale, Detail: "served stale on error"}, "DEBUG", ""},
+		{Notice{Kind: NoticeRateLimitWait, Wait: time.Second, Detail: "api.example.com:443"}, "DEBUG", ""},
+		{Notice{Kind: NoticeBreakerOpen, Detail: "api.example.com:443: 5 failures in a row"}, "WARN", ""},
+		{Notice{Kind: NoticeBreakerHalfOpen}, "INFO", ""},
+		{Notice{Kind: NoticeBreakerClosed}, "INFO", ""},
+		{Notice{Kind: NoticeBreakerRejected}, "DEBUG", ""},
+		{Notice{Kind: NoticeRetryBudget}, "WARN", ""},
+		{Notice{Kind: NoticeCacheError, Err: errors.New("disk full")}, "WARN", ""},
+		{Notice{Kind: NoticeRateStoreError, Err: errors.New("connection refused")}, "WARN", ""},
+		{Notice{Kind: NoticeRateStoreError, Err: &url.Error{Op: "Get", URL: "https://u:pw@store/k?token=t", Err: io.EOF}}, "WARN",
+			`Get "https://REDACTED:REDACTED@store/k?token=xxxxx": EOF`},
+		{Notice{Kind: NoticeKind(99)}, "INFO", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.n.Kind.String(), func(t *testing.T) {
@@ -212,7 +217,10 @@ func TestLogNotices(t *testing.T) {
 			if n.Detail != "" {
 				assert.Equal(t, n.Detail, r["detail"])
 			}
-			if n.Err != nil {
+			switch {
+			case tt.err != "":
+				assert.Equal(t, tt.err, r["error"], "URLs in a store's error redacted")
+			case n.Err != nil:
 				assert.Equal(t, n.Err.Error(), r["error"])
 			}
 		})

@@ -27,10 +27,10 @@ import (
 //
 // What the funcs get never holds a credential: URLs are redacted as by
 // RedactURL, headers are seen through Headers, and errors are the
-// session's own, which redact their URLs. The funcs run on the goroutine
-// of the request, except AttemptEnd of a streamed response, which runs
-// on the goroutine that reads its body to the end or closes it. They must
-// not block: the request waits for them.
+// session's own, which redact their URLs (all but Notice.Err: see there).
+// The funcs run on the goroutine of the request, except AttemptEnd of a
+// streamed response, which runs on the goroutine that reads its body to
+// the end or closes it. They must not block: the request waits for them.
 type Observer struct {
 	// RequestStart is called when a logical request has been prepared
 	// (headers merged, OnRequest hooks run) and is about to be sent. A
@@ -252,6 +252,10 @@ type Notice struct {
 	// Detail is a short text for people, never a secret.
 	Detail string
 	// Err is the failure, for the kinds that report one (NoticeCacheError,
-	// NoticeRateStoreError); nil otherwise.
+	// NoticeRateStoreError); nil otherwise. It is the store's error as the
+	// store returned it, for errors.Is and errors.As: its message is the
+	// store's, and may quote a URL with its credentials, so an observer
+	// that exports it redacts it (WithLogger and reqivootel replace the
+	// URLs in it as RedactURL does).
 	Err error
 }

@@ -1,13 +1,17 @@
-// Attributes: url.full as the semantic conventions write it, and the
-// attribute sets of the metrics, made once per distinct set and kept with
-// their option, so recording a measurement allocates nothing.
+// Attributes: url.full as the semantic conventions write it, an error as
+// they record an exception, and the attribute sets of the metrics, made
+// once per distinct set and kept with their option, so recording a
+// measurement allocates nothing.
 
 package reqivootel
 
 import (
+	"reflect"
 	"strings"
 	"sync"
 
+	"github.com/reqivo/reqivo"
+	"github.com/reqivo/reqivo/internal/redact"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
@@ -108,4 +112,30 @@ func (c *setCache) get(k setKey) metric.MeasurementOption {
 	}
 	c.mu.Unlock()
 	return s
+}
+
+// errorAttrs describe err, the failure a notice reports (a cache's or a
+// rate store's), on its event: error.type as on the spans, and
+// exception.type and exception.message as the semantic conventions
+// record an exception. The message is the store's own, not one reqivo
+// made: any URL in it is redacted as url.full is.
+func errorAttrs(err error) []attribute.KeyValue {
+	msg := redact.URLsIn(err.Error(), func(u string) string {
+		return urlFull(reqivo.RedactURL(u)).Value.AsString()
+	})
+	return []attribute.KeyValue{
+		semconv.ErrorTypeKey.String(errorType(0, err)),
+		semconv.ExceptionType(typeName(err)),
+		semconv.ExceptionMessage(msg),
+	}
+}
+
+// typeName is the error's type with its package path, as
+// OpenTelemetry's span.RecordError writes exception.type.
+func typeName(err error) string {
+	t := reflect.TypeOf(err)
+	if t.PkgPath() == "" && t.Name() == "" {
+		return t.String() // a pointer, as *url.Error
+	}
+	return t.PkgPath() + "." + t.Name()
 }

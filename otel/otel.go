@@ -13,7 +13,9 @@
 //     attempt's headers, a WebSocket handshake's included;
 //   - unless WithoutRequestSpan, one INTERNAL span for the logical request,
 //     parent of its CLIENT spans, with its retries, redirects and notices
-//     (cache, rate limit, breaker) as events;
+//     (cache, rate limit, breaker) as events; a notice of a store's
+//     failure carries error.type, exception.type and exception.message
+//     (URLs in it redacted as in url.full);
 //   - the metrics http.client.request.duration (a histogram in seconds
 //     with the semconv buckets, per physical request) and
 //     http.client.active_requests.
@@ -306,6 +308,9 @@ func (o *observer) notice(ctx context.Context, n reqivo.Notice) {
 	}
 	if n.Detail != "" {
 		attrs = append(attrs, attribute.String("reqivo.detail", n.Detail))
+	}
+	if n.Err != nil {
+		attrs = append(attrs, errorAttrs(n.Err)...)
 	}
 	span.AddEvent(n.Kind.String(), trace.WithAttributes(attrs...))
 }

@@ -19,6 +19,10 @@ const (
 	DefaultMaxEntryBytes = 1 << 20
 )
 
+// redisMaxValue is the largest string value Redis keeps (its
+// proto-max-bulk-len, 512 MB unless configured otherwise).
+const redisMaxValue = 512 << 20
+
 // Option configures a Cache or a RateLimiter.
 type Option func(*settings)
 
@@ -42,8 +46,10 @@ func newSettings(opts []Option) settings {
 // d <= 0 leaves calls bounded only by the client's own timeouts.
 func Timeout(d time.Duration) Option { return func(s *settings) { s.timeout = d } }
 
-// MaxEntryBytes caps one cache entry; a larger one is not stored. If not
-// set, 1 MiB.
+// MaxEntryBytes caps one cache entry; a larger one is not stored, and a
+// session stops copying a response into it as soon as it would be (see
+// reqivo.CacheEntryLimit). If not set, 1 MiB; n <= 0, or over 512 MiB,
+// means Redis' own limit on a value, 512 MiB.
 func MaxEntryBytes(n int) Option { return func(s *settings) { s.maxEntry = n } }
 
 // CacheStore is the Cache of Cache. It is safe for concurrent use by
@@ -60,8 +66,9 @@ type CacheStore struct {
 }
 
 var (
-	_ reqivo.Cache       = (*CacheStore)(nil)
-	_ reqivo.CacheSecret = (*CacheStore)(nil)
+	_ reqivo.Cache           = (*CacheStore)(nil)
+	_ reqivo.CacheSecret     = (*CacheStore)(nil)
+	_ reqivo.CacheEntryLimit = (*CacheStore)(nil)
 )
 
 // reassertEvery is how often a read puts the secret back in Redis if
@@ -120,10 +127,19 @@ func (c *CacheStore) Get(ctx context.Context, key string) ([]byte, bool, error) 
 	return b, true, nil
 }
 
+// MaxEntryBytes implements reqivo.CacheEntryLimit: the largest value the
+// store keeps (see the option MaxEntryBytes).
+func (c *CacheStore) MaxEntryBytes() int64 {
+	if c.set.maxEntry <= 0 || c.set.maxEntry > redisMaxValue {
+		return redisMaxValue
+	}
+	return int64(c.set.maxEntry)
+}
+
 // Set implements reqivo.Cache. A value over MaxEntryBytes is not stored
 // (and any older value under key is removed).
 func (c *CacheStore) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
-	if len(value) > c.set.maxEntry {
+	if int64(len(value)) > c.MaxEntryBytes() {
 		return c.Delete(ctx, key)
 	}
 	if ttl > 0 && ttl < time.Millisecond {

@@ -153,3 +153,88 @@ func TestCacheRedisDownFallsBackToNetwork(t *testing.T) {
 	s2 := session(t, Cache(srv.client2(t), "down:", Timeout(100*time.Millisecond)), reqivo.WithBearerToken("tok"))
 	assert.Equal(t, "for Bearer tok", get(t, s2, o.URL).Text())
 }
+
+// TestCacheEntryLimit: the store says how large a value it keeps, Redis'
+// own limit when MaxEntryBytes gives none.
+func TestCacheEntryLimit(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		opts []Option
+		want int64
+	}{
+		{"default", nil, DefaultMaxEntryBytes},
+		{"set", []Option{MaxEntryBytes(100)}, 100},
+		{"zero", []Option{MaxEntryBytes(0)}, 512 << 20},
+		{"negative", []Option{MaxEntryBytes(-1)}, 512 << 20},
+		{"over Redis' own", []Option{MaxEntryBytes(1 << 30)}, 512 << 20},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var c reqivo.Cache = Cache(nil, "t:", tt.opts...)
+			l, ok := c.(reqivo.CacheEntryLimit)
+			require.True(t, ok)
+			assert.Equal(t, tt.want, l.MaxEntryBytes())
+		})
+	}
+}
+
+// setRecorder is a CacheStore that records the largest value a session
+// asked it to store.
+type setRecorder struct {
+	*CacheStore
+	largest atomic.Int64
+}
+
+func (r *setRecorder) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	if n := int64(len(value)); n > r.largest.Load() {
+		r.largest.Store(n)
+	}
+	return r.CacheStore.Set(ctx, key, value, ttl)
+}
+
+// TestCacheResponseOverTheEntryLimit: a response longer than the store's
+// entry cap reaches the caller whole, streamed or buffered, and is never
+// handed to Redis (the session gives up storing it at the cap, rather than
+// buffering all of it for a Set that would refuse it); a small one is.
+func TestCacheResponseOverTheEntryLimit(t *testing.T) {
+	t.Parallel()
+	srv := startRedis(t)
+	const limit = 64 << 10
+	chunk := strings.Repeat("z", 4<<10)
+	const total = 256 << 10
+	var n atomic.Int64
+	o := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		w.Header().Set("Cache-Control", "max-age=600")
+		if r.URL.Path == "/small" {
+			io.WriteString(w, "small")
+			return
+		}
+		for range total / len(chunk) { // no Content-Length
+			io.WriteString(w, chunk)
+			w.(http.Flusher).Flush()
+		}
+	}))
+	t.Cleanup(o.Close)
+	rec := &setRecorder{CacheStore: Cache(srv.client(t), "lim:", MaxEntryBytes(limit), loaded)}
+	s := session(t, rec)
+
+	r, err := s.Get(context.Background(), o.URL+"/big", reqivo.Stream())
+	require.NoError(t, err)
+	b, err := io.ReadAll(r.Body)
+	require.NoError(t, err)
+	require.NoError(t, r.Close())
+	assert.Equal(t, total, len(b), "streamed: whole")
+	r = get(t, s, o.URL+"/big")
+	assert.Equal(t, strings.Repeat(chunk, total/len(chunk)), r.Text(), "buffered: whole")
+	assert.Equal(t, "miss", r.CacheStatus(), "not stored")
+	assert.Equal(t, int64(2), n.Load())
+	assert.Zero(t, rec.largest.Load(), "nothing over the cap was handed to the store")
+
+	get(t, s, o.URL+"/small")
+	assert.Equal(t, "hit", get(t, s, o.URL+"/small").CacheStatus())
+	assert.Positive(t, rec.largest.Load())
+	assert.LessOrEqual(t, rec.largest.Load(), int64(limit))
+}

@@ -3,10 +3,10 @@ package lines
 import (
 	"errors"
 	"io"
-	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/reqivo/reqivo/internal/linetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -72,44 +72,15 @@ type emptyReader struct{}
 
 func (emptyReader) Read([]byte) (int, error) { return 0, nil }
 
-// refLines splits in as the SSE standard does (or JSON Lines: LF only, a
-// CR before it dropped), with a leading BOM skipped; last is the unended
-// last line.
-func refLines(in string, sse bool) (lines []string, last string) {
-	in = strings.TrimPrefix(in, "\xEF\xBB\xBF")
-	sep := regexp.MustCompile("\r\n|\r|\n")
-	if !sse {
-		sep = regexp.MustCompile("\r?\n")
-	}
-	parts := sep.Split(in, -1)
-	return parts[:len(parts)-1], parts[len(parts)-1]
-}
-
-// chunked reads in pieces whose sizes come from sizes, round and round.
-type chunked struct {
-	r     io.Reader
-	sizes []byte
-	i     int
-}
-
-func (c *chunked) Read(p []byte) (int, error) {
-	if len(c.sizes) > 0 {
-		n := int(c.sizes[c.i%len(c.sizes)])%7 + 1
-		c.i++
-		p = p[:min(len(p), n)]
-	}
-	return c.r.Read(p)
-}
-
 func FuzzLineReader(f *testing.F) {
 	for _, s := range []string{"a\nb\r\nc\rd", "\r\n\r\n", "\xEF\xBB\xBF\n", "\xEF\xBB", "x\r", "\r"} {
 		f.Add(s, []byte{1, 2}, true)
 		f.Add(s, []byte{5}, false)
 	}
 	f.Fuzz(func(t *testing.T, in string, sizes []byte, sse bool) {
-		wantLines, wantLast := refLines(in, sse)
+		wantLines, wantLast := linetest.Lines(in, sse)
 		lr := Reader{Max: 1 << 20, SSE: sse}
-		lr.Reset(&chunked{r: strings.NewReader(in), sizes: sizes})
+		lr.Reset(&linetest.Chunked{R: strings.NewReader(in), Sizes: sizes})
 		var got []string
 		last := ""
 		for {

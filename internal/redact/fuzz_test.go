@@ -73,3 +73,31 @@ func FuzzURL(f *testing.F) {
 		}
 	})
 }
+
+// FuzzURLsIn checks that URLsIn leaves text without URLs as it is, and
+// that once every URL is replaced no scheme followed by "://" is left.
+func FuzzURLsIn(f *testing.F) {
+	for _, s := range []string{`Get "https://u:p@h/?token=t": EOF`, "://http://u@h", "1x://h a+b://c", "-://", "redis://:pw@h:1 refused"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got := URLsIn(s, func(u string) string { return u }); got != s {
+			t.Fatalf("identity changed %q to %q", s, got)
+		}
+		got := URLsIn(s, Constant(""))
+		for i := strings.Index(got, "://"); i >= 0; {
+			j := i
+			for j > 0 && isSchemeByte(got[j-1]) {
+				j--
+			}
+			if strings.IndexFunc(got[j:i], func(r rune) bool { return r < 0x80 && isLetter(byte(r)) }) >= 0 {
+				t.Fatalf("%q -> %q: a URL is left at %d", s, got, j)
+			}
+			next := strings.Index(got[i+3:], "://")
+			if next < 0 {
+				break
+			}
+			i += 3 + next
+		}
+	})
+}

@@ -111,3 +111,30 @@ func TestQueryAllocatesNothingWhenNothingIsSecret(t *testing.T) {
 	n := testing.AllocsPerRun(100, func() { _ = Query("a=1&b=%20&page=2&q=search+terms", x) })
 	assert.Zero(t, n)
 }
+
+func TestURLsIn(t *testing.T) {
+	t.Parallel()
+	mark := func(u string) string { return "<" + u + ">" }
+	tests := []struct{ in, want string }{
+		{"", ""},
+		{"dial tcp 127.0.0.1:6379: connect: connection refused", "dial tcp 127.0.0.1:6379: connect: connection refused"},
+		{`Get "https://u:p@h/x?token=t": EOF`, `Get "<https://u:p@h/x?token=t>": EOF`},
+		{"redis://:pw@cache:6379/0 refused", "<redis://:pw@cache:6379/0> refused"},
+		{"a http://x b https://y", "a <http://x> b <https://y>"},
+		{"(git+ssh://k@h/r)", "(<git+ssh://k@h/r)>"},
+		{"1x://h", "1<x://h>"},
+		{"://http://u@h", "://<http://u@h>"},
+		{"-://u@h", "-://u@h"},
+		{"http://u@h?next=https://v@i", "<http://u@h?next=https://v@i>"},
+		{"end http://", "end <http://>"},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, URLsIn(tt.in, mark), tt.in)
+	}
+}
+
+func TestURLsInAllocatesNothingWithoutAURL(t *testing.T) {
+	s := "dial tcp 127.0.0.1:6379: i/o timeout"
+	allocs := testing.AllocsPerRun(100, func() { _ = URLsIn(s, Constant("R")) })
+	assert.Zero(t, allocs)
+}

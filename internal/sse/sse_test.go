@@ -4,12 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
 	"testing"
 	"testing/iotest"
 	"time"
 
+	"github.com/reqivo/reqivo/internal/linetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -157,23 +157,10 @@ func TestSSEParserEventCap(t *testing.T) {
 	}
 }
 
-// refLines splits in as the SSE standard does (or JSON Lines: LF only, a
-// CR before it dropped), with a leading BOM skipped; last is the unended
-// last line.
-func refLines(in string, sse bool) (lines []string, last string) {
-	in = strings.TrimPrefix(in, "\xEF\xBB\xBF")
-	sep := regexp.MustCompile("\r\n|\r|\n")
-	if !sse {
-		sep = regexp.MustCompile("\r?\n")
-	}
-	parts := sep.Split(in, -1)
-	return parts[:len(parts)-1], parts[len(parts)-1]
-}
-
 // refSSE is a plain reading of the standard's algorithm, the oracle of the
 // fuzz target.
 func refSSE(in string) (evs []Event, lastID string) {
-	lines, _ := refLines(in, true)
+	lines, _ := linetest.Lines(in, true)
 	var data, typ, idBuf strings.Builder
 	hasData := false
 	var retry time.Duration
@@ -221,22 +208,6 @@ func refSSE(in string) (evs []Event, lastID string) {
 	return evs, lastID
 }
 
-// chunked reads in pieces whose sizes come from sizes, round and round.
-type chunked struct {
-	r     io.Reader
-	sizes []byte
-	i     int
-}
-
-func (c *chunked) Read(p []byte) (int, error) {
-	if len(c.sizes) > 0 {
-		n := int(c.sizes[c.i%len(c.sizes)])%7 + 1
-		c.i++
-		p = p[:min(len(p), n)]
-	}
-	return c.r.Read(p)
-}
-
 func FuzzSSEParser(f *testing.F) {
 	for _, s := range []string{
 		"data: a\n\n", "id: 1\r\nevent: x\r\ndata: y\r\n\r\n", "\xEF\xBB\xBFdata:a\r\r", ": hb\n\nretry: 10\ndata\n\n",
@@ -247,7 +218,7 @@ func FuzzSSEParser(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in string, sizes []byte) {
 		wantEvs, wantID := refSSE(in)
 		p := NewParser(1<<20, time.Hour)
-		p.Reset(&chunked{r: strings.NewReader(in), sizes: sizes})
+		p.Reset(&linetest.Chunked{R: strings.NewReader(in), Sizes: sizes})
 		var got []Event
 		for {
 			ev, err := p.Next()
