@@ -87,6 +87,8 @@
 // it waits is never sent. The bound covers every request of the session,
 // however it is made (Do, HTTPClient, Events, Download, the Session field
 // ...); a streamed response holds its slot until its body is closed.
+// WithMaxConcurrency is an option of NewAsyncSession only: NewSession
+// refuses it with ErrInvalidOption rather than keep a bound nothing applies.
 //
 //	a, err := reqivo.NewAsyncSession(reqivo.WithBaseURL(base), reqivo.WithMaxConcurrency(8))
 //	if err != nil { ... }
@@ -228,7 +230,7 @@
 // [Multipart] streams files and fields; [OnUploadProgress] and
 // [OnDownloadProgress] report bytes as they move; [Session.Download] writes
 // a file atomically, retries a body that breaks as the session's policy
-// says, continues an interrupted transfer with [Resume], and checks the
+// says (Retry-After honoured, MaxAttempts over the whole download), continues an interrupted transfer with [Resume], and checks the
 // file with [VerifySHA256]. gzip and deflate are decoded out of the box, brotli
 // and zstd with [WithCompression]. [GetJSON], [PostJSON] and [RequestJSON]
 // decode a 2xx JSON answer into a typed value and return an [*HTTPError]
@@ -264,7 +266,8 @@
 // [Timeout] when given; [IdleTimeout] (or Timeouts.Read) bounds each
 // silence, and the loop body's time never counts. Breaking out of the loop
 // closes the connection. A GET event stream reconnects with Last-Event-ID
-// and the server's retry ([Reconnect]); an event or line over
+// and the server's retry ([Reconnect]), never sooner than a Retry-After,
+// each reconnection reported to [Observer].Retry; an event or line over
 // [Limits].MaxEventBytes is [ErrBodyTooLarge]; a status of 400 or more
 // yields one [*HTTPError].
 //
