@@ -46,19 +46,19 @@ func (sc *sessionCache) hop(c *call, req *http.Request) (hopResult, hop, error) 
 		}
 		switch l.d.Use {
 		case httpcache.UseFresh:
-			return sc.serve(c, req, l.e, l.d.Age, cacheHit, "")
+			return sc.serve(c, req, l.e, l.d, cacheHit, "")
 		case httpcache.UseStale:
-			return sc.serve(c, req, l.e, l.d.Age, cacheStale, "")
+			return sc.serve(c, req, l.e, l.d, cacheStale, "")
 		case httpcache.UseStaleSWR:
 			sc.background(c, req, l)
-			return sc.serve(c, req, l.e, l.d.Age, cacheStale, "; detail=stale-while-revalidate")
+			return sc.serve(c, req, l.e, l.d, cacheStale, "; detail=stale-while-revalidate")
 		}
 	}
 	plan, sreq := sc.plan(c.s, req, &l)
 	hr, next, err := c.hop(sreq, plan)
 	switch {
 	case err != nil && plan.staleIfError && req.Context().Err() == nil:
-		return sc.serve(c, req, l.e, l.d.Age, cacheStale, "; detail=stale-if-error")
+		return sc.serve(c, req, l.e, l.d, cacheStale, "; detail=stale-if-error")
 	case err != nil:
 		return hr, next, err
 	case hr.cached && hr.resp.StatusCode == http.StatusNotModified:
@@ -66,7 +66,7 @@ func (sc *sessionCache) hop(c *call, req *http.Request) (hopResult, hop, error) 
 	case hr.cached: // a server error the stale response stands in for
 		discard(hr.resp)
 		hr.w.stop()
-		return sc.serve(c, req, l.e, l.d.Age, cacheStale, "; detail=stale-if-error")
+		return sc.serve(c, req, l.e, l.d, cacheStale, "; detail=stale-if-error")
 	}
 	c.s.n.cacheMisses.Add(1)
 	if !hr.stored && l.e != nil {
@@ -219,10 +219,10 @@ func (sc *sessionCache) get(s *Session, req *http.Request, key string) *cacheEnt
 	return e
 }
 
-// serve answers the hop from the stored response e, of age age, nothing
-// sent: a redirect for the chain to follow, or the final Response through
-// the body stack.
-func (sc *sessionCache) serve(c *call, req *http.Request, e *cacheEntry, age time.Duration, status, detail string) (hopResult, hop, error) {
+// serve answers the hop from the stored response e, as the policy decided
+// on it (its age, and its lifetime for a hit), nothing sent: a redirect
+// for the chain to follow, or the final Response through the body stack.
+func (sc *sessionCache) serve(c *call, req *http.Request, e *cacheEntry, d httpcache.Decision, status, detail string) (hopResult, hop, error) {
 	// This cache's Cache-Status member; the notice's detail is its
 	// parameters.
 	member := cacheStatusName + "; fwd=stale; fwd-status=304"
@@ -230,13 +230,14 @@ func (sc *sessionCache) serve(c *call, req *http.Request, e *cacheEntry, age tim
 		c.s.n.cacheRevalidate.Add(1)
 	} else {
 		c.s.n.cacheHits.Add(1)
-		member = cacheStatusName + "; hit; ttl=" + ttlParam(e, age) + detail
+		ttl := strconv.FormatInt(int64((d.Lifetime-d.Age)/time.Second), 10)
+		member = cacheStatusName + "; hit; ttl=" + ttl + detail
 	}
 	detail = member[len(cacheStatusName)+2:]
 	// The stored fields are shared (a memory store's decoded entry): the
 	// response gets its own copy, made at once with Age and Cache-Status.
 	h := cloneHeader(e.Header,
-		"Age", strconv.FormatInt(int64(age/time.Second), 10),
+		"Age", strconv.FormatInt(int64(d.Age/time.Second), 10),
 		"Cache-Status", cacheStatusList(e.Header.Get("Cache-Status"), member))
 	resp := &http.Response{
 		Status:        e.statusLine,
@@ -280,7 +281,7 @@ func (sc *sessionCache) revalidated(c *call, req *http.Request, l *cacheLookup, 
 	}
 	got := c.s.clock.now()
 	e := sc.refresh(c.s, req, l, hr.resp.Header, plan.sent, got)
-	return sc.serve(c, req, e, e.Age(got), cacheRevalidated, "")
+	return sc.serve(c, req, e, httpcache.Decision{Age: e.Age(got)}, cacheRevalidated, "")
 }
 
 // refresh stores the stored response of l updated by a 304's header, got
@@ -380,11 +381,6 @@ func cloneHeader(h http.Header, set ...string) http.Header {
 type entryBody struct{ bytes.Reader }
 
 func (*entryBody) Close() error { return nil }
-
-func ttlParam(e *cacheEntry, age time.Duration) string {
-	life, _ := e.Lifetime()
-	return strconv.FormatInt(int64((life-age)/time.Second), 10)
-}
 
 func serverError(status int) bool {
 	switch status {

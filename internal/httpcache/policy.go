@@ -268,7 +268,8 @@ const (
 type Decision struct {
 	Use          Use
 	Age          time.Duration
-	StaleIfError bool // on an error or a 5xx, the stored response may be served
+	Lifetime     time.Duration // the stored response's freshness lifetime (see Stored.Lifetime)
+	StaleIfError bool          // on an error or a 5xx, the stored response may be served
 }
 
 // Decide applies the request's and the stored response's directives at
@@ -278,7 +279,7 @@ func Decide(reqHdr http.Header, m *Stored, now time.Time) Decision {
 	resp := m.CC
 	life, _ := m.Lifetime()
 	age := m.Age(now)
-	d := Decision{Use: UseValidate, Age: age}
+	d := Decision{Use: UseValidate, Age: age, Lifetime: life}
 	staleness := age - life // > 0: stale by that much; <= 0: fresh
 
 	if sie, ok, valid := resp.Seconds("stale-if-error"); ok && valid && staleness <= sie {
@@ -309,7 +310,8 @@ func Decide(reqHdr http.Header, m *Stored, now time.Time) Decision {
 	if fresh && resp.Has("immutable") {
 		// RFC 8246: no revalidation while fresh, whatever max-age the
 		// request asks for (a reload); only no-cache (above) forces it.
-		return Decision{Use: UseFresh, Age: age, StaleIfError: d.StaleIfError}
+		d.Use = UseFresh
+		return d
 	}
 	if v, ok, valid := req.Seconds("max-age"); ok && (!valid || age > v) {
 		return d

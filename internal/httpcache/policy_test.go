@@ -176,6 +176,8 @@ func TestDecide(t *testing.T) {
 			d := Decide(h, tt.m, t0.Add(tt.after))
 			assert.Equal(t, tt.want, d.Use)
 			assert.Equal(t, tt.sie, d.StaleIfError)
+			life, _ := tt.m.Lifetime()
+			assert.Equal(t, life, d.Lifetime)
 		})
 	}
 }
