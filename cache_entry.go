@@ -48,7 +48,8 @@ type cacheEntry struct {
 // encodeHead returns the entry up to its body, with room for bodyHint
 // more bytes and the trailer.
 func encodeHead(kind byte, m *httpcache.Stored, bodyHint int) []byte {
-	keys := storedKeys(m.Header)
+	var buf [16]string
+	keys := storedKeys(m.Header, buf[:0])
 	n := entryFixedBytes + entryTrailer + bodyHint
 	for _, k := range keys {
 		n += len(k) + 2*binary.MaxVarintLen32
@@ -74,11 +75,10 @@ func encodeHead(kind byte, m *httpcache.Stored, bodyHint int) []byte {
 	return b
 }
 
-// storedKeys returns the names of the fields of h a cache keeps (RFC 9111
-// 3.1; see unstored), sorted.
-func storedKeys(h http.Header) []string {
+// storedKeys appends to keys the names of the fields of h a cache keeps
+// (RFC 9111 3.1; see httpcache.Unstored), sorted.
+func storedKeys(h http.Header, keys []string) []string {
 	conn := httpcache.ConnectionFields(h)
-	keys := make([]string, 0, len(h))
 	for k := range h {
 		if !httpcache.Unstored(k) && !conn[k] {
 			keys = append(keys, k)

@@ -15,6 +15,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -290,8 +291,14 @@ func (sc *sessionCache) revalidated(c *call, req *http.Request, l *cacheLookup, 
 // store decoded, so the next hit decodes nothing.
 func (sc *sessionCache) refresh(s *Session, req *http.Request, l *cacheLookup, notModified http.Header, sent, got time.Time) *cacheEntry {
 	old := l.e
+	h := httpcache.Updated(old.Header, notModified)
+	cc := old.CC // parsed again only when the 304 changed them
+	if !slices.Equal(h["Cache-Control"], old.Header["Cache-Control"]) {
+		cc = httpcache.ParseDirectives(h)
+	}
 	e := &cacheEntry{kind: entryResponse, statusLine: old.statusLine}
-	e.Stored = httpcache.NewStored(old.Status, httpcache.Updated(old.Header, notModified), sent, got)
+	e.Stored = httpcache.Stored{Status: old.Status, Header: h, CC: cc, Date: httpcache.ResponseDate(h, got),
+		ReqTime: sent, RespTime: got}
 	value := encodeEntry(entryResponse, &e.Stored, old.body)
 	end := len(value) - entryTrailer
 	e.body = value[end-len(old.body) : end] // the body is the entry's last part
