@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/reqivo/reqivo/internal/httpcache"
@@ -224,17 +225,18 @@ func (sc *sessionCache) get(s *Session, req *http.Request, key string) *cacheEnt
 // on it (its age, and its lifetime for a hit), nothing sent: a redirect
 // for the chain to follow, or the final Response through the body stack.
 func (sc *sessionCache) serve(c *call, req *http.Request, e *cacheEntry, d httpcache.Decision, status, detail string) (hopResult, hop, error) {
-	// This cache's Cache-Status member; the notice's detail is its
-	// parameters.
-	member := cacheStatusName + "; fwd=stale; fwd-status=304"
+	// This cache's Cache-Status member, made once: the notice's detail is
+	// its parameters.
+	var member string
 	if status == cacheRevalidated {
 		c.s.n.cacheRevalidate.Add(1)
+		member = cacheStatusName + "; fwd=stale; fwd-status=304"
 	} else {
 		c.s.n.cacheHits.Add(1)
 		ttl := strconv.FormatInt(int64((d.Lifetime-d.Age)/time.Second), 10)
 		member = cacheStatusName + "; hit; ttl=" + ttl + detail
 	}
-	detail = member[len(cacheStatusName)+2:]
+	detail = strings.TrimPrefix(member, cacheStatusName+"; ")
 	// The stored fields are shared (a memory store's decoded entry): the
 	// response gets its own copy, made at once with Age and Cache-Status.
 	h := cloneHeader(e.Header,
