@@ -346,6 +346,22 @@ func fillLayer(t *testing.T, body io.ReadCloser) *fillBody {
 	return fill
 }
 
+// revalidatingOrigin answers "payload" with ETag "v1", and a 304 to a
+// request that holds it; fields sets the other fields of either answer.
+func revalidatingOrigin(t *testing.T, fields func(h http.Header, notModified bool, n int64)) *originServer {
+	t.Helper()
+	return setupOrigin(t, func(w http.ResponseWriter, r *http.Request, n int64) {
+		w.Header().Set("ETag", `"v1"`)
+		notModified := r.Header.Get("If-None-Match") == `"v1"`
+		fields(w.Header(), notModified, n)
+		if notModified {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		io.WriteString(w, "payload")
+	})
+}
+
 // TestCacheRevalidationDirectives: the directives of a revalidated entry
 // are the 304's when it sends new ones, the stored ones otherwise.
 func TestCacheRevalidationDirectives(t *testing.T) {
@@ -360,15 +376,11 @@ func TestCacheRevalidationDirectives(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			o := setupOrigin(t, func(w http.ResponseWriter, r *http.Request, n int64) {
-				w.Header().Set("ETag", `"v1"`)
-				if r.Header.Get("If-None-Match") == `"v1"` {
-					w.Header().Set("Cache-Control", tt.cc304)
-					w.WriteHeader(http.StatusNotModified)
-					return
+			o := revalidatingOrigin(t, func(h http.Header, notModified bool, _ int64) {
+				h.Set("Cache-Control", "max-age=10")
+				if notModified {
+					h.Set("Cache-Control", tt.cc304)
 				}
-				w.Header().Set("Cache-Control", "max-age=10")
-				io.WriteString(w, "payload")
 			})
 			s, clk := newCacheSession(t, nil)
 			get(t, s, o.url)
@@ -388,16 +400,12 @@ func TestCacheRevalidationDirectives(t *testing.T) {
 // those bytes (not in the replaced entry's).
 func TestCacheRefreshedEntryIsItsBytesDecoded(t *testing.T) {
 	t.Parallel()
-	o := setupOrigin(t, func(w http.ResponseWriter, r *http.Request, n int64) {
-		w.Header().Set("Cache-Control", "max-age=10")
-		w.Header().Set("ETag", `"v1"`)
-		w.Header().Set("X-Gen", strconv.FormatInt(n, 10))
-		if r.Header.Get("If-None-Match") == `"v1"` {
-			w.WriteHeader(http.StatusNotModified)
-			return
+	o := revalidatingOrigin(t, func(h http.Header, notModified bool, n int64) {
+		h.Set("Cache-Control", "max-age=10")
+		h.Set("X-Gen", strconv.FormatInt(n, 10))
+		if !notModified {
+			h.Set("X-Only-200", "1")
 		}
-		w.Header().Set("X-Only-200", "1")
-		io.WriteString(w, "payload")
 	})
 	store := NewMemoryCache(1 << 20).(*memoryCache)
 	s, clk := newCacheSession(t, store)
@@ -431,15 +439,11 @@ func TestCacheRefreshedEntryIsItsBytesDecoded(t *testing.T) {
 // own: changing it changes neither the stored response nor the next one.
 func TestCacheServedHeaderIsTheResponses(t *testing.T) {
 	t.Parallel()
-	o := setupOrigin(t, func(w http.ResponseWriter, r *http.Request, n int64) {
-		w.Header().Set("Cache-Control", "max-age=10")
-		w.Header().Set("ETag", `"v1"`)
-		if r.Header.Get("If-None-Match") == `"v1"` {
-			w.WriteHeader(http.StatusNotModified)
-			return
+	o := revalidatingOrigin(t, func(h http.Header, notModified bool, _ int64) {
+		h.Set("Cache-Control", "max-age=10")
+		if !notModified {
+			h["X-Two"] = []string{"a", "b"}
 		}
-		w.Header()["X-Two"] = []string{"a", "b"}
-		io.WriteString(w, "payload")
 	})
 	s, clk := newCacheSession(t, nil)
 	get(t, s, o.url)
