@@ -282,8 +282,8 @@ const sessionVary = "\x00session"
 // tell users apart. The entry is then kept to the session: another
 // session sharing the store, anonymous as this one was, never gets it.
 func (sc *sessionCache) variantNames(base string, resp http.Header) []string {
-	names := varyNames(resp)
-	if _, setsCookie := resp["Set-Cookie"]; !setsCookie && !parseDirectives(resp).has("private") {
+	names := httpcache.VaryNames(resp)
+	if _, setsCookie := resp["Set-Cookie"]; !setsCookie && !httpcache.ParseDirectives(resp).Has("private") {
 		return names
 	}
 	if k, _, ok := httpcache.ParseKey(base); ok && k.Cred != "" {
@@ -315,9 +315,9 @@ func (sc *sessionCache) variantKey(ctx context.Context, base string, names []str
 	if err != nil {
 		return "", err
 	}
-	material := httpcache.Join(varyKey(names, h))
+	material := httpcache.Join(httpcache.VaryKey(names, h))
 	if own {
-		material = httpcache.Join(varyKey(names, h), "session", sc.sessionID)
+		material = httpcache.Join(httpcache.VaryKey(names, h), "session", sc.sessionID)
 	}
 	return httpcache.Variant(base, httpcache.VariantHash(secret, material)), nil
 }

@@ -10,6 +10,7 @@ import (
 	"hash/crc32"
 	"net/http"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/reqivo/reqivo/internal/httpcache"
@@ -33,34 +34,38 @@ var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
 var errCorruptEntry = errors.New("reqivo: corrupt cache entry")
 
-// cacheEntry is a decoded entry.
+// cacheEntry is a decoded entry: a stored response as the policy takes it,
+// its directives and date parsed once (an entry is decoded once and
+// decided on at every hit).
 type cacheEntry struct {
-	storedMeta
-	kind byte
-	body []byte   // aliases the stored value: read only
-	vary []string // entryVaryIndex: the Vary field names
+	httpcache.Stored
+	statusLine string // as http.Response.Status: "200 OK"
+	kind       byte
+	body       []byte   // aliases the stored value: read only
+	vary       []string // entryVaryIndex: the Vary field names
 }
 
 // encodeHead returns the entry up to its body, with room for bodyHint
 // more bytes and the trailer.
-func encodeHead(kind byte, m *storedMeta, bodyHint int) []byte {
-	keys := storedKeys(m.header)
+func encodeHead(kind byte, m *httpcache.Stored, bodyHint int) []byte {
+	var buf [16]string
+	keys := storedKeys(m.Header, buf[:0])
 	n := entryFixedBytes + entryTrailer + bodyHint
 	for _, k := range keys {
 		n += len(k) + 2*binary.MaxVarintLen32
-		for _, v := range m.header[k] {
+		for _, v := range m.Header[k] {
 			n += len(v) + binary.MaxVarintLen32
 		}
 	}
 	b := make([]byte, 0, n)
 	b = append(b, entryMagic...)
 	b = append(b, kind)
-	b = binary.BigEndian.AppendUint64(b, uint64(m.reqTime.UnixNano()))
-	b = binary.BigEndian.AppendUint64(b, uint64(m.respTime.UnixNano()))
-	b = binary.BigEndian.AppendUint16(b, uint16(m.status))
+	b = binary.BigEndian.AppendUint64(b, uint64(m.ReqTime.UnixNano()))
+	b = binary.BigEndian.AppendUint64(b, uint64(m.RespTime.UnixNano()))
+	b = binary.BigEndian.AppendUint16(b, uint16(m.Status))
 	b = binary.AppendUvarint(b, uint64(len(keys)))
 	for _, k := range keys {
-		vs := m.header[k]
+		vs := m.Header[k]
 		b = appendString(b, k)
 		b = binary.AppendUvarint(b, uint64(len(vs)))
 		for _, v := range vs {
@@ -70,11 +75,10 @@ func encodeHead(kind byte, m *storedMeta, bodyHint int) []byte {
 	return b
 }
 
-// storedKeys returns the names of the fields of h a cache keeps (RFC 9111
-// 3.1; see unstored), sorted.
-func storedKeys(h http.Header) []string {
+// storedKeys appends to keys the names of the fields of h a cache keeps
+// (RFC 9111 3.1; see httpcache.Unstored), sorted.
+func storedKeys(h http.Header, keys []string) []string {
 	conn := httpcache.ConnectionFields(h)
-	keys := make([]string, 0, len(h))
 	for k := range h {
 		if !httpcache.Unstored(k) && !conn[k] {
 			keys = append(keys, k)
@@ -95,14 +99,14 @@ func finishEntry(b []byte) []byte {
 }
 
 // encodeEntry encodes a whole entry.
-func encodeEntry(kind byte, m *storedMeta, body []byte) []byte {
+func encodeEntry(kind byte, m *httpcache.Stored, body []byte) []byte {
 	b := encodeHead(kind, m, len(body))
 	return finishEntry(append(b, body...))
 }
 
 // encodeVaryIndex encodes the index of the variants under a URI.
 func encodeVaryIndex(names []string, now time.Time) []byte {
-	m := storedMeta{header: http.Header{"Vary": names}, reqTime: now, respTime: now}
+	m := httpcache.Stored{Header: http.Header{"Vary": names}, ReqTime: now, RespTime: now}
 	return encodeEntry(entryVaryIndex, &m, nil)
 }
 
@@ -116,15 +120,15 @@ func decodeEntry(b []byte) (*cacheEntry, error) {
 		return nil, errCorruptEntry
 	}
 	e := &cacheEntry{kind: b[4]}
-	e.reqTime = time.Unix(0, int64(binary.BigEndian.Uint64(b[5:])))
-	e.respTime = time.Unix(0, int64(binary.BigEndian.Uint64(b[13:])))
-	e.status = int(binary.BigEndian.Uint16(b[21:]))
+	reqTime := time.Unix(0, int64(binary.BigEndian.Uint64(b[5:])))
+	respTime := time.Unix(0, int64(binary.BigEndian.Uint64(b[13:])))
+	status := int(binary.BigEndian.Uint16(b[21:]))
 	d := decoder{b: b[entryFixedBytes:end]}
 	nf := d.uvarint()
 	if nf > uint64(len(d.b)) {
 		return nil, errCorruptEntry
 	}
-	e.header = make(http.Header, nf)
+	h := make(http.Header, nf)
 	for range nf {
 		k := d.string()
 		nv := d.uvarint()
@@ -135,30 +139,22 @@ func decodeEntry(b []byte) (*cacheEntry, error) {
 		for i := range vs {
 			vs[i] = d.string()
 		}
-		e.header[k] = vs
+		h[k] = vs
 	}
 	if d.bad {
 		return nil, errCorruptEntry
 	}
+	e.Stored = httpcache.NewStored(status, h, reqTime, respTime)
+	e.statusLine = strconv.Itoa(status) + " " + http.StatusText(status)
 	e.body = d.b
-	e.directives() // parsed now: a decoded entry may be shared
-	e.date()
 	switch e.kind {
 	case entryResponse:
 	case entryVaryIndex:
-		e.vary = e.header["Vary"]
+		e.vary = e.Header["Vary"]
 	default:
 		return nil, errCorruptEntry
 	}
 	return e, nil
-}
-
-// clone returns a copy of e that can be changed without touching e (the
-// body, read only, is shared).
-func (e *cacheEntry) clone() *cacheEntry {
-	c := *e
-	c.header = e.header.Clone()
-	return &c
 }
 
 // decoder reads what encodeHead wrote; bad is set on the first overrun.

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reqivo/reqivo/internal/httpcache"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -12,12 +13,12 @@ import (
 // t0 is the time the entry tests' responses arrive.
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
-func meta(status int, kv ...string) *storedMeta {
+func meta(status int, kv ...string) *httpcache.Stored {
 	h := http.Header{}
 	for i := 0; i < len(kv); i += 2 {
 		h.Add(kv[i], kv[i+1])
 	}
-	return &storedMeta{status: status, header: h, reqTime: t0, respTime: t0}
+	return &httpcache.Stored{Status: status, Header: h, ReqTime: t0, RespTime: t0}
 }
 
 func TestEntryRoundTripAndCorruption(t *testing.T) {
@@ -26,9 +27,10 @@ func TestEntryRoundTripAndCorruption(t *testing.T) {
 	b := encodeEntry(entryResponse, m, []byte("hello"))
 	e, err := decodeEntry(b)
 	require.NoError(t, err)
-	assert.Equal(t, 203, e.status)
-	assert.Equal(t, m.header, e.header)
-	assert.True(t, e.respTime.Equal(t0))
+	assert.Equal(t, 203, e.Status)
+	assert.Equal(t, "203 Non-Authoritative Information", e.statusLine)
+	assert.Equal(t, m.Header, e.Header)
+	assert.True(t, e.RespTime.Equal(t0))
 	assert.Equal(t, "hello", string(e.body))
 
 	for i := range b {
@@ -60,5 +62,5 @@ func TestEntryKeepsOnlyStoredFields(t *testing.T) {
 		"Keep-Alive", "timeout=5", "Transfer-Encoding", "chunked", "Cache-Status", "up; hit", "X-Kept", "k")
 	e, err := decodeEntry(encodeEntry(entryResponse, m, nil))
 	require.NoError(t, err)
-	assert.Equal(t, http.Header{"Content-Type": {"text/plain"}, "X-Kept": {"k"}}, e.header)
+	assert.Equal(t, http.Header{"Content-Type": {"text/plain"}, "X-Kept": {"k"}}, e.Header)
 }

@@ -10,6 +10,8 @@ import (
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/reqivo/reqivo/internal/httpcache"
 )
 
 // CacheEntryLimit is implemented by a Cache that keeps no value over a
@@ -43,9 +45,20 @@ func (sc *sessionCache) plan(s *Session, req *http.Request, l *cacheLookup) (*ca
 	p := &cachePlan{sc: sc, s: s, req: req, base: l.base}
 	sreq := req
 	if l.e != nil {
-		p.staleIfError = l.d.staleIfError
-		sreq = req.Clone(req.Context()) // the next hop copies req's header: keep it clean
-		p.validating = conditional(sreq.Header, l.e.header)
+		p.staleIfError = l.d.StaleIfError
+		// A copy with its own header, made with the validators at once:
+		// the next hop copies req's header, which stays clean.
+		var set []string
+		inm, ims := httpcache.Validators(l.e.Header)
+		if inm != "" {
+			set = append(set, "If-None-Match", inm)
+		}
+		if ims != "" {
+			set = append(set, "If-Modified-Since", ims)
+		}
+		sreq = req.WithContext(req.Context())
+		sreq.Header = cloneHeader(req.Header, set...)
+		p.validating = len(set) > 0
 	}
 	p.sent = s.clock.now()
 	return p, sreq
@@ -63,7 +76,7 @@ func (p *cachePlan) take(resp *http.Response) (fill *fillBody, stored, cached bo
 	case p.validating && resp.StatusCode == http.StatusNotModified,
 		p.staleIfError && serverError(resp.StatusCode):
 		return nil, false, true
-	case !storable(p.req.Method, p.req.Header, resp.StatusCode, resp.Header),
+	case !httpcache.Storable(p.req.Method, p.req.Header, resp.StatusCode, resp.Header),
 		streaming(resp.Header.Get("Content-Type")):
 		return nil, false, false
 	}
@@ -79,8 +92,8 @@ func (p *cachePlan) store(resp *http.Response) (*fillBody, bool) {
 	got := s.clock.now()
 	// resp.Header as it is now: encodeHead copies what is stored of it
 	// (not the hop-by-hop fields, nor Set-Cookie) into the entry at once.
-	m := &storedMeta{status: resp.StatusCode, header: resp.Header, reqTime: p.sent, respTime: got}
-	ttl := keepFor(m)
+	m := httpcache.NewStored(resp.StatusCode, resp.Header, p.sent, got)
+	ttl := keepFor(&m)
 	key := p.base
 	if names := sc.variantNames(p.base, resp.Header); len(names) > 0 {
 		var err error
@@ -90,7 +103,7 @@ func (p *cachePlan) store(resp *http.Response) (*fillBody, bool) {
 		sc.put(s, req, p.base, encodeVaryIndex(names, got), ttl)
 	}
 	if req.Method == http.MethodHead || resp.Body == nil || resp.Body == http.NoBody {
-		sc.put(s, req, key, encodeEntry(entryResponse, m, nil), ttl)
+		sc.put(s, req, key, encodeEntry(entryResponse, &m, nil), ttl)
 		return nil, true
 	}
 	if resp.ContentLength > int64(sc.maxEntry) {
@@ -100,7 +113,7 @@ func (p *cachePlan) store(resp *http.Response) (*fillBody, bool) {
 	if resp.ContentLength >= 0 {
 		hint = int(resp.ContentLength)
 	}
-	buf := encodeHead(entryResponse, m, hint)
+	buf := encodeHead(entryResponse, &m, hint)
 	limit := int64(len(buf)+sc.maxEntry) + entryTrailer
 	if l, ok := sc.store.(CacheEntryLimit); ok {
 		limit = min(limit, l.MaxEntryBytes())
@@ -159,7 +172,7 @@ func (b *fillBody) Close() error {
 // as any request (the host's guards, the watch, the observers, the retry
 // policy). A second one for the same key while one is in flight does
 // nothing.
-func (sc *sessionCache) background(c *call, req *http.Request, l *cacheLookup) {
+func (sc *sessionCache) background(c *call, req *http.Request, l cacheLookup) {
 	sc.bgMu.Lock()
 	if sc.bgKeys[l.key] || sc.bgCtx.Err() != nil {
 		sc.bgMu.Unlock()
@@ -176,7 +189,7 @@ func (sc *sessionCache) background(c *call, req *http.Request, l *cacheLookup) {
 	bc := c.outOfBand(ctx, req.Method)
 	// req is the caller's once the stale hit is returned (its
 	// Response.Request): the goroutine reads only its own copies.
-	plan, sreq := sc.plan(c.s, req.Clone(bc.ctx), l)
+	plan, sreq := sc.plan(c.s, req.Clone(bc.ctx), &l)
 	go func() {
 		defer func() {
 			bc.release(nil)
@@ -187,7 +200,7 @@ func (sc *sessionCache) background(c *call, req *http.Request, l *cacheLookup) {
 			sc.bgMu.Unlock()
 			sc.bgWG.Done()
 		}()
-		sc.revalidate(bc, plan, l, sreq)
+		sc.revalidate(bc, plan, &l, sreq)
 	}()
 }
 
@@ -204,10 +217,8 @@ func (sc *sessionCache) revalidate(bc *call, plan *cachePlan, l *cacheLookup, sr
 	case hr.cached:
 		discard(hr.resp)
 		hr.w.stop()
-		if hr.resp.StatusCode == http.StatusNotModified && notModifiedMatches(l.e.header, hr.resp.Header) {
-			m := l.e.storedMeta
-			m.header = l.e.header.Clone()
-			sc.refresh(s, req, l.key, &m, l.e.body, hr.resp.Header, plan.sent, s.clock.now())
+		if hr.resp.StatusCode == http.StatusNotModified && httpcache.NotModifiedMatches(l.e.Header, hr.resp.Header) {
+			sc.refresh(s, req, l, hr.resp.Header, plan.sent, s.clock.now())
 			s.n.cacheRevalidate.Add(1)
 			s.notice(req, Notice{Kind: NoticeCacheRevalidated, Detail: "fwd=stale; fwd-status=304; detail=stale-while-revalidate"})
 		}

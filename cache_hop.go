@@ -12,12 +12,15 @@ package reqivo
 
 import (
 	"bytes"
-	"io"
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/reqivo/reqivo/internal/httpcache"
 )
 
 // hop is the cache's stage of one hop: look up before the attempts, serve
@@ -40,32 +43,32 @@ func (sc *sessionCache) hop(c *call, req *http.Request) (hopResult, hop, error) 
 		return sc.forward(c, req, "fwd=bypass")
 	}
 	if l.e != nil {
-		if u := l.d.use; u == useFresh || u == useStale || u == useStaleSWR {
+		if u := l.d.Use; u == httpcache.UseFresh || u == httpcache.UseStale || u == httpcache.UseStaleSWR {
 			closeBody(req) // answered from the store: not sent
 		}
-		switch l.d.use {
-		case useFresh:
-			return sc.serve(c, req, l, cacheHit, "")
-		case useStale:
-			return sc.serve(c, req, l, cacheStale, "")
-		case useStaleSWR:
+		switch l.d.Use {
+		case httpcache.UseFresh:
+			return sc.serve(c, req, l.e, l.d, cacheHit, "")
+		case httpcache.UseStale:
+			return sc.serve(c, req, l.e, l.d, cacheStale, "")
+		case httpcache.UseStaleSWR:
 			sc.background(c, req, l)
-			return sc.serve(c, req, l, cacheStale, "; detail=stale-while-revalidate")
+			return sc.serve(c, req, l.e, l.d, cacheStale, "; detail=stale-while-revalidate")
 		}
 	}
-	plan, sreq := sc.plan(c.s, req, l)
+	plan, sreq := sc.plan(c.s, req, &l)
 	hr, next, err := c.hop(sreq, plan)
 	switch {
 	case err != nil && plan.staleIfError && req.Context().Err() == nil:
-		return sc.serve(c, req, l, cacheStale, "; detail=stale-if-error")
+		return sc.serve(c, req, l.e, l.d, cacheStale, "; detail=stale-if-error")
 	case err != nil:
 		return hr, next, err
 	case hr.cached && hr.resp.StatusCode == http.StatusNotModified:
-		return sc.revalidated(c, req, l, plan, hr)
+		return sc.revalidated(c, req, &l, plan, hr)
 	case hr.cached: // a server error the stale response stands in for
 		discard(hr.resp)
 		hr.w.stop()
-		return sc.serve(c, req, l, cacheStale, "; detail=stale-if-error")
+		return sc.serve(c, req, l.e, l.d, cacheStale, "; detail=stale-if-error")
 	}
 	c.s.n.cacheMisses.Add(1)
 	if !hr.stored && l.e != nil {
@@ -78,6 +81,10 @@ func (sc *sessionCache) hop(c *call, req *http.Request) (hopResult, hop, error) 
 	sc.mark(c.s, req, hr, cacheMiss, fwd)
 	return hr, next, nil
 }
+
+// sameOrigin is the origin check of invalidation (RFC 9111 4.4), as the
+// session's other origin checks read it.
+func sameOrigin(a, b *url.URL) bool { return originOf(a) == originOf(b) }
 
 // streaming reports whether an Accept field asks for a live stream: Server-
 // Sent Events or JSON Lines.
@@ -121,7 +128,7 @@ func (sc *sessionCache) unsafe(c *call, req *http.Request) (hopResult, hop, erro
 	if !c.stripped {
 		attempt = sc.attemptIdentity(c.auth)
 	}
-	for _, u := range invalidated(req.Method, req.URL, resp.StatusCode, resp.Header) {
+	for _, u := range httpcache.Invalidated(req.Method, req.URL, resp.StatusCode, resp.Header, sameOrigin) {
 		sc.invalidate(c.s, req, u, attempt)
 	}
 	c.s.n.cacheMisses.Add(1)
@@ -141,33 +148,33 @@ func (sc *sessionCache) forward(c *call, req *http.Request, fwd string) (hopResu
 
 // cacheLookup is what the lookup found for a request.
 type cacheLookup struct {
-	base string      // the key of the URI (and credentials)
-	key  string      // the entry's key: base, or its variant's
-	e    *cacheEntry // nil: a miss
-	d    decision    // what e allows, when found
-	fwd  string      // the Cache-Status fwd parameter of a miss
+	base string             // the key of the URI (and credentials)
+	key  string             // the entry's key: base, or its variant's
+	e    *cacheEntry        // nil: a miss
+	d    httpcache.Decision // what e allows, when found
+	fwd  string             // the Cache-Status fwd parameter of a miss
 }
 
 // lookup finds the stored response for req, following a Vary index to the
 // variant, and decides what it allows now. A request with validators of
 // its own is not answered from the store.
-func (sc *sessionCache) lookup(c *call, req *http.Request) (*cacheLookup, error) {
+func (sc *sessionCache) lookup(c *call, req *http.Request) (cacheLookup, error) {
 	var attempt string
 	if !c.stripped {
 		attempt = sc.attemptIdentity(c.auth)
 	}
 	base, err := sc.baseKey(req.Context(), req.Method, req.URL, req.Host, req.Header, c.s.cfg.sensitive, attempt)
 	if err != nil {
-		return nil, err
+		return cacheLookup{}, err
 	}
-	l := &cacheLookup{base: base, key: base, fwd: "fwd=uri-miss"}
-	if hasConditional(req.Header) {
+	l := cacheLookup{base: base, key: base, fwd: "fwd=uri-miss"}
+	if httpcache.HasConditional(req.Header) {
 		return l, nil
 	}
 	e := sc.get(c.s, req, base)
 	if e != nil && e.kind == entryVaryIndex {
 		if l.key, err = sc.variantKey(req.Context(), base, e.vary, req.Header, c.s.cfg.sensitive); err != nil {
-			return nil, err
+			return cacheLookup{}, err
 		}
 		l.fwd = "fwd=vary-miss"
 		if e = sc.get(c.s, req, l.key); e != nil && e.kind != entryResponse {
@@ -177,9 +184,9 @@ func (sc *sessionCache) lookup(c *call, req *http.Request) (*cacheLookup, error)
 	if e == nil {
 		return l, nil
 	}
-	l.e, l.d = e, decide(req.Header, &e.storedMeta, c.s.clock.now())
+	l.e, l.d = e, httpcache.Decide(req.Header, &e.Stored, c.s.clock.now())
 	l.fwd = "fwd=stale"
-	if parseDirectives(req.Header).has("no-cache") {
+	if httpcache.ParseDirectives(req.Header).Has("no-cache") {
 		l.fwd = "fwd=request"
 	}
 	return l, nil
@@ -214,24 +221,30 @@ func (sc *sessionCache) get(s *Session, req *http.Request, key string) *cacheEnt
 	return e
 }
 
-// serve answers the hop from the stored response of l, nothing sent: a
-// redirect for the chain to follow, or the final Response through the
-// body stack.
-func (sc *sessionCache) serve(c *call, req *http.Request, l *cacheLookup, status, detail string) (hopResult, hop, error) {
-	e := l.e
+// serve answers the hop from the stored response e, as the policy decided
+// on it (its age, and its lifetime for a hit), nothing sent: a redirect
+// for the chain to follow, or the final Response through the body stack.
+func (sc *sessionCache) serve(c *call, req *http.Request, e *cacheEntry, d httpcache.Decision, status, detail string) (hopResult, hop, error) {
+	// This cache's Cache-Status member, made once: the notice's detail is
+	// its parameters.
+	var member string
 	if status == cacheRevalidated {
 		c.s.n.cacheRevalidate.Add(1)
-		detail = "fwd=stale; fwd-status=304"
+		member = cacheStatusName + "; fwd=stale; fwd-status=304"
 	} else {
 		c.s.n.cacheHits.Add(1)
-		detail = "hit; ttl=" + ttlParam(e, l.d.age) + detail
+		ttl := strconv.FormatInt(int64((d.Lifetime-d.Age)/time.Second), 10)
+		member = cacheStatusName + "; hit; ttl=" + ttl + detail
 	}
-	h := e.header.Clone()
-	h["Age"] = []string{strconv.FormatInt(int64(l.d.age/time.Second), 10)}
-	appendCacheStatus(h, detail)
+	detail = strings.TrimPrefix(member, cacheStatusName+"; ")
+	// The stored fields are shared (a memory store's decoded entry): the
+	// response gets its own copy, made at once with Age and Cache-Status.
+	h := cloneHeader(e.Header,
+		"Age", strconv.FormatInt(int64(d.Age/time.Second), 10),
+		"Cache-Status", cacheStatusList(e.Header.Get("Cache-Status"), member))
 	resp := &http.Response{
-		Status:        strconv.Itoa(e.status) + " " + http.StatusText(e.status),
-		StatusCode:    e.status,
+		Status:        e.statusLine,
+		StatusCode:    e.Status,
 		Proto:         "HTTP/1.1",
 		ProtoMajor:    1,
 		ProtoMinor:    1,
@@ -246,7 +259,9 @@ func (sc *sessionCache) serve(c *call, req *http.Request, l *cacheLookup, status
 			resp.ContentLength = cl
 		}
 	} else if len(e.body) > 0 {
-		resp.Body = io.NopCloser(bytes.NewReader(e.body))
+		b := &entryBody{}
+		b.Reset(e.body)
+		resp.Body = b
 	}
 	c.s.notice(req, Notice{Kind: cacheNotice[status], Detail: detail})
 	hr, next, err := c.served(req, resp)
@@ -263,22 +278,39 @@ func (sc *sessionCache) serve(c *call, req *http.Request, l *cacheLookup, status
 func (sc *sessionCache) revalidated(c *call, req *http.Request, l *cacheLookup, plan *cachePlan, hr hopResult) (hopResult, hop, error) {
 	discard(hr.resp)
 	hr.w.stop()
-	if !notModifiedMatches(l.e.header, hr.resp.Header) {
+	if !httpcache.NotModifiedMatches(l.e.Header, hr.resp.Header) {
 		sc.delete(c.s, req, l.key)
 		return sc.forward(c, req, "fwd=stale")
 	}
 	got := c.s.clock.now()
-	e := l.e.clone() // a memory store's decoded entry is shared: update a copy
-	sc.refresh(c.s, req, l.key, &e.storedMeta, e.body, hr.resp.Header, plan.sent, got)
-	return sc.serve(c, req, &cacheLookup{e: e, d: decision{age: e.age(got)}}, cacheRevalidated, "")
+	e := sc.refresh(c.s, req, l, hr.resp.Header, plan.sent, got)
+	return sc.serve(c, req, e, httpcache.Decision{Age: e.Age(got)}, cacheRevalidated, "")
 }
 
-// refresh stores m, with body, updated by a 304's header got at got for a
-// request sent at sent. m.header is updated in place.
-func (sc *sessionCache) refresh(s *Session, req *http.Request, key string, m *storedMeta, body []byte, notModified http.Header, sent, got time.Time) {
-	mergeNotModified(m.header, notModified)
-	m.reqTime, m.respTime, m.ccSet, m.dateSet = sent, got, false, false
-	sc.put(s, req, key, encodeEntry(entryResponse, m, body), keepFor(m))
+// refresh stores the stored response of l updated by a 304's header, got
+// at got for a request sent at sent, and returns it. l's entry is left as
+// it is (a memory store's is shared); the new one is handed to a memory
+// store decoded, so the next hit decodes nothing.
+func (sc *sessionCache) refresh(s *Session, req *http.Request, l *cacheLookup, notModified http.Header, sent, got time.Time) *cacheEntry {
+	old := l.e
+	h := httpcache.Updated(old.Header, notModified)
+	cc := old.CC // parsed again only when the 304 changed them
+	if !slices.Equal(h["Cache-Control"], old.Header["Cache-Control"]) {
+		cc = httpcache.ParseDirectives(h)
+	}
+	e := &cacheEntry{kind: entryResponse, statusLine: old.statusLine}
+	e.Stored = httpcache.Stored{Status: old.Status, Header: h, CC: cc, Date: httpcache.ResponseDate(h, got),
+		ReqTime: sent, RespTime: got}
+	value := encodeEntry(entryResponse, &e.Stored, old.body)
+	end := len(value) - entryTrailer
+	e.body = value[end-len(old.body) : end] // the body is the entry's last part
+	ttl := keepFor(&e.Stored)
+	if m, ok := sc.store.(*memoryCache); ok {
+		m.set(l.key, value, ttl, e)
+	} else {
+		sc.put(s, req, l.key, value, ttl)
+	}
+	return e
 }
 
 // mark records what the cache did for the hop's response.
@@ -310,20 +342,54 @@ var cacheNotice = map[string]NoticeKind{
 	cacheMiss:        NoticeCacheMiss,
 }
 
-// appendCacheStatus adds this cache's member to the Cache-Status list
-// (RFC 9211): the cache nearest the user comes last.
+// cacheStatusName names this cache in Cache-Status (RFC 9211).
+const cacheStatusName = "reqivo"
+
+// appendCacheStatus adds this cache's member, with params, to the
+// Cache-Status list of h.
 func appendCacheStatus(h http.Header, params string) {
-	v := "reqivo; " + params
-	if old := h.Get("Cache-Status"); old != "" {
-		v = old + ", " + v
-	}
-	h["Cache-Status"] = []string{v}
+	h["Cache-Status"] = []string{cacheStatusList(h.Get("Cache-Status"), cacheStatusName+"; "+params)}
 }
 
-func ttlParam(e *cacheEntry, age time.Duration) string {
-	life, _ := e.lifetime()
-	return strconv.FormatInt(int64((life-age)/time.Second), 10)
+// cacheStatusList is the Cache-Status list old with member added: the
+// cache nearest the user comes last.
+func cacheStatusList(old, member string) string {
+	if old == "" {
+		return member
+	}
+	return old + ", " + member
 }
+
+// cloneHeader returns a copy of h with each field of set (name and value
+// pairs) set to that one value: one map sized for them all, and one
+// allocation for all the values.
+func cloneHeader(h http.Header, set ...string) http.Header {
+	values := len(set) / 2
+	for _, vs := range h {
+		values += len(vs)
+	}
+	c := make(http.Header, len(h)+len(set)/2)
+	all := make([]string, 0, values)
+	for k, vs := range h {
+		if vs == nil {
+			c[k] = nil // as Header.Clone keeps it
+			continue
+		}
+		n := len(all)
+		all = append(all, vs...)
+		c[k] = all[n:len(all):len(all)]
+	}
+	for i := 0; i+1 < len(set); i += 2 {
+		all = append(all, set[i+1])
+		c[set[i]] = all[len(all)-1 : len(all) : len(all)]
+	}
+	return c
+}
+
+// entryBody reads a stored body (read only, never closed for good).
+type entryBody struct{ bytes.Reader }
+
+func (*entryBody) Close() error { return nil }
 
 func serverError(status int) bool {
 	switch status {
@@ -370,21 +436,21 @@ const keepValidatable = 24 * time.Hour
 // keepFor is the TTL of a stored response: its freshness, plus the
 // windows in which it may be served stale, plus a day to revalidate it
 // when it has a validator.
-func keepFor(m *storedMeta) time.Duration {
-	life, _ := m.lifetime()
-	cc := m.directives()
+func keepFor(m *httpcache.Stored) time.Duration {
+	life, _ := m.Lifetime()
+	cc := m.CC
 	var extra time.Duration
-	if v, _, ok := cc.seconds("stale-while-revalidate"); ok {
+	if v, _, ok := cc.Seconds("stale-while-revalidate"); ok {
 		extra = v
 	}
-	if v, _, ok := cc.seconds("stale-if-error"); ok {
+	if v, _, ok := cc.Seconds("stale-if-error"); ok {
 		extra = max(extra, v)
 	}
-	if m.header.Get("ETag") != "" || m.header.Get("Last-Modified") != "" {
+	if m.Header.Get("ETag") != "" || m.Header.Get("Last-Modified") != "" {
 		extra = max(extra, keepValidatable)
 	}
 	// The Age the response came with counts against it; the apparent age
 	// from Date is left out (it costs a date parse per store, and a TTL
 	// a little long only keeps an entry the policy will call stale).
-	return max(life-parseAge(m.header.Get("Age")), 0) + extra + time.Second
+	return max(life-httpcache.ParseAge(m.Header.Get("Age")), 0) + extra + time.Second
 }

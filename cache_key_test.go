@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reqivo/reqivo/internal/httpcache"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -209,7 +210,7 @@ func TestCacheKeyRawSpaceCannotNameVariant(t *testing.T) {
 	rec := &recordingCache{Cache: NewMemoryCache(1 << 20)}
 	s, _ := newCacheSession(t, rec)
 	get(t, s, o.url+"/p?a", Header("Accept", "text/secret"))
-	sum := sha256.Sum256([]byte(varyKey([]string{"Accept"}, http.Header{"Accept": {"text/secret"}})))
+	sum := sha256.Sum256([]byte(httpcache.VaryKey([]string{"Accept"}, http.Header{"Accept": {"text/secret"}})))
 	plain := hex.EncodeToString(sum[:16])
 	for _, k := range rec.keys() {
 		assert.NotContains(t, k, plain, "the variant hash is keyed")

@@ -98,25 +98,41 @@ func (m *memoryCache) getEntry(key string) (e *cacheEntry, ok bool) {
 }
 
 func (m *memoryCache) Set(_ context.Context, key string, value []byte, ttl time.Duration) error {
+	m.set(key, value, ttl, nil)
+	return nil
+}
+
+// set is Set for a session, which may hand over the entry value decodes
+// to (decoded, nil: decoded on first use), so that it is never decoded.
+func (m *memoryCache) set(key string, value []byte, ttl time.Duration, decoded *cacheEntry) {
 	size := itemSize(key, value)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if el, ok := m.items[key]; ok {
-		m.remove(el)
-	}
+	el, ok := m.items[key]
 	if size > m.max {
-		return nil // too large to keep: as if evicted at once
+		if ok {
+			m.remove(el)
+		}
+		return // too large to keep: as if evicted at once
 	}
-	it := &memoryItem{key: key, value: value}
+	var expires time.Time
 	if ttl > 0 {
-		it.expires = m.now().Add(ttl)
+		expires = m.now().Add(ttl)
 	}
-	m.items[key] = m.lru.PushFront(it)
-	m.size += size
+	if ok {
+		// Replaced in place (a refreshed entry): getEntry's callers hold
+		// the entries, never the item.
+		it := el.Value.(*memoryItem)
+		m.size += size - itemSize(key, it.value)
+		it.value, it.expires, it.decoded = value, expires, decoded
+		m.lru.MoveToFront(el)
+	} else {
+		m.items[key] = m.lru.PushFront(&memoryItem{key: key, value: value, expires: expires, decoded: decoded})
+		m.size += size
+	}
 	for m.size > m.max {
 		m.remove(m.lru.Back())
 	}
-	return nil
 }
 
 // MaxEntryBytes is the largest value the store keeps (see CacheEntryLimit).

@@ -345,3 +345,122 @@ func fillLayer(t *testing.T, body io.ReadCloser) *fillBody {
 	require.True(t, ok, "the fill layer under the stream's")
 	return fill
 }
+
+// revalidatingOrigin answers "payload" with ETag "v1", and a 304 to a
+// request that holds it; fields sets the other fields of either answer.
+func revalidatingOrigin(t *testing.T, fields func(h http.Header, notModified bool, n int64)) *originServer {
+	t.Helper()
+	return setupOrigin(t, func(w http.ResponseWriter, r *http.Request, n int64) {
+		w.Header().Set("ETag", `"v1"`)
+		notModified := r.Header.Get("If-None-Match") == `"v1"`
+		fields(w.Header(), notModified, n)
+		if notModified {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		io.WriteString(w, "payload")
+	})
+}
+
+// TestCacheRevalidationDirectives: the directives of a revalidated entry
+// are the 304's when it sends new ones, the stored ones otherwise.
+func TestCacheRevalidationDirectives(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name   string
+		cc304  string // the 304's Cache-Control
+		status string // 50 s after the revalidation
+	}{
+		{"unchanged", "max-age=10", "revalidated"},
+		{"longer", "max-age=100", "hit"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			o := revalidatingOrigin(t, func(h http.Header, notModified bool, _ int64) {
+				h.Set("Cache-Control", "max-age=10")
+				if notModified {
+					h.Set("Cache-Control", tt.cc304)
+				}
+			})
+			s, clk := newCacheSession(t, nil)
+			get(t, s, o.url)
+			clk.elapse(20 * time.Second)
+			require.Equal(t, "revalidated", get(t, s, o.url).CacheStatus())
+			clk.elapse(50 * time.Second)
+			r := get(t, s, o.url)
+			assert.Equal(t, tt.status, r.CacheStatus())
+			assert.Equal(t, "payload", r.Text())
+			assert.Equal(t, tt.cc304, r.Header.Get("Cache-Control"))
+		})
+	}
+}
+
+// TestCacheRefreshedEntryIsItsBytesDecoded: the entry a revalidation hands
+// the memory store is what decoding the bytes it stores gives, its body in
+// those bytes (not in the replaced entry's).
+func TestCacheRefreshedEntryIsItsBytesDecoded(t *testing.T) {
+	t.Parallel()
+	o := revalidatingOrigin(t, func(h http.Header, notModified bool, n int64) {
+		h.Set("Cache-Control", "max-age=10")
+		h.Set("X-Gen", strconv.FormatInt(n, 10))
+		if !notModified {
+			h.Set("X-Only-200", "1")
+		}
+	})
+	store := NewMemoryCache(1 << 20).(*memoryCache)
+	s, clk := newCacheSession(t, store)
+	get(t, s, o.url)
+	clk.elapse(20 * time.Second)
+	require.Equal(t, "revalidated", get(t, s, o.url).CacheStatus())
+
+	store.mu.Lock()
+	require.Equal(t, 1, store.lru.Len())
+	it := store.lru.Front().Value.(*memoryItem)
+	value, e := it.value, it.decoded
+	store.mu.Unlock()
+	require.NotNil(t, e, "handed over decoded")
+	want, err := decodeEntry(value)
+	require.NoError(t, err)
+	assert.Equal(t, want.Header, e.Header)
+	assert.Equal(t, http.Header{"Cache-Control": {"max-age=10"}, "Etag": {`"v1"`}, "X-Gen": {"2"}, "X-Only-200": {"1"},
+		"Content-Length": {"7"}, "Content-Type": {"text/plain; charset=utf-8"}}, e.Header)
+	assert.Equal(t, want.Status, e.Status)
+	assert.Equal(t, want.statusLine, e.statusLine)
+	assert.Equal(t, want.CC, e.CC)
+	assert.True(t, want.Date.Equal(e.Date))
+	assert.True(t, want.ReqTime.Equal(e.ReqTime))
+	assert.True(t, want.RespTime.Equal(e.RespTime))
+	assert.Equal(t, want.kind, e.kind)
+	assert.Equal(t, "payload", string(e.body))
+	assert.Same(t, &value[len(value)-entryTrailer-1], &e.body[len(e.body)-1], "the body is the stored bytes'")
+}
+
+// TestCacheServedHeaderIsTheResponses: a served response's header is its
+// own: changing it changes neither the stored response nor the next one.
+func TestCacheServedHeaderIsTheResponses(t *testing.T) {
+	t.Parallel()
+	o := revalidatingOrigin(t, func(h http.Header, notModified bool, _ int64) {
+		h.Set("Cache-Control", "max-age=10")
+		if !notModified {
+			h["X-Two"] = []string{"a", "b"}
+		}
+	})
+	s, clk := newCacheSession(t, nil)
+	get(t, s, o.url)
+	for _, want := range []string{"hit", "revalidated", "hit"} {
+		if want == "revalidated" {
+			clk.elapse(20 * time.Second)
+		}
+		r := get(t, s, o.url)
+		require.Equal(t, want, r.CacheStatus())
+		assert.Equal(t, []string{"a", "b"}, r.Header["X-Two"], want)
+		assert.Len(t, r.Header["Cache-Status"], 1, want)
+		assert.Empty(t, r.Request.Header.Get("If-None-Match"), "the caller's request is not the conditional one")
+		r.Header["X-Two"][0] = "changed"
+		r.Header["X-Two"] = append(r.Header["X-Two"], "more")
+		r.Header["Cache-Status"] = append(r.Header["Cache-Status"], "more")
+		r.Header.Set("Etag", "changed")
+		r.Header.Set("Age", "changed")
+	}
+	assert.Equal(t, int64(2), o.hits.Load())
+}

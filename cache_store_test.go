@@ -198,3 +198,33 @@ func TestDiskCacheBoundAcrossRestart(t *testing.T) {
 	entries, _ := filepath.Glob(filepath.Join(dir, "*"+diskSuffix))
 	assert.LessOrEqual(t, len(entries), 3)
 }
+
+// TestMemoryCacheReplaceInPlace: a key stored again is replaced where it
+// is (a refreshed entry), its size counted anew against the bound, and
+// the decoded entry handed over with it kept; a value too large removes
+// the key.
+func TestMemoryCacheReplaceInPlace(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	m := NewMemoryCache(4096).(*memoryCache)
+	val := []byte(strings.Repeat("x", 800))
+	for i := range 4 {
+		require.NoError(t, m.Set(ctx, fmt.Sprint("k", i), val, 0))
+	}
+	e := &cacheEntry{kind: entryResponse}
+	m.set("k3", []byte(strings.Repeat("y", 1600)), time.Minute, e)
+	assert.Equal(t, itemSize("k1", val)*2+itemSize("k3", make([]byte, 1600)), m.size, "k0, least recently used, evicted")
+	_, ok, _ := m.Get(ctx, "k0")
+	assert.False(t, ok)
+	got, ok := m.getEntry("k3")
+	require.True(t, ok)
+	assert.Same(t, e, got, "the entry handed over is served, not decoded again")
+	v, _, _ := m.Get(ctx, "k3")
+	assert.Equal(t, 1600, len(v))
+
+	require.NoError(t, m.Set(ctx, "k3", make([]byte, 8192), 0))
+	_, ok, _ = m.Get(ctx, "k3")
+	assert.False(t, ok, "too large: removed")
+	assert.Equal(t, itemSize("k1", val)*2, m.size)
+	assert.Equal(t, 2, m.lru.Len())
+}

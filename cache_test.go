@@ -820,7 +820,7 @@ func TestCacheVaryOnCredentialsKeepsThemKeyed(t *testing.T) {
 	a := get(t, alice, o.url).Text()
 	b := get(t, bob, o.url).Text()
 	require.NotEqual(t, a, b)
-	guess := sha256.Sum256([]byte(varyKey([]string{"Authorization"}, http.Header{"Authorization": {a}})))
+	guess := sha256.Sum256([]byte(httpcache.VaryKey([]string{"Authorization"}, http.Header{"Authorization": {a}})))
 	for _, k := range rec.keys() {
 		assert.NotContains(t, k, hex.EncodeToString(guess[:16]), "an unkeyed hash of alice's password")
 	}

@@ -268,7 +268,8 @@ const (
 type Decision struct {
 	Use          Use
 	Age          time.Duration
-	StaleIfError bool // on an error or a 5xx, the stored response may be served
+	Lifetime     time.Duration // the stored response's freshness lifetime (see Stored.Lifetime)
+	StaleIfError bool          // on an error or a 5xx, the stored response may be served
 }
 
 // Decide applies the request's and the stored response's directives at
@@ -278,7 +279,7 @@ func Decide(reqHdr http.Header, m *Stored, now time.Time) Decision {
 	resp := m.CC
 	life, _ := m.Lifetime()
 	age := m.Age(now)
-	d := Decision{Use: UseValidate, Age: age}
+	d := Decision{Use: UseValidate, Age: age, Lifetime: life}
 	staleness := age - life // > 0: stale by that much; <= 0: fresh
 
 	if sie, ok, valid := resp.Seconds("stale-if-error"); ok && valid && staleness <= sie {
@@ -309,7 +310,8 @@ func Decide(reqHdr http.Header, m *Stored, now time.Time) Decision {
 	if fresh && resp.Has("immutable") {
 		// RFC 8246: no revalidation while fresh, whatever max-age the
 		// request asks for (a reload); only no-cache (above) forces it.
-		return Decision{Use: UseFresh, Age: age, StaleIfError: d.StaleIfError}
+		d.Use = UseFresh
+		return d
 	}
 	if v, ok, valid := req.Seconds("max-age"); ok && (!valid || age > v) {
 		return d
@@ -398,19 +400,12 @@ func VaryKey(names []string, reqHdr http.Header) string {
 	return b.String()
 }
 
-// Conditional adds the validators of a stored response to a request, so
-// the origin can answer 304 (RFC 9111 4.3.1).
-func Conditional(reqHdr, stored http.Header) bool {
-	ok := false
-	if etag := stored.Get("ETag"); etag != "" {
-		reqHdr.Set("If-None-Match", etag)
-		ok = true
-	}
-	if lm := stored.Get("Last-Modified"); lm != "" {
-		reqHdr.Set("If-Modified-Since", lm)
-		ok = true
-	}
-	return ok
+// Validators returns the fields that make a request conditional on a
+// stored response, so the origin can answer 304 (RFC 9111 4.3.1):
+// If-None-Match from its ETag and If-Modified-Since from its
+// Last-Modified, "" for each it lacks.
+func Validators(stored http.Header) (ifNoneMatch, ifModifiedSince string) {
+	return stored.Get("ETag"), stored.Get("Last-Modified")
 }
 
 // HasConditional reports whether the caller made the request conditional
@@ -452,17 +447,42 @@ func ConnectionFields(h http.Header) map[string]bool {
 	return m
 }
 
-// MergeNotModified updates a stored response's fields from a 304 (RFC 9111
-// 3.2, 4.3.4): every field of the 304 replaces the stored one, except
-// Content-Length and the fields never stored.
-func MergeNotModified(stored, notModified http.Header) {
+// Updated returns the fields of a stored response updated by a 304 (RFC
+// 9111 3.2, 4.3.4): every field of the 304 replaces the stored one, except
+// Content-Length and the fields never stored. The result is a new Header
+// whose values share one allocation; stored and notModified are left as
+// they are.
+func Updated(stored, notModified http.Header) http.Header {
 	conn := ConnectionFields(notModified)
-	for k, v := range notModified {
-		if unstoredFields[k] || conn[k] || k == "Content-Length" {
-			continue
-		}
-		stored[k] = slices.Clone(v)
+	replaces := func(k string) bool { return !unstoredFields[k] && !conn[k] && k != "Content-Length" }
+	fields, values := len(stored), 0
+	for _, vs := range stored {
+		values += len(vs)
 	}
+	for k, vs := range notModified {
+		if replaces(k) {
+			fields++
+			values += len(vs)
+		}
+	}
+	h := make(http.Header, fields)
+	all := make([]string, 0, values)
+	add := func(k string, vs []string) {
+		n := len(all)
+		all = append(all, vs...)
+		h[k] = all[n:len(all):len(all)]
+	}
+	for k, vs := range stored {
+		if _, ok := notModified[k]; !ok || !replaces(k) {
+			add(k, vs)
+		}
+	}
+	for k, vs := range notModified {
+		if replaces(k) {
+			add(k, vs)
+		}
+	}
+	return h
 }
 
 // NotModifiedMatches reports whether a 304 may update the stored response

@@ -176,6 +176,8 @@ func TestDecide(t *testing.T) {
 			d := Decide(h, tt.m, t0.Add(tt.after))
 			assert.Equal(t, tt.want, d.Use)
 			assert.Equal(t, tt.sie, d.StaleIfError)
+			life, _ := tt.m.Lifetime()
+			assert.Equal(t, life, d.Lifetime)
 		})
 	}
 }
@@ -253,26 +255,34 @@ func TestInvalidated(t *testing.T) {
 	assert.Len(t, Invalidated("PUT", target, 302, http.Header{}, sameHost), 1)
 }
 
-func TestMergeNotModified(t *testing.T) {
+func TestUpdated(t *testing.T) {
 	t.Parallel()
 	stored := http.Header{"Etag": {`"a"`}, "Content-Length": {"10"}, "X-Old": {"1"}, "Cache-Control": {"max-age=1"}}
 	nm := http.Header{"Etag": {`"a"`}, "Content-Length": {"0"}, "Cache-Control": {"max-age=100"}, "X-New": {"2"},
 		"Connection": {"X-Hop"}, "X-Hop": {"h"}, "Set-Cookie": {"a=b"}}
 	require.True(t, NotModifiedMatches(stored, nm))
-	MergeNotModified(stored, nm)
-	assert.Equal(t, http.Header{"Etag": {`"a"`}, "Content-Length": {"10"}, "X-Old": {"1"}, "Cache-Control": {"max-age=100"}, "X-New": {"2"}}, stored)
+	before := stored.Clone()
+	got := Updated(stored, nm)
+	assert.Equal(t, http.Header{"Etag": {`"a"`}, "Content-Length": {"10"}, "X-Old": {"1"}, "Cache-Control": {"max-age=100"}, "X-New": {"2"}}, got)
+	assert.Equal(t, before, stored, "the stored fields are not modified")
+	got["X-Old"][0] = "changed"
+	got["Cache-Control"][0] = "changed"
+	assert.Equal(t, before, stored, "nor shared")
+	assert.Equal(t, []string{"max-age=100"}, nm["Cache-Control"])
 	assert.False(t, NotModifiedMatches(http.Header{"Etag": {`"a"`}}, http.Header{"Etag": {`"b"`}}))
 	assert.True(t, NotModifiedMatches(http.Header{"Etag": {`W/"a"`}}, http.Header{"Etag": {`"a"`}}))
 }
 
-func TestConditional(t *testing.T) {
+func TestValidators(t *testing.T) {
 	t.Parallel()
-	h := http.Header{}
-	assert.False(t, Conditional(h, http.Header{}))
-	assert.True(t, Conditional(h, http.Header{"Etag": {`"v1"`}, "Last-Modified": {httpDate(0)}}))
-	assert.Equal(t, `"v1"`, h.Get("If-None-Match"))
-	assert.Equal(t, httpDate(0), h.Get("If-Modified-Since"))
-	assert.True(t, HasConditional(h))
+	inm, ims := Validators(http.Header{})
+	assert.Empty(t, inm)
+	assert.Empty(t, ims)
+	inm, ims = Validators(http.Header{"Etag": {`"v1"`}, "Last-Modified": {httpDate(0)}})
+	assert.Equal(t, `"v1"`, inm)
+	assert.Equal(t, httpDate(0), ims)
+	assert.False(t, HasConditional(http.Header{"Accept": {"*/*"}}))
+	assert.True(t, HasConditional(http.Header{"If-None-Match": {inm}}))
 }
 
 func FuzzParseDirectives(f *testing.F) {
