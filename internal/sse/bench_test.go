@@ -31,32 +31,45 @@ func benchStream(shape string, events int) string {
 // BenchmarkParser: an op is one event, parsed from memory by the Parser or
 // by the bench module's floor (a bufio.Scanner, nothing copied).
 func BenchmarkParser(b *testing.B) {
+	report := func(b *testing.B, f func()) {
+		b.ReportAllocs()
+		var cpu0 time.Duration
+		if cpuNow != nil {
+			cpu0 = cpuNow()
+		}
+		f()
+		if cpuNow != nil {
+			b.ReportMetric(float64(cpuNow()-cpu0)/float64(b.N), "cpu-ns/op")
+		}
+	}
 	const events = 10_000
 	for _, shape := range []string{"small", "spec"} {
 		stream := benchStream(shape, events)
 		r := strings.NewReader(stream)
 		b.Run(shape+"/parser", func(b *testing.B) {
 			p := NewParser(1<<20, time.Hour)
-			b.ReportAllocs()
-			for left := b.N; left > 0; left -= events {
-				r.Reset(stream)
-				p.Reset(r)
-				for n := 0; n < min(left, events); n++ {
-					if _, err := p.Next(); err != nil {
-						b.Fatal(err)
+			report(b, func() {
+				for left := b.N; left > 0; left -= events {
+					r.Reset(stream)
+					p.Reset(r)
+					for n := 0; n < min(left, events); n++ {
+						if _, err := p.Next(); err != nil {
+							b.Fatal(err)
+						}
 					}
 				}
-			}
+			})
 		})
 		b.Run(shape+"/floor", func(b *testing.B) {
-			b.ReportAllocs()
 			buf := make([]byte, 64<<10)
-			for left := b.N; left > 0; left -= events {
-				r.Reset(stream)
-				if n := scanFloor(r, buf, min(left, events)); n != min(left, events) {
-					b.Fatal(n)
+			report(b, func() {
+				for left := b.N; left > 0; left -= events {
+					r.Reset(stream)
+					if n := scanFloor(r, buf, min(left, events)); n != min(left, events) {
+						b.Fatal(n)
+					}
 				}
-			}
+			})
 		})
 	}
 }
@@ -88,3 +101,7 @@ func scanFloor(r io.Reader, buf []byte, want int) int {
 	}
 	return n
 }
+
+// cpuNow, when set, reads the process's CPU time, so that a benchmark
+// reports it beside wall time.
+var cpuNow func() time.Duration
