@@ -4,6 +4,7 @@ package sse
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
 	"strings"
@@ -155,7 +156,7 @@ const (
 // never change.
 func (p *Parser) text(b []byte) string {
 	switch {
-	case !utf8.Valid(b):
+	case !validUTF8(b):
 		return strings.ToValidUTF8(string(b), "\uFFFD")
 	case len(b) > maxShared:
 		return string(b)
@@ -167,6 +168,23 @@ func (p *Parser) text(b []byte) string {
 	start := p.block.Len()
 	p.block.Write(b)
 	return p.block.String()[start:]
+}
+
+// validUTF8 is utf8.Valid with a faster way through ASCII, 8 bytes at a
+// time: utf8.Valid goes byte by byte through the last 8 to 15 bytes, which
+// for the short strings of events is most of them.
+func validUTF8(b []byte) bool {
+	for ; len(b) >= 8; b = b[8:] {
+		if binary.LittleEndian.Uint64(b)&0x8080808080808080 != 0 {
+			return utf8.Valid(b)
+		}
+	}
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return utf8.Valid(b)
+		}
+	}
+	return true
 }
 
 // ParseRetry reads a retry field: ASCII digits only, in milliseconds. A
