@@ -10,6 +10,7 @@ import (
 	"testing"
 	"testing/iotest"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -331,4 +332,15 @@ func TestSSEParserStringsStayPut(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, want, got)
 	assert.Equal(t, want[len(want)-1].ID, p.LastID())
+}
+
+// FuzzValidUTF8: the ASCII way through agrees with utf8.Valid, whatever
+// where the first byte over 0x7F falls.
+func FuzzValidUTF8(f *testing.F) {
+	for _, s := range []string{"", "a", "abcdefgh", "abcdefg\xff", "abcdefgh\xff", "abcdefghé", "\xe2\x82", "abcdefghijklmno\xe2\x82\xac", "\xed\xa0\x80"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		require.Equal(t, utf8.Valid(b), validUTF8(b))
+	})
 }
