@@ -171,10 +171,11 @@ func (p *Parser) text(b []byte) string {
 }
 
 // validUTF8 is utf8.Valid with a faster way through short ASCII strings,
-// 8 bytes at a time, as most event fields are: utf8.Valid goes 32 bytes at
-// a time through long ones, but byte by byte through the last 8 to 31.
+// 8 bytes at a time, as most event fields are: utf8.Valid goes byte by byte
+// through the last 8 to 31 bytes of a string, and is faster only on strings
+// of over 128 bytes, which it goes through 32 bytes at a time.
 func validUTF8(b []byte) bool {
-	if len(b) >= 64 {
+	if len(b) > 128 {
 		return utf8.Valid(b)
 	}
 	for ; len(b) >= 8; b = b[8:] {

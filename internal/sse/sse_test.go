@@ -337,7 +337,7 @@ func TestSSEParserStringsStayPut(t *testing.T) {
 // FuzzValidUTF8: the ASCII way through agrees with utf8.Valid, whatever
 // where the first byte over 0x7F falls.
 func FuzzValidUTF8(f *testing.F) {
-	for _, s := range []string{"", "a", "abcdefgh", "abcdefg\xff", "abcdefgh\xff", "abcdefghé", "\xe2\x82", "abcdefghijklmno\xe2\x82\xac", "\xed\xa0\x80", strings.Repeat("a", 70) + "\xff"} {
+	for _, s := range []string{"", "a", "abcdefgh", "abcdefg\xff", "abcdefgh\xff", "abcdefghé", "\xe2\x82", "abcdefghijklmno\xe2\x82\xac", "\xed\xa0\x80", strings.Repeat("a", 70) + "\xff", strings.Repeat("a", 130) + "\xff"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
