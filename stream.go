@@ -38,6 +38,11 @@ const (
 const maxReconnectBackoff = 30 * time.Second
 
 // Event is one Server-Sent Event.
+//
+// The strings of small events (up to 256 bytes each) are cut from blocks of
+// 1 KiB shared with the events around them, which saves an allocation per
+// event; an event kept for long keeps its block too (strings.Clone its
+// strings to keep only them).
 type Event struct {
 	// ID is the last event ID: the id field of this event or of the latest
 	// one before it that had one, as the SSE standard carries it.

@@ -35,6 +35,7 @@ type Reader struct {
 	buf        []byte
 	start, end int   // the unread bytes are buf[start:end]
 	scanned    int   // buf[start:scanned] holds no line end
+	cr         int   // SSE: buf[scanned:cr] holds no CR, and buf[cr] is one if cr < end
 	skipLF     bool  // the last line ended with a CR at the end of the data: an LF next is its pair
 	checkBOM   bool  // the stream's first bytes are still to be checked for a BOM
 	discarding bool  // skipping the rest of a line over the limit
@@ -44,7 +45,7 @@ type Reader struct {
 // Reset makes lr read a new stream from r, keeping its buffer.
 func (lr *Reader) Reset(r io.Reader) {
 	lr.r = r
-	lr.start, lr.end, lr.scanned = 0, 0, 0
+	lr.start, lr.end, lr.scanned, lr.cr = 0, 0, 0, 0
 	lr.skipLF, lr.discarding = false, false
 	lr.checkBOM = true
 	lr.err = nil
@@ -126,23 +127,27 @@ func (lr *Reader) Next() (line []byte, terminated bool, err error) {
 }
 
 // lineEnd returns the index in buf of the first line end after start, or
-// -1. Bytes already scanned are not scanned again.
+// -1. Bytes already scanned are not scanned again: in SSE mode, the next CR
+// is looked for once per read, not once per line, as most streams have none.
 func (lr *Reader) lineEnd() int {
-	b := lr.buf[lr.scanned:lr.end]
-	i := bytes.IndexByte(b, '\n')
+	i := bytes.IndexByte(lr.buf[lr.scanned:lr.end], '\n')
+	if i >= 0 {
+		i += lr.scanned
+	}
 	if lr.SSE {
-		head := b
-		if i >= 0 {
-			head = b[:i]
+		lr.cr = max(lr.cr, lr.scanned)
+		if lr.cr < lr.end && lr.buf[lr.cr] != '\r' { // bytes read since the last look
+			if j := bytes.IndexByte(lr.buf[lr.cr:lr.end], '\r'); j >= 0 {
+				lr.cr += j
+			} else {
+				lr.cr = lr.end
+			}
 		}
-		if j := bytes.IndexByte(head, '\r'); j >= 0 {
-			i = j
+		if lr.cr < lr.end && (i < 0 || lr.cr < i) {
+			i = lr.cr
 		}
 	}
-	if i < 0 {
-		return -1
-	}
-	return lr.scanned + i
+	return i
 }
 
 // fill reads more data into the buffer, moving the unread part to its
@@ -153,6 +158,7 @@ func (lr *Reader) fill() error {
 	if lr.start > 0 {
 		n := copy(lr.buf, lr.buf[lr.start:lr.end])
 		lr.scanned -= lr.start
+		lr.cr = max(lr.cr-lr.start, 0)
 		lr.start, lr.end = 0, n
 	}
 	if lr.end == len(lr.buf) {

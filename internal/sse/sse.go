@@ -4,6 +4,7 @@ package sse
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
 	"strings"
@@ -36,6 +37,8 @@ type Parser struct {
 	typ   []byte        // the event type buffer
 	retry time.Duration // this event's retry field, or 0
 	id    []byte        // the last event ID buffer
+
+	block strings.Builder // where small strings are cut from (see text)
 
 	lastID       string        // the last event ID string, sent as Last-Event-ID
 	lastType     string        // the previous event's type, reused when the next has the same
@@ -115,48 +118,77 @@ func (p *Parser) Next() (Event, error) {
 }
 
 // dispatch ends the event the blank line closes; ok is false when it has no
-// data (a block of comments, or of id or retry alone). An event costs one
-// allocation, its data: a new id is copied in the same string (the last ID
-// then shares it), and a type that repeats is not copied again.
+// data (a block of comments, or of id or retry alone). A new id and a new
+// type become strings; ones that repeat are reused.
 func (p *Parser) dispatch() (ev Event, ok bool) {
-	newID := string(p.id) != p.lastID
+	if string(p.id) != p.lastID {
+		p.lastID = p.text(p.id)
+	}
 	if len(p.data) == 0 {
-		if newID {
-			p.lastID = text(p.id)
-		}
 		p.typ, p.retry = p.typ[:0], 0
 		return Event{}, false
 	}
-	n := len(p.data) - 1 // the data without its last LF
-	if newID && utf8.Valid(p.data[:n]) && utf8.Valid(p.id) {
-		both := string(append(p.data[:n], p.id...))
-		ev.Data, p.lastID = both[:n], both[n:]
-	} else {
-		ev.Data = text(p.data[:n])
-		if newID {
-			p.lastID = text(p.id)
-		}
-	}
-	ev.ID, ev.Type, ev.Retry = p.lastID, p.lastType, p.retry
+	ev.Data = p.text(p.data[:len(p.data)-1]) // without its last LF
 	typ := p.typ
 	if len(typ) == 0 {
 		typ = []byte("message") // no allocation: it does not escape
 	}
 	if string(typ) != p.lastType {
-		p.lastType = text(typ)
-		ev.Type = p.lastType
+		p.lastType = p.text(typ)
 	}
+	ev.ID, ev.Type, ev.Retry = p.lastID, p.lastType, p.retry
 	p.data, p.typ, p.retry = p.data[:0], p.typ[:0], 0
 	return ev, true
 }
 
+// Events' strings are cut from shared blocks of sharedBlock bytes: a small
+// event then costs a part of an allocation, not one. A string kept keeps
+// its block (at most sharedBlock bytes) alive; one over maxShared has its
+// own allocation.
+const (
+	sharedBlock = 1 << 10
+	maxShared   = sharedBlock / 4
+)
+
 // text returns b as a string, bytes that are not UTF-8 replaced by U+FFFD
-// (the stream is UTF-8 by the standard).
-func text(b []byte) string {
-	if utf8.Valid(b) {
+// (the stream is UTF-8 by the standard). A small string is written to the
+// shared block: a strings.Builder only appends, so the strings it gave out
+// never change.
+func (p *Parser) text(b []byte) string {
+	switch {
+	case !validUTF8(b):
+		return strings.ToValidUTF8(string(b), "\uFFFD")
+	case len(b) > maxShared:
 		return string(b)
 	}
-	return strings.ToValidUTF8(string(b), "\uFFFD")
+	if p.block.Cap()-p.block.Len() < len(b) {
+		p.block.Reset()
+		p.block.Grow(sharedBlock)
+	}
+	start := p.block.Len()
+	p.block.Write(b)
+	return p.block.String()[start:]
+}
+
+// validUTF8 is utf8.Valid with a faster way through short ASCII strings,
+// 8 bytes at a time, as most event fields are: utf8.Valid goes byte by byte
+// through the last 8 to 31 bytes of a string, and is faster only on strings
+// of over 128 bytes, which it goes through 32 bytes at a time.
+func validUTF8(b []byte) bool {
+	if len(b) > 128 {
+		return utf8.Valid(b)
+	}
+	for ; len(b) >= 8; b = b[8:] {
+		if binary.LittleEndian.Uint64(b)&0x8080808080808080 != 0 {
+			return utf8.Valid(b)
+		}
+	}
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return utf8.Valid(b)
+		}
+	}
+	return true
 }
 
 // ParseRetry reads a retry field: ASCII digits only, in milliseconds. A

@@ -4,16 +4,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
 	"time"
+	"unicode/utf8"
 
+	"github.com/reqivo/reqivo/internal/lines"
 	"github.com/reqivo/reqivo/internal/linetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/reqivo/reqivo/internal/lines"
 )
 
 // parseSSE parses in whole with a parser capped at maxEvent bytes, reading
@@ -236,32 +237,80 @@ func FuzzSSEParser(f *testing.F) {
 	})
 }
 
-// TestSSEParserAllocs: an event costs one allocation, its Data string; the
-// ID and Type strings are reused while they do not change.
+// TestSSEParserAllocs: the strings of small events are cut from shared
+// blocks, so an event costs far less than one allocation, whether its id
+// repeats or changes; the ID and Type strings are reused while they do not
+// change.
 func TestSSEParserAllocs(t *testing.T) {
 	const events = 1000
-	stream := strings.Repeat("id: 7\nevent: token\ndata: hello\n\n", events)
 	p := NewParser(1<<20, time.Hour)
-	r := strings.NewReader(stream)
-	parseAll := func() {
-		r.Reset(stream)
-		p.Reset(r)
-		for {
-			if _, err := p.Next(); err != nil {
-				return
+	r := strings.NewReader("")
+	allocs := func(stream string) float64 {
+		parseAll := func() {
+			r.Reset(stream)
+			p.Reset(r)
+			for {
+				if _, err := p.Next(); err != nil {
+					return
+				}
 			}
 		}
+		parseAll() // the buffers grow once
+		return testing.AllocsPerRun(5, parseAll)
 	}
-	parseAll() // the buffers grow once
-	assert.LessOrEqual(t, testing.AllocsPerRun(5, parseAll), float64(events))
+	assert.LessOrEqual(t, allocs(strings.Repeat("id: 7\nevent: token\ndata: hello\n\n", events)), float64(events/10))
 
-	// An id that changes with every event (as servers number them) shares
-	// the data's allocation.
+	// An id that changes with every event, as servers number them.
 	var b strings.Builder
 	for i := range events {
 		fmt.Fprintf(&b, "id: %d\nevent: token\ndata: hello\n\n", i)
 	}
-	stream = b.String()
-	parseAll()
-	assert.LessOrEqual(t, testing.AllocsPerRun(5, parseAll), float64(events))
+	assert.LessOrEqual(t, allocs(b.String()), float64(events/10))
+
+	// An event over maxShared has its own allocation, its id none.
+	b.Reset()
+	for i := range events {
+		fmt.Fprintf(&b, "id: %d\ndata: %s\n\n", i, strings.Repeat("x", maxShared+1))
+	}
+	assert.LessOrEqual(t, allocs(b.String()), float64(events+events/10))
+}
+
+// TestSSEParserStringsStayPut: strings cut from a shared block are not
+// changed by the events parsed after them, across blocks, for events on both
+// sides of maxShared and of the block size, and for ones replaced as
+// invalid UTF-8.
+func TestSSEParserStringsStayPut(t *testing.T) {
+	t.Parallel()
+	sizes := []int{0, 1, 7, maxShared - 1, maxShared, maxShared + 1, sharedBlock - 1, sharedBlock, 2 * sharedBlock}
+	var in strings.Builder
+	var want []Event
+	for i := range 300 {
+		data := strings.Repeat(string(rune('a'+i%26)), sizes[i%len(sizes)])
+		id := strconv.Itoa(i)
+		if i%17 == 0 {
+			data += "\xff"
+			id += "\xfe"
+		}
+		fmt.Fprintf(&in, "id: %s\nevent: t%d\ndata: %s\n\n", id, i%3, data)
+		want = append(want, Event{
+			ID:   strings.ToValidUTF8(id, "\uFFFD"),
+			Type: "t" + strconv.Itoa(i%3),
+			Data: strings.ToValidUTF8(data, "\uFFFD"),
+		})
+	}
+	got, p, err := parseSSE(in.String(), 1<<20, func(r io.Reader) io.Reader { return r })
+	require.NoError(t, err)
+	assert.Equal(t, want, got)
+	assert.Equal(t, want[len(want)-1].ID, p.LastID())
+}
+
+// FuzzValidUTF8: the ASCII way through agrees with utf8.Valid, whatever
+// where the first byte over 0x7F falls.
+func FuzzValidUTF8(f *testing.F) {
+	for _, s := range []string{"", "a", "abcdefgh", "abcdefg\xff", "abcdefgh\xff", "abcdefghé", "\xe2\x82", "abcdefghijklmno\xe2\x82\xac", "\xed\xa0\x80", strings.Repeat("a", 70) + "\xff", strings.Repeat("a", 130) + "\xff"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		require.Equal(t, utf8.Valid(b), validUTF8(b))
+	})
 }
