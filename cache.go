@@ -211,9 +211,8 @@ func (sc *sessionCache) baseKey(ctx context.Context, method string, u *url.URL, 
 		query = uri.RawQuery
 		uri.RawQuery = q
 	}
-	k := httpcache.Key{Method: method, URI: uri.String()}
-	if host != "" && host != u.Host {
-		k.Host = host
+	if host == u.Host {
+		host = ""
 	}
 	var names []string
 	for n := range h {
@@ -222,14 +221,13 @@ func (sc *sessionCache) baseKey(ctx context.Context, method string, u *url.URL, 
 		}
 	}
 	if len(names) == 0 && attempt == "" && query == "" && !sc.invisible {
-		return k.String(), nil
+		return httpcache.URLKey(method, &uri, host, ""), nil
 	}
 	secret, err := sc.secretKey(ctx)
 	if err != nil {
 		return "", err
 	}
-	k.Cred = httpcache.CredHash(secret, sc.credMaterial(names, h, attempt, query))
-	return k.String(), nil
+	return httpcache.URLKey(method, &uri, host, httpcache.CredHash(secret, sc.credMaterial(names, h, attempt, query))), nil
 }
 
 // credMaterial lays out what the credential hash covers, each part

@@ -88,6 +88,27 @@ func storedKeys(h http.Header, keys []string) []string {
 	return keys
 }
 
+// entryLen is the length of the entry encodeEntry makes of kind, m and a
+// body of n bytes, computed without making it.
+func entryLen(m *httpcache.Stored, n int) int {
+	var buf [16]string
+	keys := storedKeys(m.Header, buf[:0])
+	l := entryFixedBytes + uvarintLen(len(keys)) + n + entryTrailer
+	for _, k := range keys {
+		vs := m.Header[k]
+		l += uvarintLen(len(k)) + len(k) + uvarintLen(len(vs))
+		for _, v := range vs {
+			l += uvarintLen(len(v)) + len(v)
+		}
+	}
+	return l
+}
+
+func uvarintLen(n int) int {
+	var b [binary.MaxVarintLen64]byte
+	return len(binary.AppendUvarint(b[:0], uint64(n)))
+}
+
 func appendString(b []byte, s string) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
 	return append(b, s...)

@@ -36,6 +36,15 @@ type cachePlan struct {
 
 	validating   bool // the attempts ask the origin to confirm the stored response: a 304 is the cache's
 	staleIfError bool // a server error is answered with the stored response
+
+	// cond is the request the attempts send when a response is stored:
+	// req with the stored response's validators (in validators), made in
+	// the plan's own allocation.
+	cond       http.Request
+	validators [2]string
+	// out is where the response a 304 confirms is served from (see
+	// revalidated): in the plan's allocation too.
+	out servedResponse
 }
 
 // plan is how the hop's answer to req is stored, and the request the
@@ -46,19 +55,25 @@ func (sc *sessionCache) plan(s *Session, req *http.Request, l *cacheLookup) (*ca
 	sreq := req
 	if l.e != nil {
 		p.staleIfError = l.d.StaleIfError
-		// A copy with its own header, made with the validators at once:
-		// the next hop copies req's header, which stays clean.
-		var set []string
+		// A copy with its own header map, the validators added: req (the
+		// caller's Response.Request, and what the next hop copies) stays
+		// clean. The values are req's: nothing below the cache's stage
+		// changes a request's values in place (middleware must not).
 		inm, ims := httpcache.Validators(l.e.Header)
+		p.validators = [2]string{inm, ims}
+		p.cond = *req
+		p.cond.Header = make(http.Header, len(req.Header)+2)
+		for k, vs := range req.Header {
+			p.cond.Header[k] = vs
+		}
 		if inm != "" {
-			set = append(set, "If-None-Match", inm)
+			p.cond.Header["If-None-Match"] = p.validators[0:1:1]
 		}
 		if ims != "" {
-			set = append(set, "If-Modified-Since", ims)
+			p.cond.Header["If-Modified-Since"] = p.validators[1:2:2]
 		}
-		sreq = req.WithContext(req.Context())
-		sreq.Header = cloneHeader(req.Header, set...)
-		p.validating = len(set) > 0
+		sreq = &p.cond
+		p.validating = inm != "" || ims != ""
 	}
 	p.sent = s.clock.now()
 	return p, sreq
@@ -218,7 +233,7 @@ func (sc *sessionCache) revalidate(bc *call, plan *cachePlan, l *cacheLookup, sr
 		discard(hr.resp)
 		hr.w.stop()
 		if hr.resp.StatusCode == http.StatusNotModified && httpcache.NotModifiedMatches(l.e.Header, hr.resp.Header) {
-			sc.refresh(s, req, l, hr.resp.Header, plan.sent, s.clock.now())
+			sc.refresh(s, req, l, hr.resp.Header, plan.sent, s.clock.now(), false)
 			s.n.cacheRevalidate.Add(1)
 			s.notice(req, Notice{Kind: NoticeCacheRevalidated, Detail: "fwd=stale; fwd-status=304; detail=stale-while-revalidate"})
 		}

@@ -225,6 +225,28 @@ func (sc *sessionCache) get(s *Session, req *http.Request, key string) *cacheEnt
 // on it (its age, and its lifetime for a hit), nothing sent: a redirect
 // for the chain to follow, or the final Response through the body stack.
 func (sc *sessionCache) serve(c *call, req *http.Request, e *cacheEntry, d httpcache.Decision, status, detail string) (hopResult, hop, error) {
+	return sc.serveIn(c, req, e, d, status, detail, nil, servedIn{})
+}
+
+// servedResponse is the memory a served response is made in: the
+// Response and its body's reader, one allocation.
+type servedResponse struct {
+	resp http.Response
+	body entryBody
+}
+
+// servedIn is what a revalidation lends the response it serves: the 304's
+// header map, which only the session holds once its body is closed (it
+// becomes the served one's, its values kept where e has the same), and
+// spare room for the values it lacks.
+type servedIn struct {
+	header http.Header
+	spare  []string
+}
+
+// serveIn is serve, the response made in out (nil: a new one) and its
+// header made of in's when it has one.
+func (sc *sessionCache) serveIn(c *call, req *http.Request, e *cacheEntry, d httpcache.Decision, status, detail string, out *servedResponse, in servedIn) (hopResult, hop, error) {
 	// This cache's Cache-Status member, made once: the notice's detail is
 	// its parameters.
 	var member string
@@ -239,10 +261,19 @@ func (sc *sessionCache) serve(c *call, req *http.Request, e *cacheEntry, d httpc
 	detail = strings.TrimPrefix(member, cacheStatusName+"; ")
 	// The stored fields are shared (a memory store's decoded entry): the
 	// response gets its own copy, made at once with Age and Cache-Status.
-	h := cloneHeader(e.Header,
-		"Age", strconv.FormatInt(int64(d.Age/time.Second), 10),
-		"Cache-Status", cacheStatusList(e.Header.Get("Cache-Status"), member))
-	resp := &http.Response{
+	age := strconv.FormatInt(int64(d.Age/time.Second), 10)
+	cs := cacheStatusList(e.Header.Get("Cache-Status"), member)
+	var h http.Header
+	if in.header != nil {
+		h = ownHeader(in.header, e.Header, in.spare, "Age", age, "Cache-Status", cs)
+	} else {
+		h = cloneHeader(e.Header, "Age", age, "Cache-Status", cs)
+	}
+	if out == nil {
+		out = new(servedResponse)
+	}
+	resp := &out.resp
+	*resp = http.Response{
 		Status:        e.statusLine,
 		StatusCode:    e.Status,
 		Proto:         "HTTP/1.1",
@@ -259,9 +290,8 @@ func (sc *sessionCache) serve(c *call, req *http.Request, e *cacheEntry, d httpc
 			resp.ContentLength = cl
 		}
 	} else if len(e.body) > 0 {
-		b := &entryBody{}
-		b.Reset(e.body)
-		resp.Body = b
+		out.body.Reset(e.body)
+		resp.Body = &out.body
 	}
 	c.s.notice(req, Notice{Kind: cacheNotice[status], Detail: detail})
 	hr, next, err := c.served(req, resp)
@@ -274,7 +304,8 @@ func (sc *sessionCache) serve(c *call, req *http.Request, e *cacheEntry, d httpc
 // revalidated ends a hop whose 304 the plan took: the stored response
 // confirmed, updated and served; or, for a 304 about another
 // representation than the stored one (RFC 9111 4.3.4), asked for again
-// unconditionally.
+// unconditionally. The served response is made in the plan's memory and
+// the 304's header map.
 func (sc *sessionCache) revalidated(c *call, req *http.Request, l *cacheLookup, plan *cachePlan, hr hopResult) (hopResult, hop, error) {
 	discard(hr.resp)
 	hr.w.stop()
@@ -283,34 +314,37 @@ func (sc *sessionCache) revalidated(c *call, req *http.Request, l *cacheLookup, 
 		return sc.forward(c, req, "fwd=stale")
 	}
 	got := c.s.clock.now()
-	e := sc.refresh(c.s, req, l, hr.resp.Header, plan.sent, got)
-	return sc.serve(c, req, e, httpcache.Decision{Age: e.Age(got)}, cacheRevalidated, "")
+	e, spare := sc.refresh(c.s, req, l, hr.resp.Header, plan.sent, got, true)
+	return sc.serveIn(c, req, e, httpcache.Decision{Age: e.Age(got)}, cacheRevalidated, "",
+		&plan.out, servedIn{header: hr.resp.Header, spare: spare})
 }
 
 // refresh stores the stored response of l updated by a 304's header, got
 // at got for a request sent at sent, and returns it. l's entry is left as
 // it is (a memory store's is shared); the new one is handed to a memory
-// store decoded, so the next hit decodes nothing.
-func (sc *sessionCache) refresh(s *Session, req *http.Request, l *cacheLookup, notModified http.Header, sent, got time.Time) *cacheEntry {
+// store decoded, so the next hit decodes nothing. When serving, spare is
+// room for the values of the served header, made with the entry's.
+func (sc *sessionCache) refresh(s *Session, req *http.Request, l *cacheLookup, notModified http.Header, sent, got time.Time, serving bool) (e *cacheEntry, spare []string) {
 	old := l.e
-	h := httpcache.Updated(old.Header, notModified)
+	h, spare := httpcache.Updated(old.Header, notModified, serving)
 	cc := old.CC // parsed again only when the 304 changed them
 	if !slices.Equal(h["Cache-Control"], old.Header["Cache-Control"]) {
 		cc = httpcache.ParseDirectives(h)
 	}
-	e := &cacheEntry{kind: entryResponse, statusLine: old.statusLine}
+	e = &cacheEntry{kind: entryResponse, statusLine: old.statusLine}
 	e.Stored = httpcache.Stored{Status: old.Status, Header: h, CC: cc, Date: httpcache.ResponseDate(h, got),
 		ReqTime: sent, RespTime: got}
+	ttl := keepFor(&e.Stored)
+	if m, ok := sc.store.(*memoryCache); ok {
+		e.body = old.body // read only, so shared with the old entry
+		m.set(l.key, nil, ttl, e)
+		return e, spare
+	}
 	value := encodeEntry(entryResponse, &e.Stored, old.body)
 	end := len(value) - entryTrailer
 	e.body = value[end-len(old.body) : end] // the body is the entry's last part
-	ttl := keepFor(&e.Stored)
-	if m, ok := sc.store.(*memoryCache); ok {
-		m.set(l.key, value, ttl, e)
-	} else {
-		sc.put(s, req, l.key, value, ttl)
-	}
-	return e
+	sc.put(s, req, l.key, value, ttl)
+	return e, spare
 }
 
 // mark records what the cache did for the hop's response.
@@ -384,6 +418,48 @@ func cloneHeader(h http.Header, set ...string) http.Header {
 		c[set[i]] = all[len(all)-1 : len(all) : len(all)]
 	}
 	return c
+}
+
+// ownHeader makes h, a header map no one else holds, a copy of stored with
+// the fields of set (name, value pairs): the fields stored lacks are
+// removed, and the values h does not already hold are copied into spare
+// (or one allocation, if it is too small), none shared with stored.
+func ownHeader(h, stored http.Header, spare []string, set ...string) http.Header {
+	for k := range h {
+		if _, ok := stored[k]; !ok {
+			delete(h, k)
+		}
+	}
+	own := func(k string, vs []string) bool { // h holds vs already
+		hv, ok := h[k]
+		return ok && (hv == nil) == (vs == nil) && slices.Equal(hv, vs)
+	}
+	values := len(set) / 2
+	for k, vs := range stored {
+		if !own(k, vs) {
+			values += len(vs)
+		}
+	}
+	all := spare[:0:cap(spare)]
+	if cap(all) < values {
+		all = make([]string, 0, values)
+	}
+	for k, vs := range stored {
+		switch {
+		case own(k, vs):
+		case vs == nil:
+			h[k] = nil
+		default:
+			n := len(all)
+			all = append(all, vs...)
+			h[k] = all[n:len(all):len(all)]
+		}
+	}
+	for i := 0; i+1 < len(set); i += 2 {
+		all = append(all, set[i+1])
+		h[set[i]] = all[len(all)-1 : len(all) : len(all)]
+	}
+	return h
 }
 
 // entryBody reads a stored body (read only, never closed for good).

@@ -28,7 +28,8 @@ type memoryCache struct {
 
 type memoryItem struct {
 	key     string
-	value   []byte
+	value   []byte    // nil until Get asks for it, when a session stored decoded
+	size    int64     // counted against max: itemSize of the key and the encoded value
 	expires time.Time // zero: no expiry
 
 	decoded *cacheEntry // the session's decoding of value, made once; never modified
@@ -67,6 +68,10 @@ func (m *memoryCache) Get(_ context.Context, key string) ([]byte, bool, error) {
 		return nil, false, nil
 	}
 	m.lru.MoveToFront(el)
+	if it.value == nil { // stored decoded by a session: encoded on first Get
+		d := it.decoded
+		it.value = encodeEntry(d.kind, &d.Stored, d.body)
+	}
 	return it.value, true, nil
 }
 
@@ -103,9 +108,13 @@ func (m *memoryCache) Set(_ context.Context, key string, value []byte, ttl time.
 }
 
 // set is Set for a session, which may hand over the entry value decodes
-// to (decoded, nil: decoded on first use), so that it is never decoded.
+// to (decoded, nil: decoded on first use), so that it is never decoded;
+// or the entry alone (value nil), encoded only if Get asks for it.
 func (m *memoryCache) set(key string, value []byte, ttl time.Duration, decoded *cacheEntry) {
 	size := itemSize(key, value)
+	if value == nil {
+		size = int64(len(key)+entryLen(&decoded.Stored, len(decoded.body))) + memoryEntryOverhead
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	el, ok := m.items[key]
@@ -123,11 +132,11 @@ func (m *memoryCache) set(key string, value []byte, ttl time.Duration, decoded *
 		// Replaced in place (a refreshed entry): getEntry's callers hold
 		// the entries, never the item.
 		it := el.Value.(*memoryItem)
-		m.size += size - itemSize(key, it.value)
-		it.value, it.expires, it.decoded = value, expires, decoded
+		m.size += size - it.size
+		it.value, it.size, it.expires, it.decoded = value, size, expires, decoded
 		m.lru.MoveToFront(el)
 	} else {
-		m.items[key] = m.lru.PushFront(&memoryItem{key: key, value: value, expires: expires, decoded: decoded})
+		m.items[key] = m.lru.PushFront(&memoryItem{key: key, value: value, size: size, expires: expires, decoded: decoded})
 		m.size += size
 	}
 	for m.size > m.max {
@@ -151,5 +160,5 @@ func (m *memoryCache) Delete(_ context.Context, key string) error {
 func (m *memoryCache) remove(el *list.Element) {
 	it := m.lru.Remove(el).(*memoryItem)
 	delete(m.items, it.key)
-	m.size -= itemSize(it.key, it.value)
+	m.size -= it.size
 }

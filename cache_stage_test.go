@@ -395,10 +395,10 @@ func TestCacheRevalidationDirectives(t *testing.T) {
 	}
 }
 
-// TestCacheRefreshedEntryIsItsBytesDecoded: the entry a revalidation hands
-// the memory store is what decoding the bytes it stores gives, its body in
-// those bytes (not in the replaced entry's).
-func TestCacheRefreshedEntryIsItsBytesDecoded(t *testing.T) {
+// TestCacheRefreshedEntryIsStoredDecoded: the entry a revalidation hands
+// the memory store is kept decoded, with no bytes made of it until Get
+// asks, and counted at the size of those bytes, which decode to it.
+func TestCacheRefreshedEntryIsStoredDecoded(t *testing.T) {
 	t.Parallel()
 	o := revalidatingOrigin(t, func(h http.Header, notModified bool, n int64) {
 		h.Set("Cache-Control", "max-age=10")
@@ -416,9 +416,14 @@ func TestCacheRefreshedEntryIsItsBytesDecoded(t *testing.T) {
 	store.mu.Lock()
 	require.Equal(t, 1, store.lru.Len())
 	it := store.lru.Front().Value.(*memoryItem)
-	value, e := it.value, it.decoded
+	key, value, e, size := it.key, it.value, it.decoded, store.size
 	store.mu.Unlock()
 	require.NotNil(t, e, "handed over decoded")
+	assert.Nil(t, value, "not encoded until asked for")
+	value, ok, err := store.Get(context.Background(), key)
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, itemSize(key, value), size, "counted at its encoded size")
 	want, err := decodeEntry(value)
 	require.NoError(t, err)
 	assert.Equal(t, want.Header, e.Header)
@@ -432,7 +437,7 @@ func TestCacheRefreshedEntryIsItsBytesDecoded(t *testing.T) {
 	assert.True(t, want.RespTime.Equal(e.RespTime))
 	assert.Equal(t, want.kind, e.kind)
 	assert.Equal(t, "payload", string(e.body))
-	assert.Same(t, &value[len(value)-entryTrailer-1], &e.body[len(e.body)-1], "the body is the stored bytes'")
+	assert.Equal(t, "payload", string(want.body))
 }
 
 // TestCacheServedHeaderIsTheResponses: a served response's header is its
@@ -463,4 +468,34 @@ func TestCacheServedHeaderIsTheResponses(t *testing.T) {
 		r.Header.Set("Age", "changed")
 	}
 	assert.Equal(t, int64(2), o.hits.Load())
+}
+
+// TestOwnHeader: a 304's header map made the served one holds exactly the
+// stored fields and those set, as a copy would, with no value shared with
+// the stored header, whatever room it is given.
+func TestOwnHeader(t *testing.T) {
+	t.Parallel()
+	stored := http.Header{"Etag": {`"a"`}, "Content-Type": {"text/plain"}, "X-Two": {"1", "2"},
+		"X-Empty": {}, "X-Nil": nil, "Date": {"d2"}}
+	for _, tt := range []struct {
+		name  string
+		h     http.Header
+		spare int
+	}{
+		{"empty", http.Header{}, 0},
+		{"the 304's fields", http.Header{"Etag": {`"a"`}, "Date": {"d2"}, "Connection": {"close"}, "X-Hop": {"h"}}, 16},
+		{"values that differ", http.Header{"X-Two": {"1"}, "Content-Type": {"text/html"}, "Age": {"99"}}, 1},
+		{"empty and nil against missing", http.Header{"X-Empty": nil, "X-Nil": {}}, 8},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			want := cloneHeader(stored, "Age", "3", "Cache-Status", "reqivo; hit")
+			got := ownHeader(tt.h, stored, make([]string, 0, tt.spare), "Age", "3", "Cache-Status", "reqivo; hit")
+			assert.Equal(t, want, got)
+			for k, vs := range got {
+				if len(vs) > 0 && len(stored[k]) > 0 {
+					assert.NotSame(t, &stored[k][0], &vs[0], "%s shared with the stored header", k)
+				}
+			}
+		})
+	}
 }

@@ -190,6 +190,9 @@ func referer(last, next *url.URL) string {
 // closes it.
 func discard(resp *http.Response) {
 	const maxDrain = 64 << 10
+	if resp.Body == http.NoBody { // a 304's, a HEAD's: nothing to drain
+		return
+	}
 	_, _ = io.CopyN(io.Discard, resp.Body, maxDrain)
 	resp.Body.Close()
 }

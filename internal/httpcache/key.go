@@ -11,6 +11,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"net/url"
 	"strconv"
 	"strings"
 )
@@ -43,6 +44,63 @@ func (k Key) String() string {
 	writeField(&b, k.Host)
 	writeField(&b, k.Cred)
 	return b.String()
+}
+
+// URLKey is Key{Method: method, URI: u.String(), Host: host, Cred:
+// cred}.String() for u, an absolute URL without userinfo or fragment. For
+// a plain u (no opaque part, a host of letters, digits and ".-_~:[]") the
+// URI is written into the key as u.String would write it, with no string
+// of its own.
+func URLKey(method string, u *url.URL, host, cred string) string {
+	if !plainURL(u) {
+		return Key{Method: method, URI: u.String(), Host: host, Cred: cred}.String()
+	}
+	path := u.EscapedPath()
+	slash := path != "" && path[0] != '/'
+	query := u.ForceQuery || u.RawQuery != ""
+	n := len(u.Scheme) + len("://") + len(u.Host) + len(path) // the URI's length
+	if slash {
+		n++
+	}
+	if query {
+		n += 1 + len(u.RawQuery)
+	}
+	var b strings.Builder
+	b.Grow(len(keyPrefix) + len(method) + n + len(host) + len(cred) + 4*6)
+	b.WriteString(keyPrefix)
+	writeField(&b, method)
+	writeLength(&b, n)
+	b.WriteString(u.Scheme)
+	b.WriteString("://")
+	b.WriteString(u.Host)
+	if slash {
+		b.WriteByte('/')
+	}
+	b.WriteString(path)
+	if query {
+		b.WriteByte('?')
+		b.WriteString(u.RawQuery)
+	}
+	writeField(&b, host)
+	writeField(&b, cred)
+	return b.String()
+}
+
+// plainURL reports whether u is absolute with a host that u.String writes
+// as it is, and nothing URLKey does not write.
+func plainURL(u *url.URL) bool {
+	if u.Scheme == "" || u.Host == "" || u.Opaque != "" || u.User != nil || u.Fragment != "" {
+		return false
+	}
+	for i := 0; i < len(u.Host); i++ {
+		switch c := u.Host[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case c == '.', c == '-', c == '_', c == '~', c == ':', c == '[', c == ']':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // Variant returns the key of the variant of base (a Key's String) that
@@ -93,10 +151,15 @@ func parseKey(s string) (k Key, variant string, n int) {
 }
 
 func writeField(b *strings.Builder, s string) {
-	var num [20]byte
-	b.Write(strconv.AppendUint(num[:0], uint64(len(s)), 10))
-	b.WriteByte(':')
+	writeLength(b, len(s))
 	b.WriteString(s)
+}
+
+// writeLength writes the length prefix of a field of n bytes.
+func writeLength(b *strings.Builder, n int) {
+	var num [20]byte
+	b.Write(strconv.AppendUint(num[:0], uint64(n), 10))
+	b.WriteByte(':')
 }
 
 func readField(s string) (field, rest string, ok bool) {

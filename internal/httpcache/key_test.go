@@ -1,6 +1,7 @@
 package httpcache
 
 import (
+	"net/url"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -95,6 +96,25 @@ func FuzzJoin(f *testing.F) {
 		}
 		if [3]string{a1, a2, a3} != [3]string{b1, b2, b3} && Join(a1, a2, a3) == Join(b1, b2, b3) {
 			t.Fatalf("%q and %q join alike", []string{a1, a2, a3}, []string{b1, b2, b3})
+		}
+	})
+}
+
+// FuzzURLKey: URLKey is the key of the URL's String, whatever the URL.
+func FuzzURLKey(f *testing.F) {
+	for _, s := range []string{"http://a.test/x?q=1", "https://[::1]:8443/a%20b?", "http://h/p:q", "http://h",
+		"http://h.test/%zz", "http://h/a b", "http://ex%41mple.test/", "http://h/#frag", "http://u:p@h/"} {
+		f.Add("GET", s, "", "")
+	}
+	f.Fuzz(func(t *testing.T, method, raw, host, cred string) {
+		u, err := url.Parse(raw)
+		if err != nil || !u.IsAbs() {
+			return
+		}
+		u.User, u.Fragment, u.RawFragment = nil, "", ""
+		want := Key{Method: method, URI: u.String(), Host: host, Cred: cred}.String()
+		if got := URLKey(method, u, host, cred); got != want {
+			t.Fatalf("URLKey(%q) = %q, want %q", raw, got, want)
 		}
 	})
 }

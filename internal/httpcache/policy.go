@@ -451,8 +451,10 @@ func ConnectionFields(h http.Header) map[string]bool {
 // 9111 3.2, 4.3.4): every field of the 304 replaces the stored one, except
 // Content-Length and the fields never stored. The result is a new Header
 // whose values share one allocation; stored and notModified are left as
-// they are.
-func Updated(stored, notModified http.Header) http.Header {
+// they are. withSpare asks for spare too: an empty slice with room for as
+// many values and two more, in the same allocation (for a copy of h that
+// a caller makes), which h's values never reach.
+func Updated(stored, notModified http.Header, withSpare bool) (h http.Header, spare []string) {
 	conn := ConnectionFields(notModified)
 	replaces := func(k string) bool { return !unstoredFields[k] && !conn[k] && k != "Content-Length" }
 	fields, values := len(stored), 0
@@ -465,8 +467,14 @@ func Updated(stored, notModified http.Header) http.Header {
 			values += len(vs)
 		}
 	}
-	h := make(http.Header, fields)
-	all := make([]string, 0, values)
+	h = make(http.Header, fields)
+	var all []string
+	if withSpare {
+		all = make([]string, 0, 2*values+2)
+		all, spare = all[:0:values], all[values:values]
+	} else {
+		all = make([]string, 0, values)
+	}
 	add := func(k string, vs []string) {
 		n := len(all)
 		all = append(all, vs...)
@@ -482,7 +490,7 @@ func Updated(stored, notModified http.Header) http.Header {
 			add(k, vs)
 		}
 	}
-	return h
+	return h, spare
 }
 
 // NotModifiedMatches reports whether a 304 may update the stored response

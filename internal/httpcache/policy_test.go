@@ -262,8 +262,20 @@ func TestUpdated(t *testing.T) {
 		"Connection": {"X-Hop"}, "X-Hop": {"h"}, "Set-Cookie": {"a=b"}}
 	require.True(t, NotModifiedMatches(stored, nm))
 	before := stored.Clone()
-	got := Updated(stored, nm)
+	got, spare := Updated(stored, nm, false)
+	assert.Nil(t, spare)
 	assert.Equal(t, http.Header{"Etag": {`"a"`}, "Content-Length": {"10"}, "X-Old": {"1"}, "Cache-Control": {"max-age=100"}, "X-New": {"2"}}, got)
+	withSpare, spare := Updated(stored, nm, true)
+	assert.Equal(t, got, withSpare)
+	require.Empty(t, spare)
+	require.GreaterOrEqual(t, cap(spare), 5+2, "room for a copy of the values and two more")
+	spare = spare[:cap(spare)]
+	for i := range spare {
+		spare[i] = "spare"
+	}
+	for k, vs := range withSpare {
+		assert.Equal(t, got[k], vs, "the spare room is not the header's: %s", k)
+	}
 	assert.Equal(t, before, stored, "the stored fields are not modified")
 	got["X-Old"][0] = "changed"
 	got["Cache-Control"][0] = "changed"
