@@ -172,6 +172,15 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// cpuSplit is cpuTime's two parts: user and system (kernel) CPU.
+func cpuSplit() (user, sys time.Duration) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, 0
+	}
+	return time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano())
+}
+
 // clientOrder is the order the clients run in: $BENCH_CLIENTS (a comma
 // list, which run.sh rotates between rounds) or the default one.
 func clientOrder() []string {

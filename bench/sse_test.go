@@ -240,14 +240,19 @@ func streamBench(b *testing.B, unit string, perStream int, read func(n int) (int
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	start, cpu0 := time.Now(), cpuTime()
+	start := time.Now()
+	user0, sys0 := cpuSplit()
 	for left := b.N; left > 0; left -= perStream {
 		if err := stream(min(left, perStream)); err != nil {
 			b.Fatal(err)
 		}
 	}
-	cpu, wall := cpuTime()-cpu0, time.Since(start)
+	user, sys := cpuSplit()
+	user, sys = user-user0, sys-sys0
+	wall := time.Since(start)
 	b.StopTimer()
-	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64((user+sys).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(user.Nanoseconds())/float64(b.N), "user-ns/op")
+	b.ReportMetric(float64(sys.Nanoseconds())/float64(b.N), "sys-ns/op")
 	b.ReportMetric(float64(b.N)/wall.Seconds(), unit+"/s")
 }
