@@ -37,13 +37,18 @@ type cachePlan struct {
 	validating   bool // the attempts ask the origin to confirm the stored response: a 304 is the cache's
 	staleIfError bool // a server error is answered with the stored response
 
-	// cond is the request the attempts send when a response is stored:
-	// req with the stored response's validators (in validators), made in
-	// the plan's own allocation.
-	cond       http.Request
+	cond *conditional // nil unless a response is stored
+}
+
+// conditional is what a plan holds when a response is stored, in the
+// plan's own allocation (see plan): a miss does not carry it.
+type conditional struct {
+	// req is the request the attempts send: the plan's req with the stored
+	// response's validators (in validators).
+	req        http.Request
 	validators [2]string
 	// out is where the response a 304 confirms is served from (see
-	// revalidated): in the plan's allocation too.
+	// revalidated).
 	out servedResponse
 }
 
@@ -51,32 +56,37 @@ type cachePlan struct {
 // attempts send: req itself, or (with a stored response) a copy that asks
 // the origin to confirm it.
 func (sc *sessionCache) plan(s *Session, req *http.Request, l *cacheLookup) (*cachePlan, *http.Request) {
-	p := &cachePlan{sc: sc, s: s, req: req, base: l.base}
-	sreq := req
-	if l.e != nil {
-		p.staleIfError = l.d.StaleIfError
-		// A copy with its own header map, the validators added: req (the
-		// caller's Response.Request, and what the next hop copies) stays
-		// clean. The values are req's: nothing below the cache's stage
-		// changes a request's values in place (middleware must not).
-		inm, ims := httpcache.Validators(l.e.Header)
-		p.validators = [2]string{inm, ims}
-		p.cond = *req
-		p.cond.Header = make(http.Header, len(req.Header)+2)
-		for k, vs := range req.Header {
-			p.cond.Header[k] = vs
-		}
-		if inm != "" {
-			p.cond.Header["If-None-Match"] = p.validators[0:1:1]
-		}
-		if ims != "" {
-			p.cond.Header["If-Modified-Since"] = p.validators[1:2:2]
-		}
-		sreq = &p.cond
-		p.validating = inm != "" || ims != ""
+	if l.e == nil {
+		p := &cachePlan{sc: sc, s: s, req: req, base: l.base, sent: s.clock.now()}
+		return p, req
 	}
+	both := &struct {
+		cachePlan
+		conditional
+	}{}
+	p, c := &both.cachePlan, &both.conditional
+	*p = cachePlan{sc: sc, s: s, req: req, base: l.base, cond: c}
+	p.staleIfError = l.d.StaleIfError
+	// A copy with its own header map, the validators added: req (the
+	// caller's Response.Request, and what the next hop copies) stays
+	// clean. The values are req's: nothing below the cache's stage
+	// changes a request's values in place (middleware must not).
+	inm, ims := httpcache.Validators(l.e.Header)
+	c.validators = [2]string{inm, ims}
+	c.req = *req
+	c.req.Header = make(http.Header, len(req.Header)+2)
+	for k, vs := range req.Header {
+		c.req.Header[k] = vs
+	}
+	if inm != "" {
+		c.req.Header["If-None-Match"] = c.validators[0:1:1]
+	}
+	if ims != "" {
+		c.req.Header["If-Modified-Since"] = c.validators[1:2:2]
+	}
+	p.validating = inm != "" || ims != ""
 	p.sent = s.clock.now()
-	return p, sreq
+	return p, &c.req
 }
 
 // take is what the plan makes of resp, the answer of the hop's attempts:

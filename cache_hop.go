@@ -316,7 +316,7 @@ func (sc *sessionCache) revalidated(c *call, req *http.Request, l *cacheLookup, 
 	got := c.s.clock.now()
 	e, spare := sc.refresh(c.s, req, l, hr.resp.Header, plan.sent, got, true)
 	return sc.serveIn(c, req, e, httpcache.Decision{Age: e.Age(got)}, cacheRevalidated, "",
-		&plan.out, servedIn{header: hr.resp.Header, spare: spare})
+		&plan.cond.out, servedIn{header: hr.resp.Header, spare: spare})
 }
 
 // refresh stores the stored response of l updated by a 304's header, got
