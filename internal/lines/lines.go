@@ -35,7 +35,7 @@ type Reader struct {
 	buf        []byte
 	start, end int   // the unread bytes are buf[start:end]
 	scanned    int   // buf[start:scanned] holds no line end
-	cr         int   // SSE: buf[scanned:cr] holds no CR, and buf[cr] is one if cr < end (between calls of Next, unless cr < scanned)
+	cr         int   // SSE, between calls unless cr < scanned: buf[scanned:cr] holds no CR, and buf[cr] is one if cr < end
 	skipLF     bool  // the last line ended with a CR at the end of the data: an LF next is its pair
 	checkBOM   bool  // the stream's first bytes are still to be checked for a BOM
 	discarding bool  // skipping the rest of a line over the limit
@@ -172,7 +172,8 @@ func (lr *Reader) lineEnd() int {
 	return i
 }
 
-// nextCR returns the index in buf of the first CR after scanned, or end.
+// nextCR returns the index in buf of the first CR at or after scanned, or
+// end.
 // It looks once per read, not once per line, as most streams have none.
 func (lr *Reader) nextCR() int {
 	lr.cr = max(lr.cr, lr.scanned)
