@@ -35,7 +35,7 @@ type Reader struct {
 	buf        []byte
 	start, end int   // the unread bytes are buf[start:end]
 	scanned    int   // buf[start:scanned] holds no line end
-	cr         int   // SSE: buf[scanned:cr] holds no CR, and buf[cr] is one if cr < end
+	cr         int   // SSE, between calls unless cr < scanned: buf[scanned:cr] holds no CR, and buf[cr] is one if cr < end
 	skipLF     bool  // the last line ended with a CR at the end of the data: an LF next is its pair
 	checkBOM   bool  // the stream's first bytes are still to be checked for a BOM
 	discarding bool  // skipping the rest of a line over the limit
@@ -58,6 +58,36 @@ func (lr *Reader) Reset(r io.Reader) {
 // over the limit gives ErrTooLong, and the next call goes on after
 // that line.
 func (lr *Reader) Next() (line []byte, terminated bool, err error) {
+	// The way of almost every line: whole in the buffer, ending in an LF
+	// before the next CR. The rest (a BOM, a CR, a line cut by a read or
+	// over the limit) goes the general way.
+	if !lr.checkBOM && !lr.skipLF && !lr.discarding {
+		stop := lr.end
+		if lr.SSE {
+			if lr.cr < lr.scanned { // the last line ended with the CR at cr
+				lr.nextCR()
+			}
+			stop = lr.cr
+		}
+		if i := bytes.IndexByte(lr.buf[lr.scanned:stop], '\n'); i >= 0 {
+			i += lr.scanned
+			line = lr.buf[lr.start:i]
+			lr.start, lr.scanned = i+1, i+1
+			if !lr.SSE && len(line) > 0 && line[len(line)-1] == '\r' {
+				line = line[:len(line)-1]
+			}
+			if len(line) > lr.Max {
+				return nil, true, ErrTooLong
+			}
+			return line, true, nil
+		}
+		lr.scanned = stop
+	}
+	return lr.next()
+}
+
+// next is Next's general way.
+func (lr *Reader) next() (line []byte, terminated bool, err error) {
 	for {
 		if lr.checkBOM {
 			avail := lr.buf[lr.start:lr.end]
@@ -135,19 +165,26 @@ func (lr *Reader) lineEnd() int {
 		i += lr.scanned
 	}
 	if lr.SSE {
-		lr.cr = max(lr.cr, lr.scanned)
-		if lr.cr < lr.end && lr.buf[lr.cr] != '\r' { // bytes read since the last look
-			if j := bytes.IndexByte(lr.buf[lr.cr:lr.end], '\r'); j >= 0 {
-				lr.cr += j
-			} else {
-				lr.cr = lr.end
-			}
-		}
-		if lr.cr < lr.end && (i < 0 || lr.cr < i) {
-			i = lr.cr
+		if cr := lr.nextCR(); cr < lr.end && (i < 0 || cr < i) {
+			i = cr
 		}
 	}
 	return i
+}
+
+// nextCR returns the index in buf of the first CR at or after scanned, or
+// end.
+// It looks once per read, not once per line, as most streams have none.
+func (lr *Reader) nextCR() int {
+	lr.cr = max(lr.cr, lr.scanned)
+	if lr.cr < lr.end && lr.buf[lr.cr] != '\r' { // bytes read since the last look
+		if j := bytes.IndexByte(lr.buf[lr.cr:lr.end], '\r'); j >= 0 {
+			lr.cr += j
+		} else {
+			lr.cr = lr.end
+		}
+	}
+	return lr.cr
 }
 
 // fill reads more data into the buffer, moving the unread part to its

@@ -2,6 +2,7 @@ package lines
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -101,4 +102,24 @@ func FuzzLineReader(f *testing.F) {
 		require.Equal(t, wantLines, got)
 		require.Equal(t, wantLast, last)
 	})
+}
+
+// TestLineReaderLimitWholeLine: a line over the limit that is whole in
+// the buffer, between lines that end with LF, CR and CRLF, is ErrTooLong
+// and the lines around it are as they were.
+func TestLineReaderLimitWholeLine(t *testing.T) {
+	t.Parallel()
+	for _, sse := range []bool{true, false} {
+		lr := Reader{Max: 4, SSE: sse}
+		lr.Reset(strings.NewReader("ab\nabcde\ncd\r\nef\n"))
+		var got []string
+		for {
+			l, term, err := lr.Next()
+			if err == io.EOF {
+				break
+			}
+			got = append(got, fmt.Sprintf("%s %v %v", l, term, err))
+		}
+		assert.Equal(t, []string{"ab true <nil>", " true line over the limit", "cd true <nil>", "ef true <nil>"}, got, "SSE %v", sse)
+	}
 }
