@@ -64,3 +64,21 @@ func TestEntryKeepsOnlyStoredFields(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, http.Header{"Content-Type": {"text/plain"}, "X-Kept": {"k"}}, e.Header)
 }
+
+// The memory store counts an entry it keeps decoded at entryLen; its byte
+// limit holds only if that is the length encodeEntry makes.
+func FuzzEntryLen(f *testing.F) {
+	f.Add("Content-Type", "text/plain", "X-Long", string(make([]byte, 200)), 5)
+	f.Add("Connection", "X-Hop", "X-Hop", "h", 0)
+	f.Add("", "", "Set-Cookie", "a=b", 1<<14)
+	f.Fuzz(func(t *testing.T, k1, v1, k2, v2 string, n int) {
+		if n < 0 || n > 1<<16 {
+			return
+		}
+		m := &httpcache.Stored{Status: 200, Header: http.Header{k1: {v1, v2}, k2: {v2}, "Empty": {}}, ReqTime: t0, RespTime: t0}
+		body := make([]byte, n)
+		if got, want := entryLen(m, n), len(encodeEntry(entryResponse, m, body)); got != want {
+			t.Fatalf("entryLen %d, encoded %d bytes", got, want)
+		}
+	})
+}
