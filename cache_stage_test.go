@@ -499,3 +499,63 @@ func TestOwnHeader(t *testing.T) {
 		})
 	}
 }
+
+// TestCacheConcurrentServedResponsesAreTheirOwn: many goroutines revalidate
+// one URL (every request a 304) and hit another, each changing the
+// header values it is served in place; under -race, no two responses, and
+// no response and the store, share memory.
+func TestCacheConcurrentServedResponsesAreTheirOwn(t *testing.T) {
+	t.Parallel()
+	stores := map[string]func(t *testing.T) Cache{
+		"memory": func(*testing.T) Cache { return NewMemoryCache(1 << 20) },
+		"disk": func(t *testing.T) Cache {
+			c, err := NewDiskCache(t.TempDir(), 1<<20)
+			require.NoError(t, err)
+			return c
+		},
+	}
+	for name, store := range stores {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			fields := func(maxAge string) func(http.Header, bool, int64) {
+				return func(h http.Header, _ bool, _ int64) {
+					h.Set("Cache-Control", maxAge)
+					h["X-Two"] = []string{"a", "b"}
+				}
+			}
+			revalidated := revalidatingOrigin(t, fields("max-age=0"))
+			fresh := revalidatingOrigin(t, fields("max-age=100"))
+			s, _ := newCacheSession(t, store(t))
+			get(t, s, revalidated.url)
+			get(t, s, fresh.url)
+			var wg sync.WaitGroup
+			for range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := range 20 {
+						for _, tc := range []struct{ url, status string }{
+							{revalidated.url, "revalidated"}, {fresh.url, "hit"},
+						} {
+							r, err := s.Get(context.Background(), tc.url)
+							if !assert.NoError(t, err) {
+								return
+							}
+							assert.Equal(t, tc.status, r.CacheStatus(), i)
+							assert.Equal(t, "payload", string(r.Bytes()))
+							assert.Equal(t, []string{"a", "b"}, r.Header["X-Two"])
+							assert.Len(t, r.Header["Cache-Status"], 1)
+							r.Header["X-Two"][0] = "changed"
+							r.Header["Etag"][0] = "changed"
+							r.Header["Cache-Status"][0] = "changed"
+							r.Header["X-Two"] = append(r.Header["X-Two"], "more")
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			assert.Equal(t, int64(1), fresh.hits.Load())
+			assert.Equal(t, int64(1+8*20), revalidated.hits.Load())
+		})
+	}
+}
