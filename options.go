@@ -277,6 +277,10 @@ func WithTransport(rt http.RoundTripper) Option {
 
 // WithMiddleware wraps the transport; the first middleware is the
 // outermost. Each sees every attempt (redirect hops and retries included).
+// A response a middleware returns is the session's, as with any
+// RoundTripper: its header may be changed in place (the cache serves a
+// confirmed stored response in a 304's header), so a middleware must not
+// keep it, or return one header map twice.
 func WithMiddleware(mw ...func(http.RoundTripper) http.RoundTripper) Option {
 	return func(c *config) error {
 		for _, m := range mw {
