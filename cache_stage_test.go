@@ -559,3 +559,41 @@ func TestCacheConcurrentServedResponsesAreTheirOwn(t *testing.T) {
 		})
 	}
 }
+
+// TestCacheNotModifiedToAnUnconditionalRequest: a 304 the cache did not
+// ask for (no stored response, or one without validators) is the origin's
+// answer, handed to the caller as it is; the stored response is not
+// served for it.
+func TestCacheNotModifiedToAnUnconditionalRequest(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		stored bool // a first request stores a response without validators
+	}{
+		{"nothing stored", false},
+		{"stored without validators", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			o := setupOrigin(t, func(w http.ResponseWriter, r *http.Request, n int64) {
+				if tc.stored && n == 1 {
+					w.Header().Set("Cache-Control", "max-age=10")
+					io.WriteString(w, "payload")
+					return
+				}
+				w.WriteHeader(http.StatusNotModified)
+			})
+			s, clk := newCacheSession(t, nil)
+			if tc.stored {
+				require.Equal(t, "payload", string(get(t, s, o.url).Bytes()))
+				clk.elapse(20 * time.Second)
+			}
+			r := get(t, s, o.url)
+			assert.Equal(t, http.StatusNotModified, r.StatusCode)
+			assert.Empty(t, r.Bytes())
+			assert.Empty(t, o.lastHeader().Get("If-None-Match"))
+			assert.Empty(t, o.lastHeader().Get("If-Modified-Since"))
+			assert.NotEqual(t, "revalidated", r.CacheStatus())
+		})
+	}
+}
