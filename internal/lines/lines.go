@@ -70,13 +70,7 @@ func (lr *Reader) Next() (line []byte, terminated bool, err error) {
 			stop = lr.cr
 		}
 		if i := bytes.IndexByte(lr.buf[lr.scanned:stop], '\n'); i >= 0 {
-			i += lr.scanned
-			line = lr.buf[lr.start:i]
-			lr.start, lr.scanned = i+1, i+1
-			if !lr.SSE && len(line) > 0 && line[len(line)-1] == '\r' {
-				line = line[:len(line)-1]
-			}
-			if len(line) > lr.Max {
+			if line = lr.cutLF(lr.scanned + i); len(line) > lr.Max {
 				return nil, true, ErrTooLong
 			}
 			return line, true, nil
@@ -111,9 +105,11 @@ func (lr *Reader) next() (line []byte, terminated bool, err error) {
 			lr.skipLF = false
 		}
 		if i := lr.lineEnd(); i >= 0 {
-			line = lr.buf[lr.start:i]
-			lr.start = i + 1
-			if lr.buf[i] == '\r' {
+			if lr.buf[i] == '\n' {
+				line = lr.cutLF(i)
+			} else { // a CR (SSE)
+				line = lr.buf[lr.start:i]
+				lr.start = i + 1
 				if i+1 < lr.end {
 					if lr.buf[i+1] == '\n' {
 						lr.start++
@@ -121,10 +117,8 @@ func (lr *Reader) next() (line []byte, terminated bool, err error) {
 				} else {
 					lr.skipLF = true
 				}
-			} else if !lr.SSE && len(line) > 0 && line[len(line)-1] == '\r' {
-				line = line[:len(line)-1]
+				lr.scanned = lr.start
 			}
-			lr.scanned = lr.start
 			if lr.discarding {
 				lr.discarding = false
 				continue
@@ -154,6 +148,17 @@ func (lr *Reader) next() (line []byte, terminated bool, err error) {
 			return nil, false, err
 		}
 	}
+}
+
+// cutLF returns the line that ends with the LF at buf[i] and moves past
+// it. In JSON mode a CR before the LF is not part of the line.
+func (lr *Reader) cutLF(i int) []byte {
+	line := lr.buf[lr.start:i]
+	lr.start, lr.scanned = i+1, i+1
+	if !lr.SSE && len(line) > 0 && line[len(line)-1] == '\r' {
+		line = line[:len(line)-1]
+	}
+	return line
 }
 
 // lineEnd returns the index in buf of the first line end after start, or
