@@ -165,11 +165,8 @@ func serverConns(b *testing.B) int64 {
 
 // cpuTime is the user+system CPU this process has used.
 func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	user, sys := cpuSplit()
+	return user + sys
 }
 
 // cpuSplit is cpuTime's two parts: user and system (kernel) CPU.
