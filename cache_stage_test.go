@@ -506,15 +506,7 @@ func TestOwnHeader(t *testing.T) {
 // no response and the store, share memory.
 func TestCacheConcurrentServedResponsesAreTheirOwn(t *testing.T) {
 	t.Parallel()
-	stores := map[string]func(t *testing.T) Cache{
-		"memory": func(*testing.T) Cache { return NewMemoryCache(1 << 20) },
-		"disk": func(t *testing.T) Cache {
-			c, err := NewDiskCache(t.TempDir(), 1<<20)
-			require.NoError(t, err)
-			return c
-		},
-	}
-	for name, store := range stores {
+	for name, store := range cacheStores {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			fields := func(maxAge string) func(http.Header, bool, int64) {

@@ -52,6 +52,16 @@ func (o *originServer) lastHeader() http.Header {
 	return o.last
 }
 
+// cacheStores makes an empty store of each kind a session has of its own.
+var cacheStores = map[string]func(t *testing.T) Cache{
+	"memory": func(*testing.T) Cache { return NewMemoryCache(1 << 20) },
+	"disk": func(t *testing.T) Cache {
+		c, err := NewDiskCache(t.TempDir(), 1<<20)
+		require.NoError(t, err)
+		return c
+	},
+}
+
 // newCacheSession returns a session with a memory cache (or store) and a
 // fake clock.
 func newCacheSession(t *testing.T, store Cache, opts ...Option) (*Session, *fakeClock) {
@@ -283,15 +293,7 @@ func TestCacheCredentialKeying(t *testing.T) {
 		w.Header().Set("Cache-Control", "max-age=600") // even "private" is fine for a private cache
 		io.WriteString(w, "for "+r.Header.Get("Authorization")+r.Header.Get("X-Api-Key")+r.Header.Get("Cookie"))
 	})
-	stores := map[string]func(t *testing.T) Cache{
-		"memory": func(t *testing.T) Cache { return NewMemoryCache(1 << 20) },
-		"disk": func(t *testing.T) Cache {
-			c, err := NewDiskCache(t.TempDir(), 1<<20)
-			require.NoError(t, err)
-			return c
-		},
-	}
-	for name, mk := range stores {
+	for name, mk := range cacheStores {
 		t.Run(name, func(t *testing.T) {
 			store := mk(t)
 			alice, _ := newCacheSession(t, store, WithBearerToken("alice-token"))
