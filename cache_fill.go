@@ -65,8 +65,7 @@ func (sc *sessionCache) plan(s *Session, req *http.Request, l *cacheLookup) (*ca
 		conditional
 	}{}
 	p, c := &both.cachePlan, &both.conditional
-	*p = cachePlan{sc: sc, s: s, req: req, base: l.base, cond: c}
-	p.staleIfError = l.d.StaleIfError
+	*p = cachePlan{sc: sc, s: s, req: req, base: l.base, sent: s.clock.now(), staleIfError: l.d.StaleIfError, cond: c}
 	// A copy with its own header map, the validators added: req (the
 	// caller's Response.Request, and what the next hop copies) stays
 	// clean. The values are req's: nothing below the cache's stage
@@ -85,7 +84,6 @@ func (sc *sessionCache) plan(s *Session, req *http.Request, l *cacheLookup) (*ca
 		c.req.Header["If-Modified-Since"] = c.validators[1:2:2]
 	}
 	p.validating = inm != "" || ims != ""
-	p.sent = s.clock.now()
 	return p, &c.req
 }
 
