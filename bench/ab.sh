@@ -8,6 +8,7 @@
 # Prints each run's lines prefixed old: / new:; the ratio of Reqivo's
 # cpu-ns/op to net/http's in the same run is the figure to compare.
 set -euo pipefail
+. "$(dirname "$0")/server.sh"
 old=${1:?old commit} new=${2:?new commit}
 RUNS=${RUNS:-9} BENCH=${BENCH:-'^BenchmarkGET$|^BenchmarkPOST$'} BT=${BT:-20000x}
 repo=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
@@ -25,11 +26,7 @@ for side in old new; do
 	(cd "$tmp/$side/bench" && go test -mod=mod -c -o "$tmp/$side.test" .)
 done
 (cd "$tmp/new/bench" && go build -mod=mod -o "$tmp/server" ./server)
-"$tmp/server" >"$tmp/server.out" &
-pid=$!
-for _ in $(seq 100); do grep -q '^BENCH_SERVER=' "$tmp/server.out" 2>/dev/null && break; sleep 0.1; done
-line=$(grep '^BENCH_SERVER=' "$tmp/server.out")
-export BENCH_SERVER=${line#BENCH_SERVER=}
+start_server "$tmp/server" "$tmp/server.out"
 for ((r = 0; r < RUNS; r++)); do
 	for side in old new; do
 		BENCH_CLIENTS=nethttp30s,reqivo "$tmp/$side.test" -test.run='^$' -test.bench="$BENCH" \

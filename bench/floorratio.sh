@@ -13,6 +13,7 @@
 # Prints, per case and client, the medians (and ranges) of the per-pass
 # ratios of cpu-ns/op (user+system), user-ns/op and sys-ns/op.
 set -euo pipefail
+. "$(dirname "$0")/server.sh"
 BENCH=${BENCH:-'SSE/^(small|spec)$'} BT=${BT:-3000000x} PASSES=${PASSES:-9}
 CLIENTS=${CLIENTS:-floor,reqivo}
 dir=$(cd "$(dirname "$0")" && pwd)
@@ -24,11 +25,7 @@ cleanup() {
 }
 trap cleanup EXIT
 (cd "$dir" && go test -mod=mod -c -o "$tmp/bench.test" . && go build -mod=mod -o "$tmp/server" ./server)
-"$tmp/server" >"$tmp/server.out" &
-pid=$!
-for _ in $(seq 100); do grep -q '^BENCH_SERVER=' "$tmp/server.out" 2>/dev/null && break; sleep 0.1; done
-line=$(grep '^BENCH_SERVER=' "$tmp/server.out")
-export BENCH_SERVER=${line#BENCH_SERVER=}
+start_server "$tmp/server" "$tmp/server.out"
 for ((p = 0; p < PASSES; p++)); do
 	for c in ${CLIENTS//,/ }; do
 		"$tmp/bench.test" -test.run='^$' -test.bench="$BENCH/^${c//+/\\+}\$" -test.benchtime="$BT" |

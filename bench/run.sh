@@ -12,6 +12,7 @@
 #            0: leave it out; unset: include it when it builds
 # OUT        where the raw `go test` output goes (bench/results.txt)
 set -euo pipefail
+. "$(dirname "$0")/server.sh"
 cd "$(dirname "$0")"
 
 ROUNDS=${ROUNDS:-5}
@@ -47,14 +48,7 @@ fi
 go build -o "$tmp/server" ./server
 go test -c "${tags[@]}" -o "$tmp/bench.test" .
 
-"$tmp/server" >"$tmp/server.out" &
-pid=$!
-for _ in $(seq 100); do
-	grep -q '^BENCH_SERVER=' "$tmp/server.out" 2>/dev/null && break
-	sleep 0.1
-done
-line=$(grep '^BENCH_SERVER=' "$tmp/server.out") || { echo "run.sh: the server did not start" >&2; exit 1; }
-export BENCH_SERVER=${line#BENCH_SERVER=}
+start_server "$tmp/server" "$tmp/server.out"
 export BENCH_H2=1
 
 clients=(nethttp nethttp30s defaultclient resty2 resty3 req sling requests reqivo curl)
